@@ -1,0 +1,95 @@
+/**
+ * Session options: defaults and validation, as two visible steps.
+ *
+ * @module
+ */
+
+import { INITIAL_WINDOW } from "../frame/header.ts";
+
+/** Options of a {@linkcode Session}; all but `client` have defaults. */
+export interface SessionOptions {
+  /** True for the side that dialled: it opens odd stream ids, the other side even ones. */
+  client: boolean;
+  /** Inbound streams waiting in `accept()` before new ones are reset; also the most outbound streams awaiting ACK. Default 256. */
+  acceptBacklog?: number;
+  /** Most concurrent streams, both directions together. Default 4096. */
+  maxStreams?: number;
+  /** Send a ping every `keepAliveInterval` ms and close the session when one is not answered. Default true. */
+  enableKeepAlive?: boolean;
+  /** Milliseconds between keepalive pings. Default 30,000. */
+  keepAliveInterval?: number;
+  /** Milliseconds a ping may wait for its answer. Default 30,000. */
+  pingTimeout?: number;
+  /** Milliseconds an opened stream may wait for the peer's ACK before it is reset. Default 75,000. */
+  openTimeout?: number;
+  /** Largest receive window a stream may grow to by auto-tuning, in bytes. Default 16 MiB. */
+  maxStreamWindow?: number;
+  /** Most bytes all streams of the session may have granted beyond their initial window. Default 64 MiB. */
+  maxSessionWindow?: number;
+  /** Largest Data payload this side sends in one frame. Default 256 KiB. */
+  maxFrameSize?: number;
+  /** Largest batch of frames written to the transport at once (a single larger frame still goes alone). Default 256 KiB. */
+  maxBatchSize?: number;
+  /** Milliseconds `close()` waits for queued frames to be written before it drops the transport. Default 2,000. */
+  closeTimeout?: number;
+}
+
+/** Options with every default filled in. */
+export type SessionConfig = Required<SessionOptions>;
+
+/** Returns the default options for one side. */
+export function defaultConfig(client: boolean): SessionConfig {
+  return {
+    client,
+    acceptBacklog: 256,
+    maxStreams: 4096,
+    enableKeepAlive: true,
+    keepAliveInterval: 30_000,
+    pingTimeout: 30_000,
+    openTimeout: 75_000,
+    maxStreamWindow: 16 * 1024 * 1024,
+    maxSessionWindow: 64 * 1024 * 1024,
+    maxFrameSize: 256 * 1024,
+    maxBatchSize: 256 * 1024,
+    closeTimeout: 2_000,
+  };
+}
+
+/**
+ * Fills defaults into `options` and validates the result.
+ *
+ * @throws {RangeError} naming the first option out of range.
+ */
+export function verifyConfig(options: SessionOptions): SessionConfig {
+  const config = { ...defaultConfig(options.client) };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) (config as Record<string, unknown>)[key] = value;
+  }
+  const positive: (keyof SessionConfig)[] = [
+    "acceptBacklog",
+    "maxStreams",
+    "keepAliveInterval",
+    "pingTimeout",
+    "openTimeout",
+    "maxFrameSize",
+    "maxBatchSize",
+    "closeTimeout",
+  ];
+  for (const key of positive) {
+    const v = config[key] as number;
+    if (!Number.isInteger(v) || v <= 0) {
+      throw new RangeError(`Session option ${key} must be a positive integer, got ${v}`);
+    }
+  }
+  if (!Number.isInteger(config.maxStreamWindow) || config.maxStreamWindow < INITIAL_WINDOW) {
+    throw new RangeError(
+      `Session option maxStreamWindow must be at least ${INITIAL_WINDOW}, got ${config.maxStreamWindow}`,
+    );
+  }
+  if (!Number.isInteger(config.maxSessionWindow) || config.maxSessionWindow < 0) {
+    throw new RangeError(
+      `Session option maxSessionWindow must be a non-negative integer, got ${config.maxSessionWindow}`,
+    );
+  }
+  return config;
+}

@@ -1,0 +1,491 @@
+/**
+ * A yamux session over any `{ readable, writable }` byte transport,
+ * wire-compatible with hashicorp/yamux. See `docs/protocol.md`.
+ *
+ * @module
+ */
+
+import {
+  encodeHeader,
+  Flag,
+  type Frame,
+  FrameType,
+  GoAwayCode,
+  HEADER_SIZE,
+} from "../frame/header.ts";
+import { FrameDecoder } from "../frame/decoder.ts";
+import { ProtocolError } from "../frame/errors.ts";
+import { type SessionConfig, type SessionOptions, verifyConfig } from "./config.ts";
+import { MuxError } from "./errors.ts";
+import { MuxStream, type StreamHost } from "./stream.ts";
+
+/** A byte transport: what a session runs over. */
+export interface Conn {
+  /** Bytes from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/** A queued payload-less frame. */
+interface ControlFrame {
+  type: FrameType;
+  flags: number;
+  streamId: number;
+  length: number;
+}
+
+/** A queued Data frame and the writer waiting for it to be taken. */
+interface DataFrame {
+  streamId: number;
+  flags: number;
+  payload: Uint8Array;
+  done: PromiseWithResolvers<void>;
+}
+
+type Handler = (frame: Frame) => void;
+
+/**
+ * A multiplexed session: many streams over one connection.
+ *
+ * @example
+ * ```ts
+ * const session = new Session(await fromWebSocket(ws), { client: true });
+ * const stream = await session.open();
+ * await stream.readable.pipeTo(Deno.stdout.writable);
+ * ```
+ */
+export class Session implements StreamHost {
+  /** Validated options. */
+  readonly config: SessionConfig;
+  /** Resolves once the session is closed and its transport released. Never rejects. */
+  readonly closed: Promise<void>;
+
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #streams = new Map<number, MuxStream>();
+  readonly #handlers: Handler[];
+  #nextId: number;
+  #rtt = 0;
+  #budgetUsed = 0;
+  // Accepting.
+  #backlog: MuxStream[] = [];
+  #acceptWaiters: PromiseWithResolvers<MuxStream | null>[] = [];
+  #unacked = 0;
+  #openWaiters: PromiseWithResolvers<void>[] = [];
+  // Sending.
+  #control: ControlFrame[] = [];
+  #data: DataFrame[] = [];
+  #dataHead = 0;
+  #wake: (() => void) | null = null;
+  // Pings.
+  #nextPing = 1;
+  #pings = new Map<number, { start: number; done: PromiseWithResolvers<number>; timer: ReturnType<typeof setTimeout> }>();
+  #keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
+  // Lifecycle.
+  #localGoAway = false;
+  #remoteGoAway = false;
+  #closing = false;
+  #reason: Error | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #loopsDone: Promise<void>;
+
+  /** Starts a session over `conn`; `options.client` picks odd (true) or even stream ids. */
+  constructor(conn: Conn, options: SessionOptions) {
+    this.config = verifyConfig(options);
+    this.#nextId = this.config.client ? 1 : 2;
+    this.#reader = conn.readable.getReader();
+    this.#writer = conn.writable.getWriter();
+    this.#handlers = [];
+    this.#handlers[FrameType.Data] = (f) => this.#onStreamFrame(f);
+    this.#handlers[FrameType.WindowUpdate] = (f) => this.#onStreamFrame(f);
+    this.#handlers[FrameType.Ping] = (f) => this.#onPing(f);
+    this.#handlers[FrameType.GoAway] = (f) => this.#onGoAway(f);
+    this.#loopsDone = Promise.all([this.#readLoop(), this.#writeLoop()]).then(() => {});
+    this.closed = this.#loopsDone;
+    if (this.config.enableKeepAlive) this.#scheduleKeepAlive();
+  }
+
+  /** Why the session closed: null while open or after a clean local close. */
+  get closeReason(): Error | null {
+    return this.#reason;
+  }
+
+  /** True once the session is closing or closed. */
+  get isClosed(): boolean {
+    return this.#closing;
+  }
+
+  /** Streams currently open (not yet finished both ways). */
+  get numStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** Smoothed round-trip time in ms from ping answers; 0 before the first one. */
+  get rtt(): number {
+    return this.#rtt;
+  }
+
+  /**
+   * Opens a new stream. The SYN is sent at once; data may follow before the
+   * peer's ACK. A stream not acknowledged within `openTimeout` is reset.
+   *
+   * @throws {MuxError} when the session is closed, after the peer's GoAway,
+   * or when `maxStreams` are open.
+   */
+  async open(): Promise<MuxStream> {
+    while (this.#unacked >= this.config.acceptBacklog && !this.#closing) {
+      const w = Promise.withResolvers<void>();
+      this.#openWaiters.push(w);
+      await w.promise;
+    }
+    if (this.#closing) throw this.#closedError();
+    if (this.#remoteGoAway) {
+      throw new MuxError("Cannot open stream: the peer sent GoAway", "go-away");
+    }
+    if (this.#streams.size >= this.config.maxStreams) {
+      throw new MuxError(
+        `Cannot open stream: ${this.config.maxStreams} streams are open`,
+        "too-many-streams",
+      );
+    }
+    const id = this.#nextId;
+    if (id > 0xffffffff) throw new MuxError("Cannot open stream: ids exhausted", "ids-exhausted");
+    this.#nextId += 2;
+    const stream = new MuxStream(this, id);
+    this.#streams.set(id, stream);
+    this.#unacked++;
+    this.#pendingAck.add(id);
+    this.sendControl(FrameType.WindowUpdate, Flag.SYN, id, 0);
+    stream.startOpenTimer();
+    return stream;
+  }
+
+  #pendingAck = new Set<number>();
+
+  /**
+   * Waits for the next stream the peer opens and acknowledges it.
+   * Resolves `null` once the session is closed.
+   */
+  accept(): Promise<MuxStream | null> {
+    const stream = this.#backlog.shift();
+    if (stream !== undefined) return Promise.resolve(this.#ack(stream));
+    if (this.#closing) return Promise.resolve(null);
+    const w = Promise.withResolvers<MuxStream | null>();
+    this.#acceptWaiters.push(w);
+    return w.promise;
+  }
+
+  /**
+   * Sends a ping and resolves with the round-trip time in ms.
+   *
+   * @throws {MuxError} "timeout" when unanswered within `pingTimeout`, or "session-closed".
+   */
+  ping(): Promise<number> {
+    if (this.#closing) return Promise.reject(this.#closedError());
+    const id = this.#nextPing;
+    this.#nextPing = (this.#nextPing + 1) >>> 0 || 1;
+    const done = Promise.withResolvers<number>();
+    const timer = setTimeout(() => {
+      this.#pings.delete(id);
+      done.reject(
+        new MuxError(`Ping was not answered within ${this.config.pingTimeout} ms`, "timeout"),
+      );
+    }, this.config.pingTimeout);
+    this.#pings.set(id, { start: performance.now(), done, timer });
+    this.sendControl(FrameType.Ping, Flag.SYN, 0, id);
+    return done.promise;
+  }
+
+  /** Tells the peer not to open new streams; existing streams go on. Inbound SYNs are reset from now on. */
+  goAway(): void {
+    if (this.#closing || this.#localGoAway) return;
+    this.#localGoAway = true;
+    this.sendControl(FrameType.GoAway, 0, 0, GoAwayCode.Normal);
+  }
+
+  /**
+   * Closes the session: sends GoAway, ends every stream with a "session-closed"
+   * error, flushes what is queued (up to `closeTimeout`) and releases the transport.
+   */
+  close(): Promise<void> {
+    this.#shutdown(null, GoAwayCode.Normal);
+    return this.closed;
+  }
+
+  // ---- StreamHost ------------------------------------------------------
+
+  /** @internal */
+  sendData(streamId: number, flags: number, payload: Uint8Array): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closedError());
+    const done = Promise.withResolvers<void>();
+    this.#data.push({ streamId, flags, payload, done });
+    this.#kick();
+    return done.promise;
+  }
+
+  /** @internal */
+  sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
+    if (this.#closing && type !== FrameType.GoAway) return;
+    this.#control.push({ type, flags, streamId, length });
+    this.#kick();
+  }
+
+  /** @internal */
+  reserveWindow(bytes: number): boolean {
+    if (this.#budgetUsed + bytes > this.config.maxSessionWindow) return false;
+    this.#budgetUsed += bytes;
+    return true;
+  }
+
+  /** @internal */
+  streamDone(stream: MuxStream, budget: number): void {
+    this.#budgetUsed -= budget;
+    if (this.#streams.get(stream.id) === stream) this.#streams.delete(stream.id);
+    this.#acked(stream.id);
+    const i = this.#backlog.indexOf(stream);
+    if (i >= 0) this.#backlog.splice(i, 1);
+  }
+
+  // ---- Receiving -------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const decoder = new FrameDecoder(this.config.maxStreamWindow);
+    const handlers = this.#handlers;
+    let reason: Error | null = null;
+    let code: GoAwayCode = GoAwayCode.Normal;
+    try {
+      while (!this.#closing) {
+        const { value, done } = await this.#reader.read();
+        if (done) {
+          reason = new MuxError("Session closed: the peer closed the connection", "session-closed");
+          break;
+        }
+        for (const frame of decoder.decode(value)) handlers[frame.type]!(frame);
+      }
+    } catch (e) {
+      if (!this.#closing) {
+        reason = e instanceof Error ? e : new Error(String(e));
+        if (e instanceof ProtocolError) code = GoAwayCode.ProtocolError;
+        else if (!(e instanceof MuxError)) code = GoAwayCode.InternalError;
+      }
+    }
+    if (!this.#closing) this.#shutdown(reason, code);
+    this.#reader.cancel().catch(() => {});
+  }
+
+  #onStreamFrame(frame: Frame): void {
+    const id = frame.streamId;
+    if (frame.flags & Flag.SYN) {
+      this.#incoming(frame);
+      return;
+    }
+    if (id === 0) {
+      throw new ProtocolError(`Stream frame (type ${frame.type}) on stream id 0`, "bad-stream-id");
+    }
+    const stream = this.#streams.get(id);
+    // Frames for a stream this side already forgot (reset, or finished) are dropped, like hashicorp does.
+    if (stream === undefined) return;
+    if (frame.flags & (Flag.ACK | Flag.RST)) this.#acked(id);
+    stream.receive(frame);
+  }
+
+  #incoming(frame: Frame): void {
+    const id = frame.streamId;
+    if (id === 0 || (id % 2 === 1) === this.config.client) {
+      throw new ProtocolError(`SYN with stream id ${id} of the wrong parity`, "bad-stream-id");
+    }
+    if (this.#streams.has(id)) {
+      throw new ProtocolError(`Duplicate SYN for stream ${id}`, "duplicate-syn");
+    }
+    if (
+      this.#localGoAway || this.#backlog.length >= this.config.acceptBacklog ||
+      this.#streams.size >= this.config.maxStreams
+    ) {
+      this.sendControl(FrameType.WindowUpdate, Flag.RST, id, 0);
+      return;
+    }
+    const stream = new MuxStream(this, id);
+    this.#streams.set(id, stream);
+    stream.receive(frame);
+    const w = this.#acceptWaiters.shift();
+    if (w !== undefined) w.resolve(this.#ack(stream));
+    else this.#backlog.push(stream);
+  }
+
+  #ack(stream: MuxStream): MuxStream {
+    this.sendControl(FrameType.WindowUpdate, Flag.ACK, stream.id, 0);
+    return stream;
+  }
+
+  #acked(id: number): void {
+    if (!this.#pendingAck.delete(id)) return;
+    this.#unacked--;
+    this.#openWaiters.shift()?.resolve();
+  }
+
+  #onPing(frame: Frame): void {
+    if (frame.flags & Flag.SYN) {
+      this.sendControl(FrameType.Ping, Flag.ACK, 0, frame.length);
+      return;
+    }
+    const p = this.#pings.get(frame.length);
+    if (p === undefined) return;
+    this.#pings.delete(frame.length);
+    clearTimeout(p.timer);
+    const rtt = performance.now() - p.start;
+    this.#rtt = this.#rtt === 0 ? rtt : this.#rtt * 0.875 + rtt * 0.125;
+    p.done.resolve(rtt);
+  }
+
+  #onGoAway(frame: Frame): void {
+    this.#remoteGoAway = true;
+    if (frame.length === GoAwayCode.Normal) return;
+    const what = frame.length === GoAwayCode.ProtocolError ? "protocol error" : "internal error";
+    throw new MuxError(`Session closed: the peer sent GoAway (${what})`, "remote-error");
+  }
+
+  // ---- Sending ---------------------------------------------------------
+
+  #kick(): void {
+    const wake = this.#wake;
+    if (wake !== null) {
+      this.#wake = null;
+      wake();
+    }
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      while (true) {
+        if (this.#control.length === 0 && this.#dataHead === this.#data.length) {
+          if (this.#closing) break;
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          continue;
+        }
+        const batch = this.#buildBatch();
+        if (batch !== null) await this.#writer.write(batch);
+      }
+      await this.#writer.close();
+    } catch (e) {
+      if (!this.#closing) {
+        this.#shutdown(e instanceof Error ? e : new Error(String(e)), GoAwayCode.InternalError);
+      }
+      await this.#writer.abort(e).catch(() => {});
+    } finally {
+      clearTimeout(this.#closeTimer);
+      this.#rejectData(this.#closedError());
+      // Unblocks a read loop still waiting on a silent peer.
+      this.#reader.cancel().catch(() => {});
+    }
+  }
+
+  /** Packs control frames, then Data frames, into one buffer of at most `maxBatchSize` (one frame always fits). */
+  #buildBatch(): Uint8Array | null {
+    const limit = this.config.maxBatchSize;
+    const control = this.#control;
+    const data = this.#data;
+    let size = control.length * HEADER_SIZE;
+    let end = this.#dataHead;
+    while (end < data.length) {
+      const next = size + HEADER_SIZE + data[end]!.payload.length;
+      if (next > limit && size > 0) break;
+      size = next;
+      end++;
+    }
+    if (size === 0) return null;
+    const buf = new Uint8Array(size);
+    let off = 0;
+    for (let i = 0; i < control.length; i++) {
+      encodeHeader(buf, off, control[i]!);
+      off += HEADER_SIZE;
+    }
+    control.length = 0;
+    const streams = this.#streams;
+    for (let i = this.#dataHead; i < end; i++) {
+      const f = data[i]!;
+      data[i] = undefined as unknown as DataFrame;
+      if (!streams.has(f.streamId)) {
+        // Reset while queued: the peer forgot the stream, drop the bytes.
+        f.done.reject(new MuxError(`Stream ${f.streamId} was reset`, "stream-reset"));
+        continue;
+      }
+      encodeHeader(buf, off, {
+        type: FrameType.Data,
+        flags: f.flags,
+        streamId: f.streamId,
+        length: f.payload.length,
+      });
+      buf.set(f.payload, off + HEADER_SIZE);
+      off += HEADER_SIZE + f.payload.length;
+      f.done.resolve();
+    }
+    if (end === data.length) {
+      data.length = 0;
+      this.#dataHead = 0;
+    } else {
+      this.#dataHead = end;
+    }
+    return off === size ? buf : buf.subarray(0, off);
+  }
+
+  #rejectData(reason: Error): void {
+    for (let i = this.#dataHead; i < this.#data.length; i++) this.#data[i]!.done.reject(reason);
+    this.#data.length = 0;
+    this.#dataHead = 0;
+  }
+
+  // ---- Keepalive and shutdown ------------------------------------------
+
+  #scheduleKeepAlive(): void {
+    this.#keepAliveTimer = setTimeout(() => {
+      this.#keepAliveTimer = undefined;
+      this.ping().then(() => {
+        if (!this.#closing) this.#scheduleKeepAlive();
+      }, (e: Error) => {
+        if (!this.#closing) {
+          this.#shutdown(
+            new MuxError(`Session closed: keepalive failed: ${e.message}`, "timeout"),
+            GoAwayCode.Normal,
+          );
+        }
+      });
+    }, this.config.keepAliveInterval);
+  }
+
+  #closedError(): MuxError {
+    return new MuxError(
+      this.#reason === null ? "Session closed" : `Session closed: ${this.#reason.message}`,
+      "session-closed",
+      { cause: this.#reason ?? undefined },
+    );
+  }
+
+  #shutdown(reason: Error | null, code: GoAwayCode): void {
+    if (this.#closing) return;
+    this.#reason = reason;
+    this.sendControl(FrameType.GoAway, 0, 0, code);
+    this.#closing = true;
+    clearTimeout(this.#keepAliveTimer);
+    const err = this.#closedError();
+    for (const p of this.#pings.values()) {
+      clearTimeout(p.timer);
+      p.done.reject(err);
+    }
+    this.#pings.clear();
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    for (const s of streams) s.sessionClosed(err);
+    this.#backlog.length = 0;
+    for (const w of this.#acceptWaiters) w.resolve(null);
+    this.#acceptWaiters.length = 0;
+    for (const w of this.#openWaiters) w.resolve();
+    this.#openWaiters.length = 0;
+    this.#rejectData(err);
+    // Bound the final flush; the write loop then releases the reader too.
+    this.#closeTimer = setTimeout(() => {
+      this.#writer.abort(err).catch(() => {});
+    }, this.config.closeTimeout);
+    this.#kick();
+  }
+}
