@@ -80,7 +80,10 @@ export class Session implements StreamHost {
   #wake: (() => void) | null = null;
   // Pings.
   #nextPing = 1;
-  #pings = new Map<number, { start: number; done: PromiseWithResolvers<number>; timer: ReturnType<typeof setTimeout> }>();
+  #pings = new Map<
+    number,
+    { start: number; done: PromiseWithResolvers<number>; timer: ReturnType<typeof setTimeout> }
+  >();
   #keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
   // Lifecycle.
   #localGoAway = false;
@@ -103,7 +106,11 @@ export class Session implements StreamHost {
     this.#handlers[FrameType.GoAway] = (f) => this.#onGoAway(f);
     this.#loopsDone = Promise.all([this.#readLoop(), this.#writeLoop()]).then(() => {});
     this.closed = this.#loopsDone;
-    if (this.config.enableKeepAlive) this.#scheduleKeepAlive();
+    if (this.config.enableKeepAlive) {
+      // A first ping measures the RTT that window auto-tuning uses; keepalive takes over from there.
+      this.ping().catch(() => {});
+      this.#scheduleKeepAlive();
+    }
   }
 
   /** Why the session closed: null while open or after a clean local close. */
@@ -258,7 +265,10 @@ export class Session implements StreamHost {
       while (!this.#closing) {
         const { value, done } = await this.#reader.read();
         if (done) {
-          reason = new MuxError("Session closed: the peer closed the connection", "session-closed");
+          // EOF after the peer's GoAway(normal) is a clean close.
+          if (!this.#remoteGoAway) {
+            reason = new MuxError("The peer closed the connection", "session-closed");
+          }
           break;
         }
         for (const frame of decoder.decode(value)) handlers[frame.type]!(frame);
@@ -342,7 +352,7 @@ export class Session implements StreamHost {
     this.#remoteGoAway = true;
     if (frame.length === GoAwayCode.Normal) return;
     const what = frame.length === GoAwayCode.ProtocolError ? "protocol error" : "internal error";
-    throw new MuxError(`Session closed: the peer sent GoAway (${what})`, "remote-error");
+    throw new MuxError(`The peer sent GoAway (${what})`, "remote-error");
   }
 
   // ---- Sending ---------------------------------------------------------
@@ -445,7 +455,7 @@ export class Session implements StreamHost {
       }, (e: Error) => {
         if (!this.#closing) {
           this.#shutdown(
-            new MuxError(`Session closed: keepalive failed: ${e.message}`, "timeout"),
+            new MuxError(`Keepalive failed: ${e.message}`, "timeout"),
             GoAwayCode.Normal,
           );
         }

@@ -1,0 +1,155 @@
+/**
+ * Opening and serving typed streams over a session: the opener sends an open
+ * message and waits for OK; the acceptor dispatches by kind through a table
+ * and answers OK or ERROR before any payload flows.
+ *
+ * @module
+ */
+
+import type { MuxStream, Session } from "../mux/mod.ts";
+import {
+  encodeOpen,
+  encodeReply,
+  kindName,
+  OpenError,
+  type OpenMessage,
+  type Params,
+} from "./message.ts";
+import { readOpen, type ReadOptions, readReply } from "./read.ts";
+
+/** A stream whose open was accepted. */
+export interface OpenedStream {
+  /** The underlying mux stream (for `reset()`). */
+  stream: MuxStream;
+  /** The peer's bytes after its OK reply. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  writable: WritableStream<Uint8Array>;
+  /** Data the acceptor sent with its OK. */
+  data: Params;
+}
+
+/**
+ * Opens a stream of `message.kind` and waits for the acceptor's answer.
+ *
+ * @throws {OpenError} "refused" (with the acceptor's code) on an ERROR reply,
+ * or a codec error; the stream is reset in both cases.
+ * @example
+ * ```ts
+ * const { readable, writable } = await openStream(session, {
+ *   kind: StreamKind.TcpForward,
+ *   params: { host: "127.0.0.1", port: 22 },
+ * });
+ * ```
+ */
+export async function openStream(
+  session: Session,
+  message: OpenMessage,
+  options: ReadOptions = {},
+): Promise<OpenedStream> {
+  const request = encodeOpen(message, options.maxBody);
+  const stream = await session.open();
+  try {
+    await writeOnce(stream.writable, request);
+    const { value: reply, readable } = await readReply(stream.readable, options);
+    if (!reply.ok) {
+      throw new OpenError(
+        `${kindName(message.kind)} stream refused: ${reply.message} (${reply.code})`,
+        "refused",
+        reply.code,
+      );
+    }
+    return { stream, readable, writable: stream.writable, data: reply.data };
+  } catch (e) {
+    stream.reset();
+    throw e;
+  }
+}
+
+/** An accepted stream awaiting its handler's verdict. */
+export interface IncomingStream {
+  /** The underlying mux stream. */
+  stream: MuxStream;
+  /** Kind from the open message. */
+  kind: number;
+  /** Parameters from the open message. */
+  params: Params;
+  /** The opener's bytes after its open message. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the opener; write only after `accept()`. */
+  writable: WritableStream<Uint8Array>;
+  /** Answers OK (with optional data); payload may flow afterwards. */
+  accept(data?: Params): Promise<void>;
+  /** Answers ERROR with a code and a reason, then ends the stream. */
+  refuse(code: string, message: string): Promise<void>;
+}
+
+/** Serves one kind of stream. Must call `accept()` or `refuse()`. */
+export type StreamHandler = (incoming: IncomingStream) => Promise<void>;
+
+/**
+ * Reads the open message of an accepted stream and runs the handler for its
+ * kind. Unknown kinds and malformed messages are answered with ERROR; a
+ * handler that throws before answering is answered with ERROR "internal".
+ * Never throws.
+ */
+export async function serveStream(
+  stream: MuxStream,
+  handlers: ReadonlyMap<number, StreamHandler>,
+  options: ReadOptions = {},
+): Promise<void> {
+  let answered = false;
+  const refuse = async (code: string, message: string) => {
+    if (answered) throw new Error("Stream was already answered");
+    answered = true;
+    try {
+      await writeOnce(stream.writable, encodeReply({ ok: false, code, message }));
+      await stream.writable.close();
+    } catch {
+      // The stream is gone already; nothing to tell.
+    }
+    stream.reset();
+  };
+  let opened;
+  try {
+    opened = await readOpen(stream.readable, options);
+  } catch (e) {
+    if (e instanceof OpenError && e.code !== "timeout" && e.code !== "truncated") {
+      await refuse(e.code, e.message);
+    } else stream.reset();
+    return;
+  }
+  const { kind, params } = opened.value;
+  const handler = handlers.get(kind);
+  if (handler === undefined) {
+    await refuse("unknown-kind", `Unknown stream kind ${kindName(kind)}`);
+    return;
+  }
+  try {
+    await handler({
+      stream,
+      kind,
+      params,
+      readable: opened.readable,
+      writable: stream.writable,
+      accept: async (data = {}) => {
+        if (answered) throw new Error("Stream was already answered");
+        answered = true;
+        await writeOnce(stream.writable, encodeReply({ ok: true, data }));
+      },
+      refuse,
+    });
+  } catch (e) {
+    if (!answered) await refuse("internal", (e as Error).message ?? String(e));
+    else stream.reset();
+  }
+}
+
+async function writeOnce(writable: WritableStream<Uint8Array>, bytes: Uint8Array): Promise<void> {
+  const writer = writable.getWriter();
+  try {
+    await writer.write(bytes);
+  } finally {
+    writer.releaseLock();
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Stream-open messages: the first bytes of every stream name its kind and
+ * parameters; the accepting side answers OK or ERROR before any payload
+ * flows. A pure codec, no I/O. Wire format in `docs/protocol.md`.
+ *
+ * Both messages share one frame layout, integers big-endian:
+ *
+ * | offset | size | field                                            |
+ * | ------ | ---- | ------------------------------------------------ |
+ * | 0      | 1    | version, {@linkcode OPEN_VERSION}                |
+ * | 1      | 1    | open: stream kind; reply: status (0 OK, 1 ERROR) |
+ * | 2      | 2    | length of the body                               |
+ * | 4      | n    | body: a UTF-8 JSON object                        |
+ *
+ * @module
+ */
+
+/** Version of the stream-open layer; a message with another version is refused. */
+export const OPEN_VERSION = 1;
+
+/** Size of the fixed part of an open or reply message. */
+export const OPEN_HEADER_SIZE = 4;
+
+/** Default and hard limit of a message body, in bytes. */
+export const MAX_BODY_SIZE = 16 * 1024;
+
+/**
+ * Kinds of stream. The opener names one; the acceptor serves it or answers
+ * ERROR "unknown-kind". Values are fixed forever; new kinds get new values.
+ */
+export const StreamKind = {
+  /** Server → agent: one proxied HTTP request. Params: `{ domain }`. */
+  Http: 0x01,
+  /** Agent → server: the agent's control channel (hello, domains, heartbeat). */
+  Control: 0x02,
+  /** Operator → agent (via server): a TCP connection. Params: `{ host, port }`. */
+  TcpForward: 0x10,
+  /** Operator → agent (via server): UDP datagrams, length-prefixed. Params: `{ host, port }`. */
+  UdpForward: 0x11,
+  /** Operator → agent (via server): a terminal. Params: `{ cols, rows, command? }`. */
+  Pty: 0x12,
+  /** Operator → agent: a command for an open terminal, e.g. resize. Params: `{ sid, type, cols, rows }`. */
+  PtyCommand: 0x13,
+  /** Server → agent: reload the agent's configuration. */
+  Reload: 0x14,
+  /** Agent → server: diagnostics from a plugin. Params: `{ plugin }`. */
+  Diagnostics: 0x20,
+  /** Server → agent: a management command (add or remove a service). Params: `{ command, … }`. */
+  Command: 0x21,
+} as const;
+
+/** A stream kind value. */
+export type StreamKind = typeof StreamKind[keyof typeof StreamKind];
+
+/** Name of a known kind, or its hex value. */
+export function kindName(kind: number): string {
+  for (const [name, value] of Object.entries(StreamKind)) if (value === kind) return name;
+  return `0x${kind.toString(16).padStart(2, "0")}`;
+}
+
+/** Reply status byte. */
+export const ReplyStatus = { Ok: 0, Error: 1 } as const;
+
+/** JSON parameters of an open message or the data of a reply. */
+export type Params = Record<string, unknown>;
+
+/** An open request. */
+export interface OpenMessage {
+  /** What the stream is for. */
+  kind: number;
+  /** Kind-specific parameters. */
+  params: Params;
+}
+
+/** The acceptor's answer. */
+export type Reply =
+  | { ok: true; data: Params }
+  | { ok: false; code: string; message: string };
+
+/** Why an open or reply message was refused. */
+export type OpenErrorCode =
+  | "bad-version"
+  | "bad-status"
+  | "too-large"
+  | "bad-json"
+  | "truncated"
+  | "unexpected-data"
+  | "timeout"
+  | "unknown-kind"
+  | "refused";
+
+/**
+ * A stream-open exchange failed: a malformed message, or an ERROR reply
+ * (`code` "refused", with the acceptor's code in `remoteCode`).
+ */
+export class OpenError extends Error {
+  override name = "OpenError";
+  /** Machine-readable reason. */
+  readonly code: OpenErrorCode;
+  /** For "refused": the code the acceptor sent. */
+  readonly remoteCode: string | undefined;
+
+  /** Creates an open error. */
+  constructor(message: string, code: OpenErrorCode, remoteCode?: string) {
+    super(message);
+    this.code = code;
+    this.remoteCode = remoteCode;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function frame(second: number, body: Params, maxBody: number): Uint8Array {
+  const json = encoder.encode(JSON.stringify(body));
+  if (json.length > maxBody) {
+    throw new OpenError(`Message body of ${json.length} bytes exceeds ${maxBody}`, "too-large");
+  }
+  const out = new Uint8Array(OPEN_HEADER_SIZE + json.length);
+  out[0] = OPEN_VERSION;
+  out[1] = second;
+  out[2] = json.length >>> 8;
+  out[3] = json.length & 0xff;
+  out.set(json, OPEN_HEADER_SIZE);
+  return out;
+}
+
+/**
+ * Encodes an open request.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeOpen({ kind: StreamKind.TcpForward, params: { host: "127.0.0.1", port: 22 } });
+ * ```
+ */
+export function encodeOpen(message: OpenMessage, maxBody = MAX_BODY_SIZE): Uint8Array {
+  if (!Number.isInteger(message.kind) || message.kind < 0 || message.kind > 255) {
+    throw new RangeError(`Stream kind must be a byte, got ${message.kind}`);
+  }
+  return frame(message.kind, message.params, maxBody);
+}
+
+/** Encodes a reply. */
+export function encodeReply(reply: Reply, maxBody = MAX_BODY_SIZE): Uint8Array {
+  return reply.ok
+    ? frame(ReplyStatus.Ok, reply.data, maxBody)
+    : frame(ReplyStatus.Error, { code: reply.code, message: reply.message }, maxBody);
+}
+
+/**
+ * Validates a complete message header; returns the body length.
+ *
+ * @throws {OpenError} on a bad version or an oversized body.
+ */
+export function bodyLength(header: Uint8Array, maxBody = MAX_BODY_SIZE): number {
+  if (header[0] !== OPEN_VERSION) {
+    throw new OpenError(
+      `Unsupported stream-open version ${header[0]} (this side speaks ${OPEN_VERSION})`,
+      "bad-version",
+    );
+  }
+  const length = (header[2]! << 8) | header[3]!;
+  if (length > maxBody) {
+    throw new OpenError(`Message body of ${length} bytes exceeds ${maxBody}`, "too-large");
+  }
+  return length;
+}
+
+/** Parses a message body as a JSON object. */
+export function parseBody(body: Uint8Array): Params {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(body));
+  } catch (e) {
+    throw new OpenError(`Message body is not valid JSON: ${(e as Error).message}`, "bad-json");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new OpenError("Message body must be a JSON object", "bad-json");
+  }
+  return value as Params;
+}
+
+/** Decodes a whole reply message (header + body). */
+export function decodeReply(header: Uint8Array, body: Uint8Array): Reply {
+  const params = parseBody(body);
+  if (header[1] === ReplyStatus.Ok) return { ok: true, data: params };
+  if (header[1] === ReplyStatus.Error) {
+    return {
+      ok: false,
+      code: typeof params.code === "string" ? params.code : "error",
+      message: typeof params.message === "string" ? params.message : "",
+    };
+  }
+  throw new OpenError(`Unknown reply status ${header[1]}`, "bad-status");
+}

@@ -1,0 +1,16 @@
+/**
+ * Typed stream opening: the first bytes of every stream name its kind and
+ * parameters; the acceptor answers OK or ERROR before payload flows.
+ *
+ * @module
+ */
+
+export * from "./message.ts";
+export { type Read, readOpen, type ReadOptions, readReply } from "./read.ts";
+export {
+  type IncomingStream,
+  type OpenedStream,
+  openStream,
+  serveStream,
+  type StreamHandler,
+} from "./dispatch.ts";

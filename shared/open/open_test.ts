@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import {
+  encodeOpen,
+  encodeReply,
+  MAX_BODY_SIZE,
+  OPEN_VERSION,
+  OpenError,
+  openStream,
+  readOpen,
+  readReply,
+  serveStream,
+  type StreamHandler,
+  StreamKind,
+} from "./mod.ts";
+import { Session } from "../mux/mod.ts";
+import { memoryPair } from "../transport/memory.ts";
+
+function streamOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(chunks);
+}
+
+async function collect(readable: ReadableStream<Uint8Array>): Promise<number[]> {
+  const out: number[] = [];
+  for await (const c of readable) out.push(...c);
+  return out;
+}
+
+function isOpenError(code: string) {
+  return (e: unknown) => {
+    assert.ok(e instanceof OpenError, `expected OpenError, got ${e}`);
+    assert.equal(e.code, code);
+    return true;
+  };
+}
+
+Deno.test("open message round-trips through chunks of every size, keeping what follows", async () => {
+  const msg = encodeOpen({ kind: StreamKind.TcpForward, params: { host: "127.0.0.1", port: 22 } });
+  const bytes = new Uint8Array([...msg, 9, 8, 7]);
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const { value, readable } = await readOpen(
+      streamOf(bytes.subarray(0, cut), bytes.subarray(cut)),
+    );
+    assert.deepEqual(value, {
+      kind: StreamKind.TcpForward,
+      params: { host: "127.0.0.1", port: 22 },
+    });
+    assert.deepEqual(await collect(readable), [9, 8, 7]);
+  }
+});
+
+Deno.test("reply round-trips OK with data and ERROR with code and message", async () => {
+  const ok = await readReply(streamOf(encodeReply({ ok: true, data: { sid: "a" } })));
+  assert.deepEqual(ok.value, { ok: true, data: { sid: "a" } });
+  const err = await readReply(
+    streamOf(encodeReply({ ok: false, code: "denied", message: "Target not allowed" })),
+  );
+  assert.deepEqual(err.value, { ok: false, code: "denied", message: "Target not allowed" });
+});
+
+Deno.test("malformed open messages are rejected with typed errors", async () => {
+  const body = new TextEncoder().encode("[1,2]");
+  const cases: [Uint8Array[], string][] = [
+    [[new Uint8Array([OPEN_VERSION + 1, 1, 0, 2, 0x7b, 0x7d])], "bad-version"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0xff, 0xff])], "too-large"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, 3, 0x7b, 0x7b, 0x7b])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, body.length, ...body])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, 10, 0x7b])], "truncated"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, 2, 0xc3, 0x28])], "bad-json"],
+  ];
+  for (const [chunks, code] of cases) {
+    await assert.rejects(readOpen(streamOf(...chunks)), isOpenError(code));
+  }
+  assert.throws(
+    () => encodeOpen({ kind: 1, params: { big: "x".repeat(MAX_BODY_SIZE) } }),
+    isOpenError("too-large"),
+  );
+});
+
+Deno.test("a silent opener times out", async () => {
+  const never = new ReadableStream<Uint8Array>();
+  await assert.rejects(readOpen(never, { timeout: 30 }), isOpenError("timeout"));
+});
+
+/** A client and server session with the server dispatching streams to `handlers`. */
+async function withSessions(
+  handlers: Map<number, StreamHandler>,
+  body: (client: Session) => Promise<void>,
+) {
+  const [a, b] = memoryPair();
+  const client = new Session(a, { client: true });
+  const server = new Session(b, { client: false });
+  const serving: Promise<void>[] = [];
+  const loop = (async () => {
+    for (let s = await server.accept(); s; s = await server.accept()) {
+      serving.push(serveStream(s, handlers));
+    }
+  })();
+  try {
+    await body(client);
+  } finally {
+    await client.close();
+    await server.close();
+    await loop;
+    await Promise.all(serving);
+  }
+}
+
+Deno.test("openStream gets OK and a duplex; the handler sees kind and params", async () => {
+  const handlers = new Map<number, StreamHandler>([[StreamKind.TcpForward, async (s) => {
+    assert.deepEqual(s.params, { host: "h", port: 1 });
+    await s.accept({ hello: "there" });
+    await s.readable.pipeTo(s.writable);
+  }]]);
+  await withSessions(handlers, async (client) => {
+    const opened = await openStream(client, {
+      kind: StreamKind.TcpForward,
+      params: { host: "h", port: 1 },
+    });
+    assert.deepEqual(opened.data, { hello: "there" });
+    const writer = opened.writable.getWriter();
+    await writer.write(new Uint8Array([1, 2, 3]));
+    await writer.close();
+    assert.deepEqual(await collect(opened.readable), [1, 2, 3]);
+  });
+});
+
+Deno.test("unknown kinds are refused with ERROR, not a crash", async () => {
+  await withSessions(new Map(), async (client) => {
+    await assert.rejects(
+      openStream(client, { kind: 0x7f, params: {} }),
+      (e: unknown) => {
+        isOpenError("refused")(e);
+        assert.equal((e as OpenError).remoteCode, "unknown-kind");
+        assert.match((e as Error).message, /Unknown stream kind 0x7f/);
+        return true;
+      },
+    );
+  });
+});
+
+Deno.test("a handler's refusal and a handler's exception both reach the opener", async () => {
+  const handlers = new Map<number, StreamHandler>([
+    [StreamKind.TcpForward, (s) => s.refuse("denied", "Target 10.0.0.1:22 is not allowed")],
+    [StreamKind.Pty, () => Promise.reject(new Error("no shell"))],
+  ]);
+  await withSessions(handlers, async (client) => {
+    await assert.rejects(openStream(client, { kind: StreamKind.TcpForward, params: {} }), (e) => {
+      assert.equal((e as OpenError).remoteCode, "denied");
+      assert.match((e as Error).message, /not allowed/);
+      return true;
+    });
+    await assert.rejects(openStream(client, { kind: StreamKind.Pty, params: {} }), (e) => {
+      assert.equal((e as OpenError).remoteCode, "internal");
+      assert.match((e as Error).message, /no shell/);
+      return true;
+    });
+  });
+});
+
+Deno.test("a malformed open message is answered with ERROR naming the problem", async () => {
+  await withSessions(new Map(), async (client) => {
+    const stream = await client.open();
+    const writer = stream.writable.getWriter();
+    await writer.write(new Uint8Array([OPEN_VERSION + 5, 1, 0, 0]));
+    const { value } = await readReply(stream.readable);
+    assert.equal(value.ok, false);
+    assert.equal(!value.ok && value.code, "bad-version");
+  });
+});
