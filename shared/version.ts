@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { VERSION } from "./shared/version.ts";
+ * import { VERSION } from "./version.ts";
  * console.log(`burrow ${VERSION}`);
  * ```
  */

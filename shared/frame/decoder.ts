@@ -1,7 +1,7 @@
 /**
  * Incremental yamux frame decoder: feed it transport chunks of any size, get
- * whole frames back. Frames are found by their length prefix, never by
- * scanning bytes.
+ * frames back. Frames are found by their length prefix, never by scanning
+ * bytes, and payloads are never copied.
  *
  * @module
  */
@@ -12,10 +12,12 @@ import { ProtocolError } from "./errors.ts";
 /**
  * Turns a sequence of byte chunks into frames.
  *
- * A Data frame that arrives whole inside one chunk gets a payload that is a
- * view into that chunk (no copy); one split across chunks is assembled into a
- * buffer of exactly its length. A Data frame longer than `maxPayload` is
- * rejected before anything is allocated for it.
+ * Every payload is a view into the chunk it arrived in. A Data frame whose
+ * payload spans several chunks is yielded once per chunk, as pieces with the
+ * same header (`first` on the first piece, `last` on the final one), so a
+ * receiver can account for the whole frame at its first piece and queue the
+ * pieces as they come. A Data frame longer than `maxPayload` is rejected at
+ * its header. Only a header split across chunks is copied (12 bytes).
  *
  * @example
  * ```ts
@@ -27,41 +29,47 @@ export class FrameDecoder {
   readonly #maxPayload: number;
   readonly #hdr = new Uint8Array(HEADER_SIZE);
   #hdrFill = 0;
-  /** A Data frame whose payload is still arriving. */
-  #partial: Frame | null = null;
-  #partialFill = 0;
+  /** The Data frame whose payload is still arriving, and how many bytes of it are missing. */
+  #current: Frame | null = null;
+  #rest = 0;
 
   /** @param maxPayload Largest Data payload accepted, in bytes. */
   constructor(maxPayload: number) {
     this.#maxPayload = maxPayload;
   }
 
-  /** Bytes held for a frame that is not complete yet. */
+  /** Header bytes held for a frame whose header is not complete yet. */
   get buffered(): number {
-    return this.#hdrFill + this.#partialFill;
+    return this.#hdrFill;
   }
 
   /**
-   * Yields every frame completed by `chunk`, keeping any trailing partial frame
-   * for the next call. Consume the generator fully before the next call.
+   * Yields every frame or frame piece in `chunk`, keeping a trailing partial
+   * header for the next call. Consume the generator fully before the next call.
    *
    * @throws {ProtocolError} on an invalid header or an oversized Data frame.
    */
   *decode(chunk: Uint8Array): Generator<Frame, void, undefined> {
     let off = 0;
     const end = chunk.length;
-    if (this.#partial !== null) {
-      const frame = this.#partial;
-      const n = Math.min(frame.payload.length - this.#partialFill, end);
-      frame.payload.set(n === end ? chunk : chunk.subarray(0, n), this.#partialFill);
-      this.#partialFill += n;
-      if (this.#partialFill < frame.payload.length) return;
-      this.#partial = null;
-      this.#partialFill = 0;
-      off = n;
-      yield frame;
-    }
     while (off < end) {
+      if (this.#rest > 0) {
+        const cur = this.#current!;
+        const n = Math.min(this.#rest, end - off);
+        this.#rest -= n;
+        if (this.#rest === 0) this.#current = null;
+        yield {
+          type: cur.type,
+          flags: cur.flags,
+          streamId: cur.streamId,
+          length: cur.length,
+          payload: chunk.subarray(off, off + n),
+          first: false,
+          last: this.#rest === 0,
+        };
+        off += n;
+        continue;
+      }
       let frame: Frame;
       if (this.#hdrFill === 0 && end - off >= HEADER_SIZE) {
         frame = decodeHeader(chunk, off);
@@ -84,17 +92,17 @@ export class FrameDecoder {
       }
       if (len === 0) {
         yield frame;
-      } else if (end - off >= len) {
-        frame.payload = chunk.subarray(off, off + len);
-        off += len;
-        yield frame;
-      } else {
-        frame.payload = new Uint8Array(len);
-        frame.payload.set(chunk.subarray(off), 0);
-        this.#partialFill = end - off;
-        this.#partial = frame;
-        return;
+        continue;
       }
+      const n = Math.min(len, end - off);
+      frame.payload = chunk.subarray(off, off + n);
+      off += n;
+      if (n < len) {
+        frame.last = false;
+        this.#rest = len - n;
+        this.#current = frame;
+      }
+      yield frame;
     }
   }
 }

@@ -45,11 +45,26 @@ function sample() {
   ];
 }
 
+/** Decodes chunks and joins the pieces of split Data frames, checking their first/last marks. */
 function collect(decoder: FrameDecoder, chunks: Uint8Array[]): Frame[] {
   const out: Frame[] = [];
+  let open = false;
   for (const c of chunks) {
-    for (const f of decoder.decode(c)) out.push({ ...f, payload: f.payload.slice() });
+    for (const f of decoder.decode(c)) {
+      assert.equal(f.first, !open, "first piece marked wrongly");
+      if (f.first) out.push({ ...f, payload: f.payload.slice() });
+      else {
+        const prev = out[out.length - 1]!;
+        assert.equal(prev.streamId, f.streamId);
+        const joined = new Uint8Array(prev.payload.length + f.payload.length);
+        joined.set(prev.payload);
+        joined.set(f.payload, prev.payload.length);
+        prev.payload = joined;
+      }
+      open = !f.last;
+    }
   }
+  assert.equal(open, false, "a frame was left unfinished");
   return out;
 }
 
@@ -90,10 +105,22 @@ Deno.test("decoder handles random-sized chunks", () => {
   }
 });
 
-Deno.test("decoder hands out views of a whole frame without copying", () => {
+Deno.test("decoder hands out views of the received chunks, whole or split, never copies", () => {
   const bytes = encode(sample());
   const frames = [...new FrameDecoder(1 << 20).decode(bytes)];
   assert.equal(frames[1]!.payload.buffer, bytes.buffer);
+  const decoder = new FrameDecoder(1 << 20);
+  const a = bytes.slice(0, 500);
+  const b = bytes.slice(500);
+  const pieces = [...decoder.decode(a), ...decoder.decode(b)].filter((f) => f.streamId === 1);
+  assert.equal(pieces[1]!.payload.buffer, a.buffer);
+  assert.equal(pieces[2]!.payload.buffer, b.buffer);
+  assert.deepEqual([pieces[1]!.first, pieces[1]!.last, pieces[2]!.first, pieces[2]!.last], [
+    true,
+    false,
+    false,
+    true,
+  ]);
 });
 
 Deno.test("decoder rejects a Data frame over the limit before buffering it", () => {

@@ -87,10 +87,18 @@ export interface Header {
   length: number;
 }
 
-/** A header with its payload (empty unless the frame is a Data frame). */
+/**
+ * A header with its payload, or with one piece of it: a Data frame that
+ * arrives split across transport chunks is handed out as several pieces with
+ * the same header, so no payload is ever copied to be reassembled.
+ */
 export interface Frame extends Header {
-  /** Payload bytes; a view into the received chunk when the frame arrived whole. */
+  /** Payload bytes of this piece (empty unless a Data frame): a view into the received chunk. */
   payload: Uint8Array;
+  /** True for the piece that carries the start of the frame (and for whole frames). */
+  first: boolean;
+  /** True for the piece that carries the end of the frame (and for whole frames). */
+  last: boolean;
 }
 
 /** The payload of every frame without one. Never written to. */
@@ -140,6 +148,8 @@ export function decodeHeader(buf: Uint8Array, offset = 0): Frame {
     streamId: readU32(buf, offset + 4),
     length: readU32(buf, offset + 8),
     payload: EMPTY,
+    first: true,
+    last: true,
   };
 }
 

@@ -24,9 +24,10 @@ Deno.test("header codec round-trips every type and flag combination", () => {
   for (const h of cases) {
     const buf = new Uint8Array(HEADER_SIZE + 3);
     encodeHeader(buf, 3, h);
-    const { payload, ...decoded } = decodeHeader(buf, 3);
+    const { payload, first, last, ...decoded } = decodeHeader(buf, 3);
     assert.deepEqual(decoded, h);
     assert.equal(payload.length, 0);
+    assert.ok(first && last);
   }
 });
 

@@ -26,9 +26,9 @@ export interface SessionOptions {
   maxStreamWindow?: number;
   /** Most bytes all streams of the session may have granted beyond their initial window. Default 64 MiB. */
   maxSessionWindow?: number;
-  /** Largest Data payload this side sends in one frame. Default 256 KiB. */
+  /** Largest Data payload this side sends in one frame. Default 128 KiB. */
   maxFrameSize?: number;
-  /** Largest batch of frames written to the transport at once (a single larger frame still goes alone). Default 256 KiB. */
+  /** Largest batch of Data frames written to the transport at once; at least `maxFrameSize` + 12. Default 256 KiB. */
   maxBatchSize?: number;
   /** Milliseconds `close()` waits for queued frames to be written before it drops the transport. Default 2,000. */
   closeTimeout?: number;
@@ -49,7 +49,7 @@ export function defaultConfig(client: boolean): SessionConfig {
     openTimeout: 75_000,
     maxStreamWindow: 16 * 1024 * 1024,
     maxSessionWindow: 64 * 1024 * 1024,
-    maxFrameSize: 256 * 1024,
+    maxFrameSize: 128 * 1024,
     maxBatchSize: 256 * 1024,
     closeTimeout: 2_000,
   };
@@ -89,6 +89,13 @@ export function verifyConfig(options: SessionOptions): SessionConfig {
   if (!Number.isInteger(config.maxSessionWindow) || config.maxSessionWindow < 0) {
     throw new RangeError(
       `Session option maxSessionWindow must be a non-negative integer, got ${config.maxSessionWindow}`,
+    );
+  }
+  if (config.maxBatchSize < config.maxFrameSize + 12) {
+    throw new RangeError(
+      `Session option maxBatchSize (${config.maxBatchSize}) must be at least maxFrameSize + 12 (${
+        config.maxFrameSize + 12
+      })`,
     );
   }
   return config;

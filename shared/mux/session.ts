@@ -5,19 +5,13 @@
  * @module
  */
 
-import {
-  encodeHeader,
-  Flag,
-  type Frame,
-  FrameType,
-  GoAwayCode,
-  HEADER_SIZE,
-} from "../frame/header.ts";
+import { Flag, type Frame, FrameType, GoAwayCode } from "../frame/header.ts";
 import { FrameDecoder } from "../frame/decoder.ts";
 import { ProtocolError } from "../frame/errors.ts";
 import { type SessionConfig, type SessionOptions, verifyConfig } from "./config.ts";
 import { MuxError } from "./errors.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
+import { FrameWriter } from "./writer.ts";
 
 /** A byte transport: what a session runs over. */
 export interface Conn {
@@ -25,22 +19,12 @@ export interface Conn {
   readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer. */
   writable: WritableStream<Uint8Array>;
-}
-
-/** A queued payload-less frame. */
-interface ControlFrame {
-  type: FrameType;
-  flags: number;
-  streamId: number;
-  length: number;
-}
-
-/** A queued Data frame and the writer waiting for it to be taken. */
-interface DataFrame {
-  streamId: number;
-  flags: number;
-  payload: Uint8Array;
-  done: PromiseWithResolvers<void>;
+  /**
+   * True when the transport no longer needs a chunk once its `write()`
+   * resolved (it copied or sent it), so the session may reuse the buffer.
+   * Leave unset for transports that hand chunks on, like an in-memory pipe.
+   */
+  reuseWriteBuffers?: boolean;
 }
 
 type Handler = (frame: Frame) => void;
@@ -73,11 +57,7 @@ export class Session implements StreamHost {
   #acceptWaiters: PromiseWithResolvers<MuxStream | null>[] = [];
   #unacked = 0;
   #openWaiters: PromiseWithResolvers<void>[] = [];
-  // Sending.
-  #control: ControlFrame[] = [];
-  #data: DataFrame[] = [];
-  #dataHead = 0;
-  #wake: (() => void) | null = null;
+  readonly #out: FrameWriter;
   // Pings.
   #nextPing = 1;
   #pings = new Map<
@@ -99,6 +79,11 @@ export class Session implements StreamHost {
     this.#nextId = this.config.client ? 1 : 2;
     this.#reader = conn.readable.getReader();
     this.#writer = conn.writable.getWriter();
+    this.#out = new FrameWriter(
+      this.#writer,
+      this.config.maxBatchSize,
+      conn.reuseWriteBuffers === true,
+    );
     this.#handlers = [];
     this.#handlers[FrameType.Data] = (f) => this.#onStreamFrame(f);
     this.#handlers[FrameType.WindowUpdate] = (f) => this.#onStreamFrame(f);
@@ -223,19 +208,15 @@ export class Session implements StreamHost {
   // ---- StreamHost ------------------------------------------------------
 
   /** @internal */
-  sendData(streamId: number, flags: number, payload: Uint8Array): Promise<void> {
+  sendData(streamId: number, flags: number, payload: Uint8Array): Promise<void> | undefined {
     if (this.#closing) return Promise.reject(this.#closedError());
-    const done = Promise.withResolvers<void>();
-    this.#data.push({ streamId, flags, payload, done });
-    this.#kick();
-    return done.promise;
+    return this.#out.data(streamId, flags, payload);
   }
 
   /** @internal */
   sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
     if (this.#closing && type !== FrameType.GoAway) return;
-    this.#control.push({ type, flags, streamId, length });
-    this.#kick();
+    this.#out.control(type, flags, streamId, length);
   }
 
   /** @internal */
@@ -286,7 +267,7 @@ export class Session implements StreamHost {
 
   #onStreamFrame(frame: Frame): void {
     const id = frame.streamId;
-    if (frame.flags & Flag.SYN) {
+    if (frame.flags & Flag.SYN && frame.first) {
       this.#incoming(frame);
       return;
     }
@@ -296,7 +277,7 @@ export class Session implements StreamHost {
     const stream = this.#streams.get(id);
     // Frames for a stream this side already forgot (reset, or finished) are dropped, like hashicorp does.
     if (stream === undefined) return;
-    if (frame.flags & (Flag.ACK | Flag.RST)) this.#acked(id);
+    if (frame.flags & (Flag.ACK | Flag.RST) && frame.first) this.#acked(id);
     stream.receive(frame);
   }
 
@@ -357,26 +338,9 @@ export class Session implements StreamHost {
 
   // ---- Sending ---------------------------------------------------------
 
-  #kick(): void {
-    const wake = this.#wake;
-    if (wake !== null) {
-      this.#wake = null;
-      wake();
-    }
-  }
-
   async #writeLoop(): Promise<void> {
     try {
-      while (true) {
-        if (this.#control.length === 0 && this.#dataHead === this.#data.length) {
-          if (this.#closing) break;
-          await new Promise<void>((resolve) => this.#wake = resolve);
-          continue;
-        }
-        const batch = this.#buildBatch();
-        if (batch !== null) await this.#writer.write(batch);
-      }
-      await this.#writer.close();
+      await this.#out.run();
     } catch (e) {
       if (!this.#closing) {
         this.#shutdown(e instanceof Error ? e : new Error(String(e)), GoAwayCode.InternalError);
@@ -384,65 +348,10 @@ export class Session implements StreamHost {
       await this.#writer.abort(e).catch(() => {});
     } finally {
       clearTimeout(this.#closeTimer);
-      this.#rejectData(this.#closedError());
+      this.#out.fail(this.#closedError());
       // Unblocks a read loop still waiting on a silent peer.
       this.#reader.cancel().catch(() => {});
     }
-  }
-
-  /** Packs control frames, then Data frames, into one buffer of at most `maxBatchSize` (one frame always fits). */
-  #buildBatch(): Uint8Array | null {
-    const limit = this.config.maxBatchSize;
-    const control = this.#control;
-    const data = this.#data;
-    let size = control.length * HEADER_SIZE;
-    let end = this.#dataHead;
-    while (end < data.length) {
-      const next = size + HEADER_SIZE + data[end]!.payload.length;
-      if (next > limit && size > 0) break;
-      size = next;
-      end++;
-    }
-    if (size === 0) return null;
-    const buf = new Uint8Array(size);
-    let off = 0;
-    for (let i = 0; i < control.length; i++) {
-      encodeHeader(buf, off, control[i]!);
-      off += HEADER_SIZE;
-    }
-    control.length = 0;
-    const streams = this.#streams;
-    for (let i = this.#dataHead; i < end; i++) {
-      const f = data[i]!;
-      data[i] = undefined as unknown as DataFrame;
-      if (!streams.has(f.streamId)) {
-        // Reset while queued: the peer forgot the stream, drop the bytes.
-        f.done.reject(new MuxError(`Stream ${f.streamId} was reset`, "stream-reset"));
-        continue;
-      }
-      encodeHeader(buf, off, {
-        type: FrameType.Data,
-        flags: f.flags,
-        streamId: f.streamId,
-        length: f.payload.length,
-      });
-      buf.set(f.payload, off + HEADER_SIZE);
-      off += HEADER_SIZE + f.payload.length;
-      f.done.resolve();
-    }
-    if (end === data.length) {
-      data.length = 0;
-      this.#dataHead = 0;
-    } else {
-      this.#dataHead = end;
-    }
-    return off === size ? buf : buf.subarray(0, off);
-  }
-
-  #rejectData(reason: Error): void {
-    for (let i = this.#dataHead; i < this.#data.length; i++) this.#data[i]!.done.reject(reason);
-    this.#data.length = 0;
-    this.#dataHead = 0;
   }
 
   // ---- Keepalive and shutdown ------------------------------------------
@@ -491,11 +400,11 @@ export class Session implements StreamHost {
     this.#acceptWaiters.length = 0;
     for (const w of this.#openWaiters) w.resolve();
     this.#openWaiters.length = 0;
-    this.#rejectData(err);
+    this.#out.fail(err);
+    this.#out.finish();
     // Bound the final flush; the write loop then releases the reader too.
     this.#closeTimer = setTimeout(() => {
       this.#writer.abort(err).catch(() => {});
     }, this.config.closeTimeout);
-    this.#kick();
   }
 }

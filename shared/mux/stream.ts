@@ -16,8 +16,11 @@ export interface StreamHost {
   readonly config: SessionConfig;
   /** Smoothed round-trip time in ms, 0 before the first ping answer. */
   readonly rtt: number;
-  /** Queues a Data frame; resolves once its payload has been copied into a transport write. */
-  sendData(streamId: number, flags: number, payload: Uint8Array): Promise<void>;
+  /**
+   * Queues a Data frame. Returns `undefined` once its payload is copied into a
+   * transport write, else a promise that resolves when it is.
+   */
+  sendData(streamId: number, flags: number, payload: Uint8Array): Promise<void> | undefined;
   /** Queues a payload-less frame ahead of data frames. */
   sendControl(type: FrameType, flags: number, streamId: number, length: number): void;
   /** Asks for `bytes` of session receive budget; false when it is spent. */
@@ -125,28 +128,26 @@ export class MuxStream {
     }, this.#host.config.openTimeout);
   }
 
-  /** @internal Handles the flags and payload of a Data or WindowUpdate frame. */
+  /**
+   * @internal Handles a Data or WindowUpdate frame, or one piece of a Data
+   * frame: flags and window accounting at the first piece, FIN at the last.
+   */
   receive(frame: Frame): void {
     const flags = frame.flags;
-    if (flags & Flag.ACK && this.#openTimer !== undefined) {
-      clearTimeout(this.#openTimer);
-      this.#openTimer = undefined;
-    }
-    if (flags & Flag.RST) {
-      this.#terminate(new MuxError(`Stream ${this.id} was reset by the peer`, "stream-reset"));
-      return;
-    }
-    if (frame.type === FrameType.Data) {
-      if (frame.length > 0) this.#receiveData(frame.payload);
-    } else if (frame.length > 0) {
-      this.#sendWindow += frame.length;
-      const w = this.#creditWaiter;
-      if (w !== null) {
-        this.#creditWaiter = null;
-        w.resolve();
+    if (frame.first) {
+      if (flags & Flag.ACK && this.#openTimer !== undefined) {
+        clearTimeout(this.#openTimer);
+        this.#openTimer = undefined;
       }
+      if (flags & Flag.RST) {
+        this.#terminate(new MuxError(`Stream ${this.id} was reset by the peer`, "stream-reset"));
+        return;
+      }
+      if (frame.type === FrameType.Data) this.#admit(frame.length);
+      else if (frame.length > 0) this.#credit(frame.length);
     }
-    if (flags & Flag.FIN && !this.#remoteClosed && !this.#finished) {
+    if (frame.payload.length > 0) this.#queueData(frame.payload);
+    if (frame.last && flags & Flag.FIN && !this.#remoteClosed && !this.#finished) {
       this.#remoteClosed = true;
       if (this.#wantData) this.#deliver();
       this.#maybeDone();
@@ -160,23 +161,24 @@ export class MuxStream {
 
   // ---- Receive side ----------------------------------------------------
 
-  #receiveData(payload: Uint8Array): void {
-    if (this.#finished) return;
-    const len = payload.length;
-    if (len > this.#recvAvail) {
+  /** Charges a whole Data frame against the receive window, at its first piece. */
+  #admit(length: number): void {
+    if (this.#finished || length === 0) return;
+    if (length > this.#recvAvail) {
       throw new ProtocolError(
-        `Stream ${this.id} received ${len} bytes with only ${this.#recvAvail} of window left`,
+        `Stream ${this.id} received ${length} bytes with only ${this.#recvAvail} of window left`,
         "window-exceeded",
       );
     }
-    this.#recvAvail -= len;
-    if (this.#remoteClosed) {
-      // Data after the peer's own FIN: the peer is confused; drop the stream.
-      this.reset();
-      return;
-    }
+    this.#recvAvail -= length;
+    // Data after the peer's own FIN: the peer is confused; drop the stream.
+    if (this.#remoteClosed) this.reset();
+  }
+
+  #queueData(payload: Uint8Array): void {
+    if (this.#finished || this.#readDone) return;
     this.#queue.push(payload);
-    this.#buffered += len;
+    this.#buffered += payload.length;
     if (this.#wantData) this.#deliver();
   }
 
@@ -244,6 +246,15 @@ export class MuxStream {
 
   // ---- Send side -------------------------------------------------------
 
+  #credit(delta: number): void {
+    this.#sendWindow += delta;
+    const w = this.#creditWaiter;
+    if (w !== null) {
+      this.#creditWaiter = null;
+      w.resolve();
+    }
+  }
+
   async #write(chunk: Uint8Array): Promise<void> {
     if (!(chunk instanceof Uint8Array)) {
       throw new TypeError(`Stream ${this.id} accepts Uint8Array chunks, got ${typeof chunk}`);
@@ -261,7 +272,8 @@ export class MuxStream {
       this.#sendWindow -= n;
       const part = n === chunk.length ? chunk : chunk.subarray(off, off + n);
       off += n;
-      await this.#host.sendData(this.id, 0, part);
+      const taken = this.#host.sendData(this.id, 0, part);
+      if (taken !== undefined) await taken;
     }
   }
 

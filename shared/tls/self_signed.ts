@@ -12,7 +12,7 @@
 
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the
 // Reflect metadata API; it must be loaded before @peculiar/x509 is evaluated.
-import "npm:reflect-metadata@0.2.2";
+import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 
 /** Options of {@linkcode makeCertificates}. */

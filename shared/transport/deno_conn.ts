@@ -21,5 +21,6 @@ export function fromDenoConn(conn: Deno.Conn): Conn {
     // Frames are batched already; Nagle would only add latency.
     (conn as Deno.TcpConn).setNoDelay?.(true);
   }
-  return { readable: conn.readable, writable: conn.writable };
+  // A Deno.Conn write resolves only after every byte reached the socket.
+  return { readable: conn.readable, writable: conn.writable, reuseWriteBuffers: true };
 }

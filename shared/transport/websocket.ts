@@ -101,7 +101,8 @@ export async function fromWebSocket(
     socket.close(code, message.slice(0, 120));
   }
 
-  return { readable, writable };
+  // WebSocket.send() copies the bytes before it returns.
+  return { readable, writable, reuseWriteBuffers: true };
 }
 
 function opened(ws: WebSocket): Promise<void> {

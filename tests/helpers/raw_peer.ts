@@ -67,7 +67,17 @@ export function rawPeer(options: Partial<SessionOptions> = {}): RawPeer {
       while (true) {
         const { value, done } = await reader.read();
         if (done) break;
-        for (const f of decoder.decode(value)) frames.push({ ...f, payload: f.payload.slice() });
+        for (const f of decoder.decode(value)) {
+          // Pieces of a split Data frame are joined back into one frame.
+          const prev = f.first ? null : frames[frames.length - 1];
+          if (prev) {
+            const joined = new Uint8Array(prev.payload.length + f.payload.length);
+            joined.set(prev.payload);
+            joined.set(f.payload, prev.payload.length);
+            prev.payload = joined;
+            prev.last = f.last;
+          } else frames.push({ ...f, payload: f.payload.slice() });
+        }
         waiter?.();
       }
     } catch {
