@@ -9,8 +9,8 @@
  * | ------ | ---- | ------------------------------------------------ |
  * | 0      | 1    | version, {@linkcode OPEN_VERSION}                |
  * | 1      | 1    | open: stream kind; reply: status (0 OK, 1 ERROR) |
- * | 2      | 2    | length of the body                               |
- * | 4      | n    | body: a UTF-8 JSON object                        |
+ * | 2      | 4    | length of the body                               |
+ * | 6      | n    | body: a UTF-8 JSON object                        |
  *
  * @module
  */
@@ -19,9 +19,12 @@
 export const OPEN_VERSION = 1;
 
 /** Size of the fixed part of an open or reply message. */
-export const OPEN_HEADER_SIZE = 4;
+export const OPEN_HEADER_SIZE = 6;
 
-/** Default and hard limit of a message body, in bytes. */
+/**
+ * Default limit of a message body, in bytes. Readers may allow more (an Http
+ * stream's head is as large as the server's header-size limit).
+ */
 export const MAX_BODY_SIZE = 16 * 1024;
 
 /**
@@ -119,8 +122,10 @@ function frame(second: number, body: Params, maxBody: number): Uint8Array {
   const out = new Uint8Array(OPEN_HEADER_SIZE + json.length);
   out[0] = OPEN_VERSION;
   out[1] = second;
-  out[2] = json.length >>> 8;
-  out[3] = json.length & 0xff;
+  out[2] = json.length >>> 24;
+  out[3] = (json.length >>> 16) & 0xff;
+  out[4] = (json.length >>> 8) & 0xff;
+  out[5] = json.length & 0xff;
   out.set(json, OPEN_HEADER_SIZE);
   return out;
 }
@@ -159,7 +164,7 @@ export function bodyLength(header: Uint8Array, maxBody = MAX_BODY_SIZE): number 
       "bad-version",
     );
   }
-  const length = (header[2]! << 8) | header[3]!;
+  const length = ((header[2]! << 24) >>> 0) + (header[3]! << 16) + (header[4]! << 8) + header[5]!;
   if (length > maxBody) {
     throw new OpenError(`Message body of ${length} bytes exceeds ${maxBody}`, "too-large");
   }

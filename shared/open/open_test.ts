@@ -60,12 +60,12 @@ Deno.test("reply round-trips OK with data and ERROR with code and message", asyn
 Deno.test("malformed open messages are rejected with typed errors", async () => {
   const body = new TextEncoder().encode("[1,2]");
   const cases: [Uint8Array[], string][] = [
-    [[new Uint8Array([OPEN_VERSION + 1, 1, 0, 2, 0x7b, 0x7d])], "bad-version"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0xff, 0xff])], "too-large"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, 3, 0x7b, 0x7b, 0x7b])], "bad-json"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, body.length, ...body])], "bad-json"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, 10, 0x7b])], "truncated"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, 2, 0xc3, 0x28])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION + 1, 1, 0, 0, 0, 2, 0x7b, 0x7d])], "bad-version"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0xff, 0xff, 0xff, 0xff])], "too-large"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 3, 0x7b, 0x7b, 0x7b])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, body.length, ...body])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 10, 0x7b])], "truncated"],
+    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 2, 0xc3, 0x28])], "bad-json"],
   ];
   for (const [chunks, code] of cases) {
     await assert.rejects(readOpen(streamOf(...chunks)), isOpenError(code));
@@ -161,7 +161,7 @@ Deno.test("a malformed open message is answered with ERROR naming the problem", 
   await withSessions(new Map(), async (client) => {
     const stream = await client.open();
     const writer = stream.writable.getWriter();
-    await writer.write(new Uint8Array([OPEN_VERSION + 5, 1, 0, 0]));
+    await writer.write(new Uint8Array([OPEN_VERSION + 5, 1, 0, 0, 0, 0]));
     const { value } = await readReply(stream.readable);
     assert.equal(value.ok, false);
     assert.equal(!value.ok && value.code, "bad-version");

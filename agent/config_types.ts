@@ -1,0 +1,71 @@
+/**
+ * Typed agent configuration, as produced by `agent/config.ts` after parsing,
+ * defaults and validation. Durations are in milliseconds. The JSONC keys are
+ * documented in `docs/config.md`.
+ *
+ * @module
+ */
+
+import type { LogConfig } from "../shared/log/config_types.ts";
+
+/** The agent's main configuration. */
+export interface AgentConfig {
+  /** File it came from (absolute). */
+  file: string;
+  /** Folder of per-domain files (absolute). */
+  domains: string;
+  /** Longest wait to connect to a local backend. Default 5 s. */
+  connectTimeout: number;
+  /** Longest wait for the backend's response head. Default 60 s. */
+  readTimeout: number;
+  /** Longest a proxied body may stall. Default 60 s. */
+  idleTimeout: number;
+  /** Logging. */
+  log: LogConfig;
+}
+
+/** One backend URL of a target, with its load-balancing weight. */
+export interface TargetUrl {
+  /** Base URL (`http://localhost:8000`, `https://host:4443/prefix?x=1`). */
+  url: URL;
+  /** Relative weight (1–100). Default 1. */
+  weight: number;
+}
+
+/** One routing rule of an agent domain; the first matching rule wins. */
+export interface Target {
+  /** Name (for logs). */
+  name: string;
+  /** Method filter; null matches all. */
+  method: RegExp | null;
+  /** Path filter (path + query as sent by the client); null matches all. */
+  path: RegExp | null;
+  /** Host header sent to the backend; null sends the target URL's host. */
+  host: string | null;
+  /** Backends, balanced by weight, failing over when one refuses connections. */
+  urls: TargetUrl[];
+}
+
+/** An agent-side domain file. */
+export interface AgentDomain {
+  /** The domain name (from the file name, lower case). */
+  name: string;
+  /** File it came from. */
+  file: string;
+  /** The agent connects this domain only when true. Default false. */
+  active: boolean;
+  /** Shared secret with the server (plain text). */
+  secret: string;
+  /** Server to dial, `host:port`. Default `<domain>:443`. */
+  remote: string;
+  /** URL path on the server. Default `/.well-known/burrow-agent`. */
+  service: string;
+  /** Most concurrent requests for this domain; more get 502. Default 20. */
+  concurrency: number;
+  /** Skip verification of the server certificate (loud warning). Default false. */
+  insecure: boolean;
+  /** Extra CA certificate file (PEM) to trust for the server. */
+  caFile: string | null;
+  /** Ordered routing rules. */
+  targets: Target[];
+}

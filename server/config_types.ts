@@ -1,0 +1,121 @@
+/**
+ * Typed server configuration, as produced by `server/config.ts` after
+ * parsing, defaults and validation. Durations are in milliseconds, sizes in
+ * bytes. The JSONC keys are documented in `docs/config.md`.
+ *
+ * @module
+ */
+
+import type { CidrSet } from "../shared/net/cidr.ts";
+import type { LogConfig } from "../shared/log/config_types.ts";
+
+/** A certificate and key, as PEM file paths. */
+export interface CertificatePair {
+  /** Path of the PEM certificate chain. */
+  cert: string;
+  /** Path of the PEM private key. */
+  key: string;
+}
+
+/** One SNI rule: server names matching `pattern` get `pair`. */
+export interface SniRule extends CertificatePair {
+  /**
+   * Hostname pattern as written: an exact name (`www.example.com`), a
+   * wildcard (`*.example.com`: one label), or `*` (fallback).
+   */
+  pattern: string;
+}
+
+/** One listening address. */
+export interface ListenConfig {
+  /** Host part of the address (`0.0.0.0`, `::`, `127.0.0.1`, …). */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /**
+   * TLS on this listener: a single pair, `"sni"` to use the server's
+   * `certificates` list, or `"self-signed"` for a certificate made at start
+   * (samples and demos). Null only for a plain-HTTP listener (`plain: true`).
+   */
+  tls: CertificatePair | "sni" | "self-signed" | null;
+}
+
+/** Global limits and timeouts (ms, bytes). */
+export interface ServerLimits {
+  /** Largest request head (request line + headers). Default 64 KiB. */
+  headerSize: number;
+  /** Largest request body. Default 8 MiB; a domain may override. */
+  bodySize: number;
+  /** Longest wait for the request body to make progress. Default 10 s. */
+  readTimeout: number;
+  /** Longest wait for the client to take response bytes. Default 20 s. */
+  writeTimeout: number;
+  /** Longest a stream (body or WebSocket) may stay silent both ways. Default 60 s. */
+  idleTimeout: number;
+}
+
+/** The server's main configuration. */
+export interface ServerConfig {
+  /** File it came from (absolute). */
+  file: string;
+  /** Listening addresses. */
+  listen: ListenConfig[];
+  /** Ordered SNI rules for listeners with `tls: "sni"`; first match wins. */
+  certificates: SniRule[];
+  /** URL path agents connect to. Default `/.well-known/burrow-agent`. */
+  agentPath: string;
+  /** Folder of per-domain files (absolute). */
+  domains: string;
+  /** Status answered when a domain is unavailable or a rule refuses. Default 404. */
+  unavailableStatus: number;
+  /** Send X-Transaction-Id to clients. Default true; a domain may override. */
+  transactionId: boolean;
+  /** Limits and timeouts. */
+  limits: ServerLimits;
+  /** Logging. */
+  log: LogConfig;
+}
+
+/** One basic-auth credential; `password` is plain or a `$6$` hash. */
+export interface Credential {
+  /** User name. */
+  user: string;
+  /** Password: plain text or a crypt `$6$` hash. */
+  password: string;
+}
+
+/** Rules a client must pass to reach a domain. Empty lists allow everyone. */
+export interface ClientRules {
+  /** Client networks allowed. */
+  networks: CidrSet | null;
+  /** UTC time ranges allowed (groom syntax, parsed). */
+  ranges: import("./time_range.ts").TimeRange[];
+  /** Credentials, one of which must be presented (basic auth). */
+  credentials: Credential[];
+  /** Realm shown in the credentials prompt. Default "burrow". */
+  realm: string;
+}
+
+/** A server-side domain file. */
+export interface ServerDomain {
+  /** The domain name (from the file name, lower case). */
+  name: string;
+  /** File it came from. */
+  file: string;
+  /** Agents may connect only when true. Default false. */
+  active: boolean;
+  /** Shared secret with the agent: plain or `$6$` hash. Empty refuses agents. */
+  secret: string;
+  /** Most concurrent client requests; more get 429. Default 20. */
+  concurrency: number;
+  /** Largest request body (overrides the global one). */
+  bodySize: number;
+  /** Send X-Transaction-Id to clients (overrides the global one). */
+  transactionId: boolean;
+  /** Networks trusted to send X-Forwarded-For. */
+  trustedForwarders: CidrSet | null;
+  /** Networks agents may connect from; null allows any. */
+  agentNetworks: CidrSet | null;
+  /** Client rules. */
+  clients: ClientRules;
+}

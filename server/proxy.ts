@@ -1,0 +1,423 @@
+/**
+ * The reverse proxy: one client request becomes one Http stream to an agent
+ * serving the request's domain; bodies stream both ways.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { AccessEntry } from "../shared/log/setup.ts";
+import type { ServerConfig, ServerDomain } from "./config_types.ts";
+import type { DomainRegistry } from "./domains.ts";
+import type { AgentRegistry, Registration } from "./agents.ts";
+import { admit, challenge } from "./rules.ts";
+import { Watchdog } from "./watchdog.ts";
+import type { MuxStream } from "../shared/mux/mod.ts";
+import { encodeOpen, readReply, StreamKind } from "../shared/open/mod.ts";
+import {
+  HTTP_ERROR_STATUS,
+  type HttpRequestHead,
+  parseResponseHead,
+} from "../shared/http/exchange.ts";
+import {
+  forwardedHeaders,
+  headerSize,
+  headersToPairs,
+  pairsToHeaders,
+  stripHopByHop,
+  transactionId,
+} from "../shared/http/headers.ts";
+import { relayWebSocket } from "../shared/http/ws_relay.ts";
+
+/** What the proxy needs from the rest of the server. */
+export interface ProxyDeps {
+  /** Server configuration. */
+  config: ServerConfig;
+  /** Domain files. */
+  domains: DomainRegistry;
+  /** Connected agents. */
+  agents: AgentRegistry;
+  /** System log. */
+  log: Logger;
+  /** Writes one access log entry. */
+  access(entry: AccessEntry): void;
+}
+
+/** Statuses whose responses carry no body. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** Per-request bookkeeping for the access log. */
+interface Exchange {
+  start: number;
+  domain: string;
+  client: string;
+  method: string;
+  path: string;
+  tid: string;
+  agent: string | null;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Handles client requests for every listener. */
+export class Proxy {
+  readonly #deps: ProxyDeps;
+  readonly #inflight = new Map<string, number>();
+  readonly #watchdog = new Watchdog();
+  readonly #relays = new Set<Promise<void>>();
+
+  /** A proxy over the server's registries. */
+  constructor(deps: ProxyDeps) {
+    this.#deps = deps;
+  }
+
+  /** Stops timers and waits for WebSocket relays to end. */
+  async close(): Promise<void> {
+    this.#watchdog.close();
+    await Promise.all([...this.#relays]);
+  }
+
+  /** The request handler given to every listener. */
+  handle(
+    req: Request,
+    remote: Deno.NetAddr,
+    proto: "https" | "http",
+  ): Response | Promise<Response> {
+    const { config, agents } = this.#deps;
+    const url = new URL(req.url);
+    if (url.pathname === config.agentPath) return agents.upgrade(req, remote.hostname);
+    const host = hostOf(req, url);
+    const x: Exchange = {
+      start: performance.now(),
+      domain: host,
+      client: remote.hostname,
+      method: req.method,
+      path: url.pathname + url.search,
+      tid: transactionId(),
+      agent: null,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    const domain = this.#deps.domains.get(host);
+    if (domain === undefined || !domain.active) {
+      return this.#refuse(x, domain === undefined ? "unknown domain" : "domain inactive", null);
+    }
+    return this.#forDomain(req, x, domain, remote, proto);
+  }
+
+  async #forDomain(
+    req: Request,
+    x: Exchange,
+    domain: ServerDomain,
+    remote: Deno.NetAddr,
+    proto: "https" | "http",
+  ): Promise<Response> {
+    const { config } = this.#deps;
+    if (headerSize(req) > config.limits.headerSize) {
+      return this.#fail(x, domain, 431, "request head too large");
+    }
+    const forwarded = forwardedHeaders({
+      headers: stripHopByHop(req.headers, { websocket: isUpgrade(req) }),
+      clientIp: remote.hostname,
+      trusted: (ip) => domain.trustedForwarders?.contains(ip) ?? false,
+      proto,
+      host: req.headers.get("host") ?? x.domain,
+    });
+    x.client = forwarded.clientIp;
+    const verdict = admit(domain.clients, x.client, req.headers.get("authorization"), new Date());
+    if (!verdict.ok) {
+      if (verdict.challenge) {
+        this.#log(x, 401, verdict.reason);
+        return new Response("Authentication required\n", {
+          status: 401,
+          headers: { "www-authenticate": challenge(domain.clients.realm) },
+        });
+      }
+      return this.#refuse(x, verdict.reason, domain);
+    }
+    const headers = forwarded.headers;
+    if (domain.clients.credentials.length > 0) headers.delete("authorization");
+    const length = Number(req.headers.get("content-length") ?? "0");
+    if (length > domain.bodySize) return this.#fail(x, domain, 413, "request body too large");
+    const inflight = this.#inflight.get(domain.name) ?? 0;
+    if (inflight >= domain.concurrency) {
+      return this.#fail(x, domain, 429, `over ${domain.concurrency} concurrent requests`);
+    }
+    const reg = this.#deps.agents.pick(domain.name);
+    if (reg === undefined) return this.#refuse(x, "no agent connected", domain);
+    x.agent = reg.agent;
+    this.#inflight.set(domain.name, inflight + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.#inflight.get(domain.name) ?? 1) - 1;
+      if (n === 0) this.#inflight.delete(domain.name);
+      else this.#inflight.set(domain.name, n);
+    };
+    if (domain.transactionId) headers.set("x-transaction-id", x.tid);
+    try {
+      return await this.#exchange(req, x, domain, reg, headers, release);
+    } catch (e) {
+      release();
+      return this.#fail(x, domain, 502, `agent exchange failed: ${(e as Error).message}`);
+    }
+  }
+
+  async #exchange(
+    req: Request,
+    x: Exchange,
+    domain: ServerDomain,
+    reg: Registration,
+    headers: Headers,
+    release: () => void,
+  ): Promise<Response> {
+    const { config } = this.#deps;
+    const ws = isUpgrade(req);
+    const hasBody = !ws && req.body !== null;
+    const head: HttpRequestHead = {
+      domain: domain.name,
+      method: req.method,
+      target: x.path,
+      headers: headersToPairs(headers),
+      client: x.client,
+      tid: x.tid,
+      ws,
+      body: hasBody,
+    };
+    const maxHead = config.limits.headerSize + 4096;
+    const stream = await reg.session.open();
+    const abort = () => stream.reset();
+    req.signal.addEventListener("abort", abort, { once: true });
+    const writer = stream.writable.getWriter();
+    await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
+    let tooLarge = false;
+    if (hasBody) {
+      this.#pumpBody(req.body!, writer, x, domain, () => {
+        tooLarge = true;
+        stream.reset();
+      });
+    } else if (!ws) {
+      await writer.close();
+    } else {
+      writer.releaseLock();
+    }
+    let reply;
+    try {
+      reply = await readReply(stream.readable, {
+        maxBody: maxHead,
+        timeout: config.limits.idleTimeout,
+      });
+    } catch (e) {
+      stream.reset();
+      release();
+      req.signal.removeEventListener("abort", abort);
+      if (tooLarge) return this.#fail(x, domain, 413, "request body too large");
+      if (req.signal.aborted) return this.#fail(x, domain, 499, "client went away");
+      throw e;
+    }
+    if (!reply.value.ok) {
+      stream.reset();
+      release();
+      req.signal.removeEventListener("abort", abort);
+      const status = HTTP_ERROR_STATUS[reply.value.code] ?? 502;
+      return this.#fail(x, domain, status, `agent: ${reply.value.code}: ${reply.value.message}`);
+    }
+    const response = parseResponseHead(reply.value.data);
+    if (ws) return this.#upgrade(req, x, domain, stream, reply.readable, response, release, abort);
+    const out = stripHopByHop(pairsToHeaders(response.headers), {});
+    if (domain.transactionId) out.set("x-transaction-id", x.tid);
+    const finish = (status: number, reason: string | null) => {
+      release();
+      req.signal.removeEventListener("abort", abort);
+      this.#log(x, status, reason);
+    };
+    if (NULL_BODY.has(response.status) || req.method === "HEAD") {
+      reply.readable.cancel().catch(() => {});
+      finish(response.status, null);
+      return new Response(null, { status: response.status, headers: out });
+    }
+    const body = this.#countingBody(reply.readable, x, stream, (error) => {
+      finish(response.status, error === null ? null : `response aborted: ${error}`);
+    });
+    return new Response(body, { status: response.status, headers: out });
+  }
+
+  /** Streams the client's body to the agent, enforcing the size limit and the read timeout. */
+  #pumpBody(
+    body: ReadableStream<Uint8Array>,
+    writer: WritableStreamDefaultWriter<Uint8Array>,
+    x: Exchange,
+    domain: ServerDomain,
+    onTooLarge: () => void,
+  ): void {
+    const reader = body.getReader();
+    const watched = this.#watchdog.watch(
+      this.#deps.config.limits.readTimeout,
+      () => reader.cancel(new Error("request body read timeout")).catch(() => {}),
+    );
+    (async () => {
+      try {
+        while (true) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          watched.touch();
+          x.bytesIn += value.length;
+          if (x.bytesIn > domain.bodySize) {
+            onTooLarge();
+            await reader.cancel().catch(() => {});
+            return;
+          }
+          await writer.write(value);
+        }
+        await writer.close();
+      } catch {
+        // Client or agent went away; the stream is reset by whoever noticed.
+        writer.releaseLock();
+      } finally {
+        watched.done();
+      }
+    })();
+  }
+
+  /** The agent's response body, counted for the access log, with the write timeout. */
+  #countingBody(
+    src: ReadableStream<Uint8Array>,
+    x: Exchange,
+    stream: MuxStream,
+    onDone: (error: string | null) => void,
+  ): ReadableStream<Uint8Array> {
+    const reader = src.getReader();
+    let finished = false;
+    const done = (error: string | null) => {
+      if (finished) return;
+      finished = true;
+      watched.done();
+      onDone(error);
+    };
+    const watched = this.#watchdog.watch(this.#deps.config.limits.writeTimeout, () => {
+      stream.reset();
+      done("client too slow (write timeout)");
+    });
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        watched.touch();
+        try {
+          const { value, done: end } = await reader.read();
+          if (end) {
+            controller.close();
+            done(null);
+            return;
+          }
+          x.bytesOut += value.length;
+          controller.enqueue(value);
+        } catch (e) {
+          controller.error(e);
+          done((e as Error).message);
+        }
+      },
+      cancel(reason) {
+        done(`client went away (${reason ?? "cancelled"})`);
+        return reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  #upgrade(
+    req: Request,
+    x: Exchange,
+    domain: ServerDomain,
+    stream: MuxStream,
+    readable: ReadableStream<Uint8Array>,
+    response: { status: number; headers: [string, string][]; protocol?: string },
+    release: () => void,
+    abort: () => void,
+  ): Response {
+    req.signal.removeEventListener("abort", abort);
+    if (response.status !== 101) {
+      stream.reset();
+      release();
+      return this.#fail(
+        x,
+        domain,
+        response.status === 200 ? 502 : response.status,
+        "backend refused the WebSocket upgrade",
+      );
+    }
+    const { socket, response: upgraded } = Deno.upgradeWebSocket(req, {
+      ...(response.protocol ? { protocol: response.protocol } : {}),
+    });
+    const relay = relayWebSocket(socket, { readable, writable: stream.writable })
+      .catch((e) => {
+        this.#deps.log.debug("WebSocket relay for {domain} ended: {error}", {
+          domain: domain.name,
+          error: String(e),
+        });
+        stream.reset();
+      })
+      .finally(() => {
+        release();
+        this.#log(x, 101, null);
+      });
+    this.#relays.add(relay);
+    relay.finally(() => this.#relays.delete(relay));
+    return upgraded;
+  }
+
+  /** A stealth refusal: the configured "unavailable" status, the reason in the log only. */
+  #refuse(x: Exchange, reason: string, domain: ServerDomain | null): Response {
+    const status = this.#deps.config.unavailableStatus;
+    if (domain !== null || this.#deps.config.log.unavailable) this.#log(x, status, reason);
+    return new Response(statusText(status), { status });
+  }
+
+  #fail(x: Exchange, domain: ServerDomain, status: number, reason: string): Response {
+    this.#log(x, status, reason);
+    const headers = domain.transactionId ? { "x-transaction-id": x.tid } : undefined;
+    return new Response(statusText(status), { status: status === 499 ? 400 : status, headers });
+  }
+
+  #log(x: Exchange, status: number, reason: string | null): void {
+    this.#deps.access({
+      time: new Date().toISOString(),
+      domain: x.domain,
+      client: x.client,
+      method: x.method,
+      path: x.path,
+      status,
+      bytesIn: x.bytesIn,
+      bytesOut: x.bytesOut,
+      durationMs: Math.round((performance.now() - x.start) * 10) / 10,
+      tid: x.tid,
+      agent: x.agent,
+      reason,
+    });
+  }
+}
+
+/** True for a WebSocket upgrade request. */
+function isUpgrade(req: Request): boolean {
+  return req.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/** The request's host name: lower case, without port or trailing dot. */
+export function hostOf(req: Request, url: URL): string {
+  const raw = req.headers.get("host") ?? url.host;
+  let host = raw.startsWith("[") ? raw.slice(0, raw.indexOf("]") + 1) : raw.split(":")[0]!;
+  host = host.toLowerCase();
+  return host.endsWith(".") ? host.slice(0, -1) : host;
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = {
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Content Too Large",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+  };
+  return `${texts[status] ?? "Error"}\n`;
+}

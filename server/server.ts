@@ -1,0 +1,129 @@
+/**
+ * The server role as a library: `startServer(config, logging)` brings up the
+ * listeners, the domain registry and the agent registry; `close()` stops it all.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+import type { Logger } from "@logtape/logtape";
+import type { AccessEntry } from "../shared/log/setup.ts";
+import type { ServerConfig } from "./config_types.ts";
+import { DomainRegistry } from "./domains.ts";
+import { AgentRegistry } from "./agents.ts";
+import { Proxy } from "./proxy.ts";
+import { CertificateStore } from "./tls.ts";
+import { listenHttp, listenHttps, type Listening } from "./listen.ts";
+import { makeCertificates } from "../shared/tls/self_signed.ts";
+import { type Watch, watchPaths } from "../shared/fs/watch.ts";
+
+/** Logging the server writes to. */
+export interface ServerLogging {
+  /** System log. */
+  system: Logger;
+  /** Access log writer. */
+  access(entry: AccessEntry): void;
+}
+
+/** A running server. */
+export interface ServerHandle {
+  /** Bound addresses, in the order of `config.listen`. */
+  addrs: Deno.NetAddr[];
+  /** Domain files in force. */
+  domains: DomainRegistry;
+  /** Connected agents. */
+  agents: AgentRegistry;
+  /** CA of the self-signed certificate made at start, when a listener asked for one. */
+  selfSignedCa: string | null;
+  /** Stops listeners, agent sessions and watchers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a server. Fails (and releases what it opened) when a domain file is
+ * invalid, a certificate cannot be read, or an address is taken.
+ */
+export async function startServer(
+  config: ServerConfig,
+  logging: ServerLogging,
+): Promise<ServerHandle> {
+  const log = logging.system;
+  const domains = new DomainRegistry(config.domains, log);
+  await domains.load();
+  const agents = new AgentRegistry(domains, log);
+  const proxy = new Proxy({ config, domains, agents, log, access: logging.access });
+  const sni = new CertificateStore(config.certificates);
+  await sni.load();
+  const stores: CertificateStore[] = [sni];
+  const listening: Listening[] = [];
+  let selfSignedCa: string | null = null;
+  let certWatch: Watch | null = null;
+  try {
+    for (const l of config.listen) {
+      if (l.tls === null) {
+        const s = listenHttp(l, (req, remote) => proxy.handle(req, remote, "http"));
+        listening.push(s);
+        log.warn("Plain HTTP on {addr}: use only behind a TLS-terminating proxy", {
+          addr: `${s.addr.hostname}:${s.addr.port}`,
+        });
+        continue;
+      }
+      let store: CertificateStore;
+      if (l.tls === "sni") store = sni;
+      else if (l.tls === "self-signed") {
+        const made = await makeCertificates({ hostnames: ["localhost", "127.0.0.1", "::1"] });
+        selfSignedCa = made.caCert;
+        store = CertificateStore.fromPem(made);
+        log.warn("Listener {addr} uses a self-signed certificate made at start", {
+          addr: `${l.hostname}:${l.port}`,
+        });
+      } else {
+        store = CertificateStore.single(l.tls);
+        await store.load();
+        stores.push(store);
+      }
+      const s = listenHttps(l, store, (req, remote) => proxy.handle(req, remote, "https"));
+      listening.push(s);
+      log.info("Listening on https://{addr}", { addr: `${s.addr.hostname}:${s.addr.port}` });
+    }
+    const certFiles = [...new Set(stores.flatMap((s) => s.files))];
+    if (certFiles.length > 0) {
+      certWatch = watchPaths([...new Set(certFiles.map((f) => dirname(f)))], async (changed) => {
+        if (![...changed].some((p) => certFiles.includes(p))) return;
+        for (const store of stores) {
+          try {
+            await store.load();
+          } catch (e) {
+            log.error("Certificate reload failed, previous certificates stay: {error}", {
+              error: (e as Error).message,
+            });
+          }
+        }
+        log.info("Certificates reloaded");
+      });
+    }
+    domains.watch();
+  } catch (e) {
+    await Promise.all(listening.map((s) => s.shutdown()));
+    await certWatch?.close();
+    await domains.close();
+    throw e;
+  }
+  log.info("Server up: {count} domain(s) configured, agents connect on {path}", {
+    count: domains.size,
+    path: config.agentPath,
+  });
+  return {
+    addrs: listening.map((s) => s.addr),
+    domains,
+    agents,
+    selfSignedCa,
+    async close() {
+      await domains.close();
+      await certWatch?.close();
+      await agents.close();
+      await Promise.all(listening.map((s) => s.shutdown()));
+      await proxy.close();
+    },
+  };
+}
