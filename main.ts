@@ -11,7 +11,9 @@
  */
 
 import { agentCommand } from "./agent/command.ts";
+import { checkCommand } from "./cli/check.ts";
 import { helpCommand, USAGE } from "./cli/help.ts";
+import { passwordCommand } from "./cli/password.ts";
 import { reportUsageError, USAGE_EXIT_CODE, UsageError } from "./cli/usage.ts";
 import { versionCommand } from "./cli/version.ts";
 import { serverCommand } from "./server/command.ts";
@@ -23,6 +25,8 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: ReadonlyMap<string, Command> = new Map([
   ["server", serverCommand],
   ["agent", agentCommand],
+  ["check", checkCommand],
+  ["password", passwordCommand],
   ["version", versionCommand],
   ["help", helpCommand],
 ]);

@@ -12,10 +12,12 @@ export const USAGE = `Usage: burrow <command> [options]
 Burrow is a self-hosted tunnel toolkit: one binary, several roles.
 
 Commands:
-  server   Accept agents over wss and route traffic to them
-  agent    Dial out to a server and serve its tunnels
-  version  Print the version and exit
-  help     Print this help and exit
+  server    Accept agents over wss and route traffic to them
+  agent     Dial out to a server and serve its tunnels
+  check     Validate config files and their domain files without starting
+  password  Print the $6$ hash of a secret, to store in a config file
+  version   Print the version and exit
+  help      Print this help and exit
 
 Run 'burrow <command> --help' for a command's options.`;
 

@@ -38,7 +38,7 @@ Options:
  * ```
  */
 export async function serverCommand(args: string[]): Promise<number> {
-  return await runWithUsage(() => {
+  return await runWithUsage(async () => {
     const flags = parseFlags(args, {
       options: {
         config: { type: "string", default: DEFAULT_SERVER_CONFIG },

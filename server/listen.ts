@@ -14,8 +14,11 @@
 
 import { type CertificateStore, SNI_RESOLVER } from "./tls.ts";
 
-/** The request handler: request, client address. */
-export type Handler = (req: Request, remote: Deno.NetAddr) => Response | Promise<Response>;
+/** The request handler: request, client address and completion (see `Deno.ServeHandlerInfo`). */
+export type Handler = (
+  req: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Response | Promise<Response>;
 
 /** A running listener. */
 export interface Listening {
@@ -76,7 +79,7 @@ export function listenHttps(
   const server = internals().serveHttpOnListener(
     listener,
     new AbortController().signal,
-    (req, info) => handler(req, info.remoteAddr),
+    handler,
     onError,
     () => {},
   );
@@ -93,6 +96,6 @@ export function listenHttp(
     port: options.port,
     onListen() {},
     onError,
-  }, (req, info) => handler(req, info.remoteAddr));
+  }, handler);
   return { addr: server.addr, shutdown: () => server.shutdown() };
 }

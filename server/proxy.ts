@@ -43,6 +43,51 @@ export interface ProxyDeps {
   access(entry: AccessEntry): void;
 }
 
+/** Response bodies up to this size (by Content-Length) are sent in one piece. */
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * Reads a whole body of at most `limit` bytes. When it turns out longer,
+ * returns a stream that yields what was read and then the rest.
+ */
+async function readSmall(
+  readable: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+  const reader = readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (total <= limit) {
+    const { value, done } = await reader.read();
+    if (done) {
+      reader.releaseLock();
+      if (chunks.length === 1) return chunks[0]!;
+      const out = new Uint8Array(total);
+      let off = 0;
+      for (const c of chunks) {
+        out.set(c, off);
+        off += c.length;
+      }
+      return out;
+    }
+    chunks.push(value);
+    total += value.length;
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = chunks.shift();
+      if (next !== undefined) {
+        controller.enqueue(next);
+        return;
+      }
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
 /** Statuses whose responses carry no body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -80,10 +125,11 @@ export class Proxy {
   /** The request handler given to every listener. */
   handle(
     req: Request,
-    remote: Deno.NetAddr,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
     proto: "https" | "http",
   ): Response | Promise<Response> {
     const { config, agents } = this.#deps;
+    const remote = info.remoteAddr;
     const url = new URL(req.url);
     if (url.pathname === config.agentPath) return agents.upgrade(req, remote.hostname);
     const host = hostOf(req, url);
@@ -102,17 +148,18 @@ export class Proxy {
     if (domain === undefined || !domain.active) {
       return this.#refuse(x, domain === undefined ? "unknown domain" : "domain inactive", null);
     }
-    return this.#forDomain(req, x, domain, remote, proto);
+    return this.#forDomain(req, x, domain, info, proto);
   }
 
   async #forDomain(
     req: Request,
     x: Exchange,
     domain: ServerDomain,
-    remote: Deno.NetAddr,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
     proto: "https" | "http",
   ): Promise<Response> {
     const { config } = this.#deps;
+    const remote = info.remoteAddr;
     if (headerSize(req) > config.limits.headerSize) {
       return this.#fail(x, domain, 431, "request head too large");
     }
@@ -157,7 +204,7 @@ export class Proxy {
     };
     if (domain.transactionId) headers.set("x-transaction-id", x.tid);
     try {
-      return await this.#exchange(req, x, domain, reg, headers, release);
+      return await this.#exchange(req, x, domain, reg, headers, info.completed, release);
     } catch (e) {
       release();
       return this.#fail(x, domain, 502, `agent exchange failed: ${(e as Error).message}`);
@@ -170,6 +217,7 @@ export class Proxy {
     domain: ServerDomain,
     reg: Registration,
     headers: Headers,
+    completed: Promise<void>,
     release: () => void,
   ): Promise<Response> {
     const { config } = this.#deps;
@@ -187,8 +235,13 @@ export class Proxy {
     };
     const maxHead = config.limits.headerSize + 4096;
     const stream = await reg.session.open();
-    const abort = () => stream.reset();
-    req.signal.addEventListener("abort", abort, { once: true });
+    // A client that goes away before the response is delivered aborts the exchange.
+    let upgraded = false;
+    let clientGone = false;
+    completed.catch(() => {
+      clientGone = true;
+      if (!upgraded) stream.reset();
+    });
     const writer = stream.writable.getWriter();
     await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
     let tooLarge = false;
@@ -211,31 +264,47 @@ export class Proxy {
     } catch (e) {
       stream.reset();
       release();
-      req.signal.removeEventListener("abort", abort);
       if (tooLarge) return this.#fail(x, domain, 413, "request body too large");
-      if (req.signal.aborted) return this.#fail(x, domain, 499, "client went away");
+      if (clientGone) return this.#fail(x, domain, 499, "client went away");
       throw e;
     }
     if (!reply.value.ok) {
       stream.reset();
       release();
-      req.signal.removeEventListener("abort", abort);
       const status = HTTP_ERROR_STATUS[reply.value.code] ?? 502;
       return this.#fail(x, domain, status, `agent: ${reply.value.code}: ${reply.value.message}`);
     }
     const response = parseResponseHead(reply.value.data);
-    if (ws) return this.#upgrade(req, x, domain, stream, reply.readable, response, release, abort);
+    if (ws) {
+      upgraded = true;
+      return this.#upgrade(req, x, domain, stream, reply.readable, response, release);
+    }
     const out = stripHopByHop(pairsToHeaders(response.headers), {});
     if (domain.transactionId) out.set("x-transaction-id", x.tid);
     const finish = (status: number, reason: string | null) => {
       release();
-      req.signal.removeEventListener("abort", abort);
       this.#log(x, status, reason);
     };
     if (NULL_BODY.has(response.status) || req.method === "HEAD") {
       reply.readable.cancel().catch(() => {});
       finish(response.status, null);
       return new Response(null, { status: response.status, headers: out });
+    }
+    const length = Number(out.get("content-length") ?? "NaN");
+    if (length <= SMALL_BODY) {
+      // A small body goes out in one write with the head: Deno's TLS server
+      // sockets keep Nagle's algorithm on, so a head and a body written apart
+      // would wait for the client's delayed ACK (40 ms).
+      const small = await readSmall(reply.readable, SMALL_BODY);
+      if (small instanceof Uint8Array) {
+        x.bytesOut = small.length;
+        finish(response.status, null);
+        return new Response(small as Uint8Array<ArrayBuffer>, {
+          status: response.status,
+          headers: out,
+        });
+      }
+      reply.readable = small;
     }
     const body = this.#countingBody(reply.readable, x, stream, (error) => {
       finish(response.status, error === null ? null : `response aborted: ${error}`);
@@ -331,9 +400,7 @@ export class Proxy {
     readable: ReadableStream<Uint8Array>,
     response: { status: number; headers: [string, string][]; protocol?: string },
     release: () => void,
-    abort: () => void,
   ): Response {
-    req.signal.removeEventListener("abort", abort);
     if (response.status !== 101) {
       stream.reset();
       release();

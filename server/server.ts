@@ -61,7 +61,7 @@ export async function startServer(
   try {
     for (const l of config.listen) {
       if (l.tls === null) {
-        const s = listenHttp(l, (req, remote) => proxy.handle(req, remote, "http"));
+        const s = listenHttp(l, (req, info) => proxy.handle(req, info, "http"));
         listening.push(s);
         log.warn("Plain HTTP on {addr}: use only behind a TLS-terminating proxy", {
           addr: `${s.addr.hostname}:${s.addr.port}`,
@@ -82,7 +82,7 @@ export async function startServer(
         await store.load();
         stores.push(store);
       }
-      const s = listenHttps(l, store, (req, remote) => proxy.handle(req, remote, "https"));
+      const s = listenHttps(l, store, (req, info) => proxy.handle(req, info, "https"));
       listening.push(s);
       log.info("Listening on https://{addr}", { addr: `${s.addr.hostname}:${s.addr.port}` });
     }

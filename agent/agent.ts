@@ -1,0 +1,259 @@
+/**
+ * The agent role as a library: `startAgent(config, options)` connects the
+ * active domains to their servers (one connection per server, TLS settings
+ * and service path, carrying all the domains that share them) and proxies
+ * the requests that come back to local backends; `close()` stops it all.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { AgentConfig, AgentDomain } from "./config_types.ts";
+import {
+  Connection,
+  type ConnectionTuning,
+  DEFAULT_TUNING,
+  type DomainStatus,
+} from "./connection.ts";
+import { DomainFolder } from "./domains_watch.ts";
+import { createHttpHandler, type ServedDomain } from "./http.ts";
+import { DOWN_FOR_MS, Router } from "./router.ts";
+import { type StreamHandler, StreamKind } from "../shared/open/mod.ts";
+import { VERSION } from "../shared/version.ts";
+
+export type { DomainStatus } from "./connection.ts";
+
+/** Timing of an agent, in ms. Tests shorten it; production uses the defaults. */
+export interface AgentTuning extends ConnectionTuning {
+  /** How long a backend URL that refused a connection is avoided. Default 5 s. */
+  downFor: number;
+  /** Quiet time before domain folder changes are applied. Default 100 ms. */
+  watchDebounce: number;
+}
+
+/** Options of {@linkcode startAgent}. */
+export interface StartAgentOptions {
+  /**
+   * The domains to serve, or `"watch"` to load the `*.jsonc` files of
+   * `config.domains` and follow their changes. Inactive domains are ignored.
+   */
+  domains: readonly AgentDomain[] | "watch";
+  /** System log (the agent forks a scope per server). */
+  log: Logger;
+  /** Timing overrides. */
+  tuning?: Partial<AgentTuning>;
+}
+
+/** A running agent. */
+export interface AgentHandle {
+  /** Random id of this agent, sent with its registrations. */
+  readonly id: string;
+  /** Per active domain: connected, registered, last error. */
+  status(): DomainStatus[];
+  /**
+   * Applies a new domain set, touching only what changed: unchanged domains
+   * keep their registration, removed or deactivated ones end it (FIN), ones
+   * whose secret changed register again, and routing changes apply to the
+   * next request. Resolves once connections left without domains are closed.
+   */
+  reload(domains: readonly AgentDomain[]): Promise<void>;
+  /**
+   * Stops the agent: the folder watcher, every registration (FIN) and session
+   * (GoAway), in-flight backend requests (aborted), timers, and the HTTP
+   * client. Resolves when all of it is released. Safe to call twice.
+   */
+  close(): Promise<void>;
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts an agent. With `domains: "watch"` it fails (and releases what it
+ * opened) when a domain file is invalid.
+ *
+ * @throws {ConfigError} for an invalid domain file at start in watch mode.
+ * @example
+ * ```ts
+ * const agent = await startAgent(config, { domains: "watch", log: logging.system });
+ * agent.status(); // [{ domain: "app.example.com", connected: true, registered: true, … }]
+ * await agent.close();
+ * ```
+ */
+export async function startAgent(
+  config: AgentConfig,
+  options: StartAgentOptions,
+): Promise<AgentHandle> {
+  const tuning: AgentTuning = {
+    ...DEFAULT_TUNING,
+    downFor: DOWN_FOR_MS,
+    watchDebounce: 100,
+    ...options.tuning,
+  };
+  const agent = new Agent(config, options.log, tuning);
+  if (options.domains !== "watch") {
+    await agent.reload(options.domains);
+  } else {
+    const folder = new DomainFolder(config.domains, options.log);
+    try {
+      await agent.reload(await folder.load());
+    } catch (e) {
+      await agent.close();
+      throw e;
+    }
+    folder.watch((domains) => agent.reload(domains), { debounceMs: tuning.watchDebounce });
+    agent.folder = folder;
+  }
+  options.log.info("Agent {id} started: {domains} active domain(s), {servers} server(s)", {
+    id: agent.id,
+    domains: agent.status().length,
+    servers: agent.servers,
+  });
+  return agent;
+}
+
+class Agent implements AgentHandle {
+  readonly id: string = crypto.randomUUID().slice(0, 8);
+  /** The domain folder being watched, in watch mode. */
+  folder: DomainFolder | null = null;
+  readonly #log: Logger;
+  readonly #tuning: AgentTuning;
+  readonly #client = Deno.createHttpClient({ allowHost: true });
+  readonly #shutdown = new AbortController();
+  readonly #served = new Map<string, ServedDomain>();
+  readonly #connections = new Map<string, Connection>();
+  readonly #warnedInsecure = new Set<string>();
+  readonly #handlers: ReadonlyMap<number, StreamHandler>;
+  #closed: Promise<void> | null = null;
+
+  constructor(config: AgentConfig, log: Logger, tuning: AgentTuning) {
+    this.#log = log;
+    this.#tuning = tuning;
+    this.#handlers = new Map([[
+      StreamKind.Http,
+      createHttpHandler({
+        lookup: (name) => this.#served.get(name),
+        client: this.#client,
+        timeouts: config,
+        log,
+        signal: this.#shutdown.signal,
+      }),
+    ]]);
+  }
+
+  get servers(): number {
+    return this.#connections.size;
+  }
+
+  status(): DomainStatus[] {
+    return [...this.#connections.values()].flatMap((c) => c.status());
+  }
+
+  async reload(domains: readonly AgentDomain[]): Promise<void> {
+    if (this.#shutdown.signal.aborted) return;
+    const active = new Map<string, AgentDomain>();
+    for (const d of domains) if (d.active) active.set(d.name, d);
+    this.#updateServed(active);
+    const groups = new Map<string, AgentDomain[]>();
+    for (const d of active.values()) {
+      const key = groupKey(d);
+      groups.set(key, [...groups.get(key) ?? [], d]);
+      if (d.insecure && !this.#warnedInsecure.has(d.name)) {
+        this.#warnedInsecure.add(d.name);
+        this.#log.warn(
+          "INSECURE: {domain} connects to {remote} WITHOUT checking the server's certificate; " +
+            "anyone on the path can read its traffic and steal its secret. Set caFile instead.",
+          { domain: d.name, remote: d.remote },
+        );
+      }
+    }
+    const closing: Promise<void>[] = [];
+    for (const [key, connection] of this.#connections) {
+      const group = groups.get(key);
+      if (group !== undefined) connection.update(group);
+      else {
+        this.#connections.delete(key);
+        closing.push(connection.close());
+      }
+    }
+    for (const [key, group] of groups) {
+      if (!this.#connections.has(key)) this.#connections.set(key, this.#connect(group));
+    }
+    await Promise.all(closing);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    await this.folder?.close();
+    this.#shutdown.abort();
+    await Promise.all([...this.#connections.values()].map((c) => c.close()));
+    this.#connections.clear();
+    this.#client.close();
+    this.#log.info("Agent {id} stopped", { id: this.id });
+  }
+
+  /** Keeps routing state (and in-flight counts) of domains whose routing did not change. */
+  #updateServed(active: Map<string, AgentDomain>): void {
+    for (const name of this.#served.keys()) {
+      if (!active.has(name)) this.#served.delete(name);
+    }
+    for (const [name, domain] of active) {
+      const served = this.#served.get(name);
+      if (served === undefined) {
+        this.#served.set(name, { domain, router: this.#router(domain), active: 0 });
+        continue;
+      }
+      if (routingKey(served.domain) !== routingKey(domain)) served.router = this.#router(domain);
+      served.domain = domain;
+    }
+  }
+
+  #router(domain: AgentDomain): Router {
+    return new Router(domain.targets, { downFor: this.#tuning.downFor });
+  }
+
+  #connect(group: AgentDomain[]): Connection {
+    const first = group[0]!;
+    const url = `wss://${first.remote}${first.service}`;
+    return new Connection({
+      url,
+      insecure: first.insecure,
+      caFile: first.caFile,
+      agent: { id: this.id, version: VERSION, host: hostname() },
+      handlers: this.#handlers,
+      log: this.#log.getChild(first.remote),
+      tuning: this.#tuning,
+    }, group);
+  }
+}
+
+/** Domains with the same key share one connection. */
+function groupKey(d: AgentDomain): string {
+  return JSON.stringify([d.remote, d.service, d.insecure, d.caFile]);
+}
+
+/** Everything that routing depends on; a change rebuilds the domain's router. */
+function routingKey(d: AgentDomain): string {
+  return JSON.stringify(d.targets.map((t) => [
+    t.name,
+    t.method?.toString() ?? null,
+    t.path?.toString() ?? null,
+    t.host,
+    t.urls.map((u) => [u.url.href, u.weight]),
+  ]));
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Building backend requests: the backend URL of a request, the headers sent
+ * and the response headers passed back. Pure functions, no I/O.
+ *
+ * @module
+ */
+
+import type { Target } from "./config_types.ts";
+import type { HttpRequestHead } from "../shared/http/exchange.ts";
+import { pairsToHeaders, stripHopByHop } from "../shared/http/headers.ts";
+
+/**
+ * Codings Deno's `fetch` decodes by itself while keeping the
+ * `Content-Encoding` header (whenever the request's `Accept-Encoding` is
+ * anything but exactly `identity`). A proxy must not let them through.
+ */
+const FETCH_DECODES = new Set(["gzip", "br"]);
+
+/** A backend request: the URL, its headers, its body, and the Accept-Encoding sent. */
+export interface BackendRequest {
+  /** Backend URL (see {@linkcode backendUrl}). */
+  url: URL;
+  /** Headers to send. */
+  headers: Headers;
+  /** Request body, or null when the head announces none. */
+  body: ReadableStream<Uint8Array> | null;
+  /** The Accept-Encoding value sent, for {@linkcode responseHeaders}. */
+  acceptEncoding: string;
+}
+
+/**
+ * The backend request for a request head routed to `base` of `target`:
+ * hop-by-hop headers removed, Host set to the target's `host` or the URL's
+ * host, Accept-Encoding limited by {@linkcode backendAcceptEncoding}, and the
+ * stream's bytes as the body when the head announces one.
+ *
+ * @example
+ * ```ts
+ * const req = backendRequest(head, new URL("http://localhost:8000"), target, stream.readable);
+ * await fetch(req.url, { method: head.method, headers: req.headers, body: req.body });
+ * ```
+ */
+export function backendRequest(
+  head: HttpRequestHead,
+  base: URL,
+  target: Target,
+  body: ReadableStream<Uint8Array>,
+): BackendRequest {
+  const headers = stripHopByHop(pairsToHeaders(head.headers), {});
+  headers.set("host", target.host ?? base.host);
+  const acceptEncoding = backendAcceptEncoding(headers.get("accept-encoding"));
+  headers.set("accept-encoding", acceptEncoding);
+  return {
+    url: backendUrl(base, head.target),
+    headers,
+    body: head.body ? body : null,
+    acceptEncoding,
+  };
+}
+
+/**
+ * The backend URL for a request: the target URL's origin, its path as a
+ * prefix, then the request's path; the target's query string first, then the
+ * request's (as Go's `httputil.NewSingleHostReverseProxy` joins them).
+ *
+ * @example
+ * ```ts
+ * backendUrl(new URL("https://localhost:4443/bucket/statics?user=johndoe"), "/a.css?v=2").href;
+ * // "https://localhost:4443/bucket/statics/a.css?user=johndoe&v=2"
+ * ```
+ */
+export function backendUrl(base: URL, requestTarget: string): URL {
+  const q = requestTarget.indexOf("?");
+  const path = q < 0 ? requestTarget : requestTarget.slice(0, q);
+  const query = q < 0 ? "" : requestTarget.slice(q + 1);
+  const prefix = base.pathname.endsWith("/") ? base.pathname.slice(0, -1) : base.pathname;
+  const baseQuery = base.search.slice(1);
+  const joined = baseQuery !== "" && query !== "" ? `${baseQuery}&${query}` : baseQuery + query;
+  // Concatenated, not resolved: a target such as "//other.host/x" must stay a path.
+  return new URL(`${base.origin}${prefix}${path}${joined === "" ? "" : `?${joined}`}`);
+}
+
+/**
+ * The Accept-Encoding to send the backend: the client's list without the
+ * codings `fetch` would silently decode (gzip, br, and "*" which allows
+ * them), or `identity` when nothing is left. Other codings (zstd, deflate)
+ * pass through untouched, compressed end to end.
+ */
+export function backendAcceptEncoding(clientValue: string | null): string {
+  const kept = (clientValue ?? "").split(",").map((s) => s.trim()).filter((s) => {
+    const coding = s.split(";")[0]!.trim().toLowerCase();
+    return coding !== "" && coding !== "*" && !FETCH_DECODES.has(coding);
+  });
+  return kept.length === 0 ? "identity" : kept.join(", ");
+}
+
+/**
+ * Response headers for the server: hop-by-hop headers removed and, when
+ * `fetch` decoded the body (a gzip or br response to a request that did not
+ * say exactly `identity`), `Content-Encoding` and `Content-Length` dropped,
+ * since they describe bytes the body no longer has.
+ */
+export function responseHeaders(received: Headers, acceptEncoding: string): Headers {
+  const headers = stripHopByHop(new Headers(received), {});
+  const coding = headers.get("content-encoding")?.trim().toLowerCase();
+  if (acceptEncoding !== "identity" && coding !== undefined && FETCH_DECODES.has(coding)) {
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
+  return headers;
+}
+
+/**
+ * The WebSocket URL of a backend: {@linkcode backendUrl} with `ws:` for
+ * `http:` and `wss:` for `https:`.
+ *
+ * @example
+ * ```ts
+ * backendWebSocketUrl(new URL("http://localhost:8000"), "/chat?room=1").href;
+ * // "ws://localhost:8000/chat?room=1"
+ * ```
+ */
+export function backendWebSocketUrl(base: URL, requestTarget: string): URL {
+  const url = backendUrl(base, requestTarget);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url;
+}

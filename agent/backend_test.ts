@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import {
+  backendAcceptEncoding,
+  backendRequest,
+  backendUrl,
+  backendWebSocketUrl,
+  responseHeaders,
+} from "./backend.ts";
+import type { HttpRequestHead } from "../shared/http/exchange.ts";
+
+Deno.test("backendUrl() joins the target's path prefix and query with the request's", () => {
+  const cases: [string, string, string][] = [
+    ["http://localhost:8000", "/a/b?c=d", "http://localhost:8000/a/b?c=d"],
+    ["http://localhost:8000/", "/", "http://localhost:8000/"],
+    ["http://localhost:8000/api", "/v1/users", "http://localhost:8000/api/v1/users"],
+    ["http://localhost:8000/api/", "/v1", "http://localhost:8000/api/v1"],
+    [
+      "https://localhost:4443/bucket/statics?user=johndoe",
+      "/static/app.css?v=2",
+      "https://localhost:4443/bucket/statics/static/app.css?user=johndoe&v=2",
+    ],
+    [
+      "https://localhost:4443/bucket?user=johndoe",
+      "/x",
+      "https://localhost:4443/bucket/x?user=johndoe",
+    ],
+    ["http://localhost:8000", "/x?", "http://localhost:8000/x"],
+  ];
+  for (const [base, target, want] of cases) {
+    assert.equal(backendUrl(new URL(base), target).href, want, `${base} + ${target}`);
+  }
+});
+
+Deno.test("backendUrl() keeps a target that looks like a network path on the backend", () => {
+  const url = backendUrl(new URL("http://127.0.0.1:8000"), "//evil.example/x");
+  assert.equal(url.host, "127.0.0.1:8000");
+  assert.equal(url.pathname, "//evil.example/x");
+});
+
+Deno.test("backendWebSocketUrl() swaps http for ws and https for wss", () => {
+  assert.equal(backendWebSocketUrl(new URL("http://h:1/p"), "/ws").href, "ws://h:1/p/ws");
+  assert.equal(backendWebSocketUrl(new URL("https://h:1"), "/ws?a=1").href, "wss://h:1/ws?a=1");
+});
+
+Deno.test("backendAcceptEncoding() drops the codings fetch would decode", () => {
+  assert.equal(backendAcceptEncoding(null), "identity");
+  assert.equal(backendAcceptEncoding("gzip, deflate, br"), "deflate");
+  assert.equal(backendAcceptEncoding("br;q=1.0, gzip;q=0.8, *;q=0.1"), "identity");
+  assert.equal(backendAcceptEncoding("zstd, GZIP"), "zstd");
+  assert.equal(backendAcceptEncoding(""), "identity");
+});
+
+Deno.test("responseHeaders() drops hop-by-hop headers and the encoding fetch removed", () => {
+  const received = new Headers({
+    "connection": "keep-alive, x-private",
+    "keep-alive": "timeout=5",
+    "x-private": "1",
+    "content-type": "text/plain",
+    "content-encoding": "gzip",
+    "content-length": "28",
+  });
+  const asked = responseHeaders(received, "deflate");
+  assert.deepEqual([...asked], [["content-type", "text/plain"]]);
+  // With "identity" fetch decodes nothing: the encoding and length describe the body as it is.
+  const raw = responseHeaders(received, "identity");
+  assert.deepEqual([...raw], [
+    ["content-encoding", "gzip"],
+    ["content-length", "28"],
+    ["content-type", "text/plain"],
+  ]);
+});
+
+Deno.test("backendRequest() sets Host, strips hop-by-hop headers and passes the body only when announced", () => {
+  const head: HttpRequestHead = {
+    domain: "app.test",
+    method: "POST",
+    target: "/upload?x=1",
+    headers: [
+      ["host", "app.test"],
+      ["te", "trailers"],
+      ["x-forwarded-for", "203.0.113.7"],
+      ["accept-encoding", "gzip"],
+    ],
+    client: "203.0.113.7",
+    tid: "t1",
+    ws: false,
+    body: true,
+  };
+  const body = new ReadableStream<Uint8Array>();
+  const base = new URL("http://127.0.0.1:8000/app");
+  const target = {
+    name: "t",
+    method: null,
+    path: null,
+    host: null,
+    urls: [{ url: base, weight: 1 }],
+  };
+  const req = backendRequest(head, base, target, body);
+  assert.equal(req.url.href, "http://127.0.0.1:8000/app/upload?x=1");
+  assert.equal(req.headers.get("host"), "127.0.0.1:8000");
+  assert.equal(req.headers.get("te"), null);
+  assert.equal(req.headers.get("x-forwarded-for"), "203.0.113.7");
+  assert.equal(req.headers.get("accept-encoding"), "identity");
+  assert.equal(req.body, body);
+  const named = backendRequest(
+    { ...head, body: false },
+    base,
+    { ...target, host: "vhost.test" },
+    body,
+  );
+  assert.equal(named.headers.get("host"), "vhost.test");
+  assert.equal(named.body, null);
+});

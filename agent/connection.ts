@@ -1,0 +1,325 @@
+/**
+ * One agent connection to one server: dials `wss://<remote><service>`, runs
+ * a client mux session over it, holds one Control stream per domain, serves
+ * the streams the server opens, and redials after any disconnect with
+ * exponential backoff. Protocol in `docs/protocol.md`, section 3.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { AgentDomain } from "./config_types.ts";
+import { Backoff, sleep } from "./backoff.ts";
+import { MAX_HTTP_HEAD } from "./http.ts";
+import { type AgentIdentity, Registration } from "./registration.ts";
+import { Session } from "../shared/mux/mod.ts";
+import { serveStream, type StreamHandler } from "../shared/open/mod.ts";
+import { type DialedWebSocket, DialError, dialWebSocket } from "../shared/transport/dial.ts";
+
+/** The WebSocket subprotocol this agent speaks. */
+export const SUBPROTOCOL = "burrow.v1";
+
+/** Longest wait for a closed socket's close handshake, in ms. */
+const SOCKET_CLOSE_WAIT_MS = 2000;
+
+/** Timing of a connection, in ms; every field has a default in {@linkcode DEFAULT_TUNING}. */
+export interface ConnectionTuning {
+  /** Milliseconds between keepalive pings. */
+  keepAliveInterval: number;
+  /** Milliseconds a ping may wait for its answer before the session is dropped. */
+  pingTimeout: number;
+  /** Ceiling of the first reconnect (and re-register) delay. */
+  backoffMin: number;
+  /** Largest reconnect delay. */
+  backoffMax: number;
+  /** A connection or registration that lasted this long starts the backoff over. */
+  backoffReset: number;
+  /** Longest a dial (TCP, TLS, upgrade) may take. */
+  dialTimeout: number;
+}
+
+/** Production timing: keepalive 15 s / 15 s, backoff 0.5–30 s, reset after 30 s up. */
+export const DEFAULT_TUNING: Readonly<ConnectionTuning> = {
+  keepAliveInterval: 15_000,
+  pingTimeout: 15_000,
+  backoffMin: 500,
+  backoffMax: 30_000,
+  backoffReset: 30_000,
+  dialTimeout: 10_000,
+};
+
+export type { AgentIdentity } from "./registration.ts";
+
+/** What a {@linkcode Connection} needs. */
+export interface ConnectionOptions {
+  /** Server URL, `wss://<remote><service>`. */
+  url: string;
+  /** Skip verification of the server's certificate. */
+  insecure: boolean;
+  /** PEM file of a CA to trust for the server, read at every dial. */
+  caFile: string | null;
+  /** Sent with every registration. */
+  agent: AgentIdentity;
+  /** Handlers of the streams the server opens (Http). */
+  handlers: ReadonlyMap<number, StreamHandler>;
+  /** Logger of this connection's scope. */
+  log: Logger;
+  /** Timing. */
+  tuning: ConnectionTuning;
+  /** Dialer; tests may replace it. Default {@linkcode dialWebSocket}. */
+  dial?: typeof dialWebSocket;
+}
+
+/** What {@linkcode Connection.status} reports for one domain. */
+export interface DomainStatus {
+  /** Domain name. */
+  domain: string;
+  /** Server URL the domain is served through. */
+  url: string;
+  /** True while the connection's session is up. */
+  connected: boolean;
+  /** True while the server holds the domain's registration. */
+  registered: boolean;
+  /** The last failure (dial, refusal, revocation); null after a registration succeeded. */
+  lastError: string | null;
+}
+
+/**
+ * Connection manager for the domains that share one server, TLS settings
+ * and service path. Runs until {@linkcode Connection.close}.
+ *
+ * @example
+ * ```ts
+ * const connection = new Connection({ url, insecure: false, caFile: null, agent, handlers, log,
+ *   tuning: DEFAULT_TUNING }, [domain]);
+ * connection.status(); // [{ domain: "app.example.com", connected: false, ... }]
+ * await connection.close();
+ * ```
+ */
+export class Connection {
+  readonly #options: ConnectionOptions;
+  readonly #log: Logger;
+  readonly #entries = new Map<string, Registration>();
+  readonly #closing = new AbortController();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #registrations = new Set<Promise<void>>();
+  readonly #lingering = new Set<Promise<void>>();
+  readonly #run: Promise<void>;
+  #session: Session | null = null;
+  #sessionDown: AbortSignal | null = null;
+  #lastDialError: string | null = null;
+
+  /** Starts connecting at once for `domains`. */
+  constructor(options: ConnectionOptions, domains: readonly AgentDomain[]) {
+    this.#options = options;
+    this.#log = options.log;
+    for (const domain of domains) this.#entries.set(domain.name, this.#newEntry(domain));
+    this.#run = this.#loop();
+  }
+
+  /** Per-domain state, for tests and diagnostics. */
+  status(): DomainStatus[] {
+    const connected = this.#session !== null && !this.#session.isClosed;
+    return [...this.#entries.values()].map((e) => ({
+      domain: e.domain.name,
+      url: this.#options.url,
+      connected,
+      registered: e.registered,
+      lastError: e.lastError,
+    }));
+  }
+
+  /**
+   * Applies a new set of domains: a new domain registers, a missing one ends
+   * its registration (FIN), one whose secret changed registers again; any
+   * other change (targets, concurrency) needs no new registration and keeps it.
+   */
+  update(domains: readonly AgentDomain[]): void {
+    const next = new Map(domains.map((d) => [d.name, d]));
+    for (const [name, entry] of this.#entries) {
+      const domain = next.get(name);
+      if (domain !== undefined && domain.secret === entry.domain.secret) {
+        entry.domain = domain;
+        continue;
+      }
+      entry.stop();
+      this.#entries.delete(name);
+      this.#log.info("{domain}: {what}, registration closed", {
+        domain: name,
+        what: domain === undefined ? "removed" : "secret changed",
+      });
+    }
+    for (const [name, domain] of next) {
+      if (this.#entries.has(name)) continue;
+      const entry = this.#newEntry(domain);
+      this.#entries.set(name, entry);
+      if (this.#session !== null && this.#sessionDown !== null) {
+        this.#startRegistration(entry, this.#session, this.#sessionDown);
+      }
+    }
+  }
+
+  /**
+   * Ends every registration (FIN) and waits up to `finTimeout` ms for the
+   * server to acknowledge them, so it stops routing requests here first;
+   * then closes the session (GoAway), stops the reconnect timer, and resolves
+   * once the socket, the registration loops and the streams being served are
+   * all finished.
+   */
+  async close(finTimeout = 1000): Promise<void> {
+    if (!this.#closing.signal.aborted) {
+      this.#closing.abort();
+      for (const entry of this.#entries.values()) entry.stop();
+      await settleWithin([...this.#registrations], finTimeout);
+      this.#session?.close();
+    }
+    await this.#run;
+    while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+    await settleWithin([...this.#lingering], SOCKET_CLOSE_WAIT_MS);
+  }
+
+  // ---- Connecting --------------------------------------------------------
+
+  async #loop(): Promise<void> {
+    const { tuning } = this.#options;
+    const backoff = new Backoff({ min: tuning.backoffMin, max: tuning.backoffMax });
+    const closing = this.#closing.signal;
+    while (!closing.aborted) {
+      let dialed: DialedWebSocket;
+      try {
+        dialed = await this.#dial();
+      } catch (e) {
+        if (closing.aborted) break;
+        const delay = backoff.next();
+        const error = describeDialError(e, this.#options.url);
+        this.#failAll(error);
+        // The first failure and every new one are warnings; the same one again is noise.
+        const fields = { error, delay };
+        if (error === this.#lastDialError) {
+          this.#log.debug("Cannot connect: {error}; retrying in {delay} ms", fields);
+        } else this.#log.warn("Cannot connect: {error}; retrying in {delay} ms", fields);
+        this.#lastDialError = error;
+        if (!await sleep(delay, closing)) break;
+        continue;
+      }
+      const up = performance.now();
+      const reason = await this.#serve(dialed);
+      if (closing.aborted) break;
+      if (performance.now() - up >= tuning.backoffReset) backoff.reset();
+      const delay = backoff.next();
+      this.#failAll(`Disconnected: ${reason}`);
+      this.#log.warn("Disconnected: {reason}; reconnecting in {delay} ms", { reason, delay });
+      if (!await sleep(delay, closing)) break;
+    }
+  }
+
+  async #dial(): Promise<DialedWebSocket> {
+    const { url, caFile, insecure, tuning } = this.#options;
+    let caCerts: string[] | undefined;
+    if (caFile !== null) {
+      try {
+        caCerts = [await Deno.readTextFile(caFile)];
+      } catch (e) {
+        throw new Error(`Cannot read caFile ${caFile}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const dial = this.#options.dial ?? dialWebSocket;
+    const dialed = await dial(url, {
+      protocols: [SUBPROTOCOL],
+      ...(caCerts === undefined ? {} : { caCerts }),
+      insecure,
+      timeout: tuning.dialTimeout,
+      signal: this.#closing.signal,
+    });
+    if (dialed.protocol !== SUBPROTOCOL) {
+      dialed.close();
+      await dialed.closed;
+      throw new DialError(
+        `Server at ${url} speaks ${
+          dialed.protocol || "no subprotocol"
+        }, this agent speaks ${SUBPROTOCOL}`,
+        "subprotocol",
+      );
+    }
+    return dialed;
+  }
+
+  /** Runs one session until it ends; resolves with the reason it ended. */
+  async #serve(dialed: DialedWebSocket): Promise<string> {
+    const { tuning, handlers } = this.#options;
+    const session = new Session(dialed.conn, {
+      client: true,
+      keepAliveInterval: tuning.keepAliveInterval,
+      pingTimeout: tuning.pingTimeout,
+    });
+    const down = new AbortController();
+    this.#session = session;
+    this.#sessionDown = down.signal;
+    this.#lastDialError = null;
+    this.#log.info("Connected to {url}", { url: this.#options.url });
+    if (this.#closing.signal.aborted) session.close();
+    for (const entry of this.#entries.values()) {
+      this.#startRegistration(entry, session, down.signal);
+    }
+    for (let s = await session.accept(); s !== null; s = await session.accept()) {
+      this.#track(serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD }));
+    }
+    await session.closed;
+    down.abort();
+    this.#session = null;
+    this.#sessionDown = null;
+    dialed.close();
+    // A socket to a peer that went silent never finishes its close handshake: wait a
+    // little, then redial anyway and let it die on its own.
+    this.#lingering.add(dialed.closed);
+    dialed.closed.finally(() => this.#lingering.delete(dialed.closed));
+    await settleWithin([dialed.closed], SOCKET_CLOSE_WAIT_MS);
+    return session.closeReason?.message ?? "the session was closed";
+  }
+
+  #failAll(error: string): void {
+    for (const entry of this.#entries.values()) entry.fail(error);
+  }
+
+  // ---- Registrations -----------------------------------------------------
+
+  #newEntry(domain: AgentDomain): Registration {
+    const { agent, log, tuning } = this.#options;
+    return new Registration(domain, {
+      agent,
+      log,
+      backoff: { min: tuning.backoffMin, max: tuning.backoffMax, reset: tuning.backoffReset },
+    });
+  }
+
+  #startRegistration(entry: Registration, session: Session, down: AbortSignal): void {
+    const loop = entry.run(session, down);
+    this.#registrations.add(loop);
+    loop.finally(() => this.#registrations.delete(loop));
+    this.#track(loop);
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+}
+
+/** Resolves when every promise settled or `ms` passed, whichever comes first. */
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  try {
+    await Promise.race([Promise.allSettled(promises), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeDialError(e: unknown, url: string): string {
+  if (e instanceof DialError && e.code === "refused" && e.status === 426) {
+    return `Server at ${url} refused the upgrade (HTTP 426): it does not speak ${SUBPROTOCOL}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,155 @@
+/**
+ * `burrow check FILE…`: validates main config files (server or agent, by
+ * their `mode`) and every domain file in their `domains` folders, without
+ * starting anything (frp's `verify`).
+ *
+ * @module
+ */
+
+import { basename, isAbsolute, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { parseAgentConfig, parseAgentDomain } from "../agent/config.ts";
+import { parseServerConfig, parseServerDomain } from "../server/config.ts";
+import { ObjectReader, readMode } from "../shared/config/fields.ts";
+import {
+  ConfigError,
+  JsoncDocument,
+  listJsoncFiles,
+  readConfigText,
+} from "../shared/config/jsonc.ts";
+import { runWithUsage, UsageError } from "./usage.ts";
+
+/** Usage text of `burrow check`. */
+export const CHECK_USAGE = `Usage: burrow check [--strict] <file>...
+
+Validate configuration files without starting anything. Each <file> is a main
+config (server or agent, told apart by its "mode"); the *.jsonc domain files in
+its "domains" folder are checked too. Prints "ok: <file>" for each valid file
+and "<file>:<line>:<column>: <key>: <problem>" for each invalid one. Exits 0
+when every file is valid, 1 otherwise.
+
+Options:
+  --strict    Also require the files the configs name to exist (TLS
+              certificates and keys, agent CA files)
+  -h, --help  Show this help`;
+
+/** How a domain file of a checked main file is parsed. */
+type DomainParser = (file: string, text: string) => unknown;
+
+/** A path as shown to the user: relative to the working directory when inside it. */
+function display(path: string): string {
+  const rel = relative(Deno.cwd(), path);
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
+/** Runs `body`; prints `ok: <file>` or the ConfigError. Resolves to whether it was valid. */
+async function report(file: string, body: () => unknown): Promise<boolean> {
+  try {
+    await body();
+    console.log(`ok: ${file}`);
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return false;
+  }
+}
+
+/**
+ * Parses the main file `file`; resolves to its domains folder and the parser
+ * of its domain files, or null when it is invalid (the error is printed).
+ */
+async function checkMain(
+  file: string,
+  strict: boolean,
+): Promise<{ doc: JsoncDocument; folder: string; parse: DomainParser } | null> {
+  let result: { doc: JsoncDocument; folder: string; parse: DomainParser } | null = null;
+  await report(file, async () => {
+    const text = await readConfigText(file);
+    const doc = JsoncDocument.parse(file, text);
+    if (readMode(ObjectReader.root(doc)) === "server") {
+      const config = parseServerConfig(file, text, { checkFiles: strict });
+      const defaults = {
+        bodySize: config.limits.bodySize,
+        transactionId: config.transactionId,
+      };
+      result = { doc, folder: config.domains, parse: (f, t) => parseServerDomain(f, t, defaults) };
+    } else {
+      const config = parseAgentConfig(file, text);
+      const options = { checkFiles: strict };
+      result = { doc, folder: config.domains, parse: (f, t) => parseAgentDomain(f, t, options) };
+    }
+  });
+  return result;
+}
+
+/** Checks one main file and its domain files; resolves to whether all were valid. */
+async function checkTree(file: string, strict: boolean): Promise<boolean> {
+  const main = await checkMain(file, strict);
+  if (main === null) return false;
+  let files: string[];
+  try {
+    files = await listJsoncFiles(display(main.folder));
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : `cannot be read: ${(error as Error).message}`;
+    const detail = `folder ${JSON.stringify(main.folder)} ${reason}`;
+    console.error(main.doc.errorAt(["domains"], detail, "io").message);
+    return false;
+  }
+  let ok = true;
+  const seen = new Map<string, string>();
+  for (const domainFile of files) {
+    const valid = await report(domainFile, async () => {
+      main.parse(domainFile, await readConfigText(domainFile));
+      const name = basename(domainFile).toLowerCase();
+      const other = seen.get(name);
+      if (other !== undefined) {
+        throw new ConfigError(`Same domain as ${other}`, { code: "invalid", file: domainFile });
+      }
+      seen.set(name, domainFile);
+    });
+    ok &&= valid;
+  }
+  return ok;
+}
+
+/**
+ * Runs `burrow check`: resolves to 0 when every file is valid, 1 when one is
+ * not, 2 for a usage mistake.
+ *
+ * @example
+ * ```ts
+ * import { checkCommand } from "./check.ts";
+ * Deno.exitCode = await checkCommand(["conf/server.jsonc", "conf/agent.jsonc"]);
+ * ```
+ */
+export async function checkCommand(args: string[]): Promise<number> {
+  return await runWithUsage(async () => {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        options: { strict: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (error) {
+      if (error instanceof TypeError) throw new UsageError(error.message, CHECK_USAGE);
+      throw error;
+    }
+    if (parsed.values.help) {
+      console.log(CHECK_USAGE);
+      return 0;
+    }
+    if (parsed.positionals.length === 0) {
+      throw new UsageError("No config file given", CHECK_USAGE);
+    }
+    let ok = true;
+    for (const file of parsed.positionals) {
+      ok = await checkTree(file, parsed.values.strict === true) && ok;
+    }
+    return ok ? 0 : 1;
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * End-to-end tests of `burrow check`: each case runs `main.ts` in a Deno
+ * subprocess against the shipped samples or files written to a temp folder.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { verifySecret } from "../shared/auth/secret.ts";
+import { parseServerDomain } from "../server/config.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+/** What a finished `burrow` process left behind. */
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run -A main.ts check ...args` in `cwd` (default: the project root). */
+async function check(args: string[], cwd = ROOT): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, "check", ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Writes `files` (path → text) under a new temp folder and runs `body` in it. */
+async function withFiles(
+  files: Record<string, string>,
+  body: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [path, text] of Object.entries(files)) {
+      const full = `${dir}/${path}`;
+      await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+      await Deno.writeTextFile(full, text);
+    }
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const SERVER =
+  '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "selfSigned": true }] }';
+
+Deno.test("burrow check passes every shipped sample and its domain files", async () => {
+  const run = await check([
+    "conf/server.jsonc",
+    "conf/agent.jsonc",
+    "conf/server.full.jsonc",
+    "conf/agent.full.jsonc",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, "");
+  assert.deepEqual(run.stdout.trim().split("\n"), [
+    "ok: conf/server.jsonc",
+    "ok: conf/server.d/localhost.jsonc",
+    "ok: conf/agent.jsonc",
+    "ok: conf/agent.d/localhost.jsonc",
+    "ok: conf/server.full.jsonc",
+    "ok: conf/server.full.d/www.example.com.jsonc",
+    "ok: conf/agent.full.jsonc",
+    "ok: conf/agent.full.d/www.example.com.jsonc",
+  ]);
+});
+
+Deno.test("burrow check --strict reports the placeholder files of the full samples", async () => {
+  const run = await check(["--strict", "conf/server.full.jsonc", "conf/agent.full.jsonc"]);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /^conf\/server\.full\.jsonc:\d+:\d+: listen\[0\]\.cert: file "\/etc\/burrow\/tls\/cert\.pem" does not exist$/m,
+  );
+  assert.match(
+    run.stderr,
+    /^conf\/agent\.full\.d\/www\.example\.com\.jsonc:\d+:\d+: caFile: file ".*private-ca\.pem" does not exist$/m,
+  );
+  assert.match(run.stdout, /^ok: conf\/agent\.full\.jsonc$/m);
+});
+
+Deno.test("burrow check --strict passes the minimal samples, which name no files", async () => {
+  const run = await check(["--strict", "conf/server.jsonc", "conf/agent.jsonc"]);
+  assert.equal(run.code, 0, run.stderr);
+});
+
+Deno.test("the full server sample's hashes are those of the plain texts its comments give", () => {
+  const text = Deno.readTextFileSync(`${ROOT}conf/server.full.d/www.example.com.jsonc`);
+  const domain = parseServerDomain("www.example.com.jsonc", text);
+  assert.equal(verifySecret("super-secret", domain.secret), true);
+  const user2 = domain.clients.credentials.find((c) => c.user === "user2");
+  assert.equal(verifySecret("password2", user2?.password ?? ""), true);
+});
+
+Deno.test("burrow check prints each invalid file's error and exits 1", async () => {
+  await withFiles({
+    "server.jsonc": SERVER,
+    "server.d/good.example.jsonc": '{ "active": true, "secret": "s" }',
+    "server.d/bad.example.jsonc": '{\n  "clients": { "networks": ["10.0.0.300/8"] }\n}',
+    "server.d/typo.example.jsonc": '{ "activ": true }',
+    "server.d/notes.txt": "ignored",
+    "agent.jsonc": '{ "mode": "agent", "connectTimeout": "0s" }',
+  }, async (dir) => {
+    const run = await check(["server.jsonc", "agent.jsonc"], dir);
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stdout.trim().split("\n"), [
+      "ok: server.jsonc",
+      "ok: server.d/good.example.jsonc",
+    ]);
+    assert.deepEqual(run.stderr.trim().split("\n"), [
+      'server.d/bad.example.jsonc:2:29: clients.networks[0]: "10.0.0.300/8" is not a valid CIDR',
+      'server.d/typo.example.jsonc:1:3: activ: unknown key (did you mean "active"?)',
+      'agent.jsonc:1:38: connectTimeout: "0s" is out of range (1s to 10m)',
+    ]);
+  });
+});
+
+Deno.test("burrow check reports a missing file, a missing domains folder and a bad mode", async () => {
+  await withFiles({
+    "agent.jsonc": '{ "mode": "agent", "domains": "nowhere" }',
+    "odd.jsonc": '{ "mode": "relay" }',
+    "syntax.jsonc": '{ "mode": "agent",, }',
+  }, async (dir) => {
+    const run = await check(["missing.jsonc", "agent.jsonc", "odd.jsonc", "syntax.jsonc"], dir);
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, "ok: agent.jsonc\n");
+    const realDir = Deno.realPathSync(dir);
+    assert.deepEqual(run.stderr.trim().split("\n"), [
+      "missing.jsonc: Cannot read file: No such file or directory",
+      `agent.jsonc:1:31: domains: folder "${realDir}/nowhere" does not exist`,
+      'odd.jsonc:1:11: mode: "relay" is not one of "server", "agent"',
+      "syntax.jsonc:1:19: Syntax error: property name expected",
+    ]);
+  });
+});
+
+Deno.test("burrow check without files is a usage error", async () => {
+  const run = await check([]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /No config file given/);
+  assert.match(run.stderr, /Usage: burrow check/);
+  const help = await check(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--strict/);
+});

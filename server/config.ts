@@ -1,0 +1,271 @@
+/**
+ * Loading the server's configuration: the main file (`mode: "server"`) and
+ * the per-domain files of its `domains` folder. Each is parse → fill
+ * defaults → validate; every mistake is a {@link ConfigError} naming
+ * file:line:column and key. The keys are documented in `docs/config.md`.
+ *
+ * @module
+ */
+
+import { dirname, resolve } from "node:path";
+import { isSha512CryptHash } from "../shared/auth/secret.ts";
+import { type Field, type LoadOptions, ObjectReader, readMode } from "../shared/config/fields.ts";
+import {
+  ConfigError,
+  domainNameOfFile,
+  JsoncDocument,
+  readConfigText,
+} from "../shared/config/jsonc.ts";
+import { parseLogConfig } from "../shared/log/config.ts";
+import { isHostname } from "../shared/net/address.ts";
+import type {
+  ClientRules,
+  Credential,
+  ListenConfig,
+  ServerConfig,
+  ServerDomain,
+  ServerLimits,
+  SniRule,
+} from "./config_types.ts";
+import { parseTimeRange } from "./time_range.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+/** URL path agents connect to unless `agentPath` says otherwise. */
+export const DEFAULT_AGENT_PATH = "/.well-known/burrow-agent";
+
+/** Defaults and bounds of `limits`: sizes in bytes, timeouts in ms. */
+export const LIMITS = {
+  headerSize: { default: 64 * KiB, min: 1 * KiB, max: 1 * MiB },
+  bodySize: { default: 8 * MiB, min: 64 * KiB, max: 1 * GiB },
+  readTimeout: { default: 10 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
+  writeTimeout: { default: 20 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
+  idleTimeout: { default: 60 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
+} as const;
+
+/** Bounds of a domain's `concurrency`. */
+export const CONCURRENCY = { default: 20, min: 1, max: 10_000 } as const;
+
+/** A URL path: starts with `/`, no spaces, query or fragment. */
+export const URL_PATH = { pattern: /^\/[^\s?#]*$/, hint: 'a URL path starting with "/"' };
+
+export type { LoadOptions } from "../shared/config/fields.ts";
+
+/** Values a domain file inherits from the main file when it does not set them. */
+export interface ServerDomainDefaults {
+  /** Largest request body. Default 8 MiB. */
+  bodySize: number;
+  /** Send X-Transaction-Id. Default true. */
+  transactionId: boolean;
+}
+
+/** One `listen` entry. */
+function parseListener(field: Field, baseDir: string, options: LoadOptions): ListenConfig {
+  const r = ObjectReader.of(field);
+  const { hostname, port } = r.required("address").hostPort({ allowZero: true });
+  const certField = r.field("cert");
+  const keyField = r.field("key");
+  const sni = r.bool("sni", false);
+  const selfSigned = r.bool("selfSigned", false);
+  const plain = r.bool("plain", false);
+  r.finish();
+  const modes = [certField !== null || keyField !== null, sni, selfSigned, plain];
+  const count = modes.filter(Boolean).length;
+  if (count !== 1) {
+    const what = '"cert" and "key", "sni": true, "selfSigned": true or "plain": true';
+    throw field.error(count === 0 ? `needs one of ${what}` : `must have only one of ${what}`);
+  }
+  if (sni) return { hostname, port, tls: "sni" };
+  if (selfSigned) return { hostname, port, tls: "self-signed" };
+  if (plain) return { hostname, port, tls: null };
+  if (certField === null) throw r.error("cert", 'is required with "key"', "missing");
+  if (keyField === null) throw r.error("key", 'is required with "cert"', "missing");
+  const cert = certField.filePath(baseDir, options);
+  const key = keyField.filePath(baseDir, options);
+  return { hostname, port, tls: { cert, key } };
+}
+
+/** One `certificates` entry. */
+function parseSniRule(field: Field, baseDir: string, options: LoadOptions): SniRule {
+  const r = ObjectReader.of(field);
+  const patternField = r.required("pattern");
+  const pattern = patternField.string().toLowerCase();
+  const valid = pattern === "*" ||
+    isHostname(pattern.startsWith("*.") ? pattern.slice(2) : pattern);
+  if (!valid) {
+    throw patternField.error(
+      `${JSON.stringify(pattern)} is not a host name, "*.domain" or "*"`,
+    );
+  }
+  const cert = r.required("cert").filePath(baseDir, options);
+  const key = r.required("key").filePath(baseDir, options);
+  r.finish();
+  return { pattern, cert, key };
+}
+
+/** The `limits` section. */
+function parseLimits(r: ObjectReader): ServerLimits {
+  const limits: ServerLimits = {
+    headerSize: r.size("headerSize", LIMITS.headerSize),
+    bodySize: r.size("bodySize", LIMITS.bodySize),
+    readTimeout: r.duration("readTimeout", LIMITS.readTimeout),
+    writeTimeout: r.duration("writeTimeout", LIMITS.writeTimeout),
+    idleTimeout: r.duration("idleTimeout", LIMITS.idleTimeout),
+  };
+  r.finish();
+  return limits;
+}
+
+/**
+ * Parses the text of a server main file. `file` names it in errors and
+ * anchors relative paths (`domains`, certificates, log files).
+ *
+ * @throws {ConfigError} at the first mistake.
+ * @example
+ * ```ts
+ * import { parseServerConfig } from "./config.ts";
+ * const config = parseServerConfig("conf/server.jsonc", `{
+ *   "mode": "server",
+ *   "listen": [{ "address": "127.0.0.1:8443", "selfSigned": true }],
+ * }`);
+ * // config.limits.bodySize === 8 * 1024 * 1024
+ * ```
+ */
+export function parseServerConfig(
+  file: string,
+  text: string,
+  options: LoadOptions = {},
+): ServerConfig {
+  const baseDir = dirname(resolve(file));
+  const r = ObjectReader.root(JsoncDocument.parse(file, text));
+  readMode(r, "server");
+  const listenField = r.required("listen");
+  const listen = listenField.array().map((item) => parseListener(item, baseDir, options));
+  if (listen.length === 0) throw listenField.error("needs at least one listener");
+  const certificatesField = r.field("certificates");
+  const certificates =
+    certificatesField?.array().map((item) => parseSniRule(item, baseDir, options)) ?? [];
+  if (listen.some((l) => l.tls === "sni") && certificates.length === 0) {
+    throw r.error("certificates", 'is required by a listener with "sni": true', "missing");
+  }
+  const config: ServerConfig = {
+    file: resolve(file),
+    listen,
+    certificates,
+    agentPath: r.string("agentPath", { ...URL_PATH, default: DEFAULT_AGENT_PATH }),
+    domains: resolve(baseDir, r.string("domains", { default: "server.d", nonEmpty: true })),
+    unavailableStatus: r.int("unavailableStatus", { default: 404, min: 200, max: 599 }),
+    transactionId: r.bool("transactionId", true),
+    limits: parseLimits(r.object("limits")),
+    log: parseLogConfig(r.object("log"), { baseDir, server: true }),
+  };
+  r.finish();
+  return config;
+}
+
+/**
+ * Reads and parses a server main file.
+ *
+ * @throws {ConfigError} when it cannot be read or does not validate.
+ * @example
+ * ```ts
+ * import { loadServerConfig } from "./config.ts";
+ * const config = await loadServerConfig("conf/server.jsonc");
+ * ```
+ */
+export async function loadServerConfig(
+  file: string,
+  options: LoadOptions = {},
+): Promise<ServerConfig> {
+  return parseServerConfig(file, await readConfigText(file), options);
+}
+
+/** Checks a secret or password: a `$6$` value must be a whole SHA-512 crypt hash. */
+function checkStoredSecret(field: Field, value: string): void {
+  if (value.startsWith("$6$") && !isSha512CryptHash(value)) {
+    throw field.error("starts with $6$ but is not a valid SHA-512 crypt hash");
+  }
+}
+
+/** One `clients.credentials` entry: `user:password`. */
+function parseCredential(field: Field): Credential {
+  const text = field.string();
+  const colon = text.indexOf(":");
+  const user = colon < 0 ? "" : text.slice(0, colon);
+  const password = colon < 0 ? "" : text.slice(colon + 1);
+  if (user === "" || password === "") {
+    throw field.error(`${JSON.stringify(text)} is not "user:password"`);
+  }
+  checkStoredSecret(field, password);
+  return { user, password };
+}
+
+/** The `clients` section of a domain. */
+function parseClientRules(r: ObjectReader): ClientRules {
+  const rules: ClientRules = {
+    networks: r.cidrs("networks"),
+    ranges: r.array("ranges").map((item) => {
+      try {
+        return parseTimeRange(item.string());
+      } catch (error) {
+        if (error instanceof ConfigError) throw error;
+        throw item.error((error as Error).message);
+      }
+    }),
+    credentials: r.array("credentials").map(parseCredential),
+    realm: r.string("realm", {
+      default: "burrow",
+      // deno-lint-ignore no-control-regex -- the realm goes into a quoted header value
+      pattern: /^[^"\\\x00-\x1f\x7f]*$/,
+      hint: "a realm without quotes, backslashes or control characters",
+    }),
+  };
+  r.finish();
+  return rules;
+}
+
+/**
+ * Parses the text of a server domain file. The domain is the file name
+ * without `.jsonc`, lower-cased. `defaults` carries the main file's
+ * `limits.bodySize` and `transactionId` (built-in defaults when omitted).
+ *
+ * @throws {ConfigError} at the first mistake, or when the file name is not a domain.
+ * @example
+ * ```ts
+ * import { parseServerDomain } from "./config.ts";
+ * const domain = parseServerDomain("conf/server.d/localhost.jsonc", '{ "active": true }');
+ * // domain.name === "localhost", domain.concurrency === 20
+ * ```
+ */
+export function parseServerDomain(
+  file: string,
+  text: string,
+  defaults: ServerDomainDefaults = {
+    bodySize: LIMITS.bodySize.default,
+    transactionId: true,
+  },
+): ServerDomain {
+  const name = domainNameOfFile(file);
+  const r = ObjectReader.root(JsoncDocument.parse(file, text));
+  const secretField = r.field("secret");
+  const secret = secretField?.string() ?? "";
+  if (secretField !== null) checkStoredSecret(secretField, secret);
+  const domain: ServerDomain = {
+    name,
+    file: resolve(file),
+    active: r.bool("active", false),
+    secret,
+    concurrency: r.int("concurrency", CONCURRENCY),
+    bodySize: r.size("bodySize", { ...LIMITS.bodySize, default: defaults.bodySize }),
+    transactionId: r.bool("transactionId", defaults.transactionId),
+    trustedForwarders: r.cidrs("trustedForwarders"),
+    agentNetworks: r.cidrs("agentNetworks"),
+    clients: parseClientRules(r.object("clients")),
+  };
+  r.finish();
+  return domain;
+}

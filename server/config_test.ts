@@ -1,0 +1,390 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../shared/config/jsonc.ts";
+import { loadServerConfig, parseServerConfig, parseServerDomain } from "./config.ts";
+
+const MAIN = "/etc/burrow/server.jsonc";
+const DOMAIN = "/etc/burrow/server.d/www.example.com.jsonc";
+
+/** Asserts that `fn` throws a ConfigError whose message is `message`. */
+function assertConfigError(fn: () => unknown, message: string | RegExp, code?: string): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    if (typeof message === "string") assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    if (code !== undefined) assert.equal(e.code, code);
+    return true;
+  });
+}
+
+Deno.test("parseServerConfig() fills every default around a minimal file", () => {
+  const config = parseServerConfig(
+    MAIN,
+    '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "selfSigned": true }] }',
+  );
+  assert.deepEqual(config, {
+    file: MAIN,
+    listen: [{ hostname: "127.0.0.1", port: 8443, tls: "self-signed" }],
+    certificates: [],
+    agentPath: "/.well-known/burrow-agent",
+    domains: "/etc/burrow/server.d",
+    unavailableStatus: 404,
+    transactionId: true,
+    limits: {
+      headerSize: 64 * 1024,
+      bodySize: 8 * 1024 * 1024,
+      readTimeout: 10_000,
+      writeTimeout: 20_000,
+      idleTimeout: 60_000,
+    },
+    log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
+  });
+});
+
+Deno.test("parseServerConfig() reads every key", () => {
+  const config = parseServerConfig(
+    MAIN,
+    `{
+    // a comment
+    "mode": "server",
+    "listen": [
+      { "address": "0.0.0.0:443", "cert": "tls/cert.pem", "key": "/abs/key.pem" },
+      { "address": "[::]:443", "sni": true },
+      { "address": "127.0.0.1:0", "plain": true },
+    ],
+    "certificates": [
+      { "pattern": "*.Dev.Example.com", "cert": "dev.pem", "key": "dev.key" },
+      { "pattern": "*", "cert": "fallback.pem", "key": "fallback.key" },
+    ],
+    "agentPath": "/tunnel",
+    "domains": "/srv/domains",
+    "unavailableStatus": 503,
+    "transactionId": false,
+    "limits": { "headerSize": "1MB", "bodySize": "1GB", "readTimeout": 1, "writeTimeout": "10m", "idleTimeout": "90s" },
+    "log": { "level": "warning", "system": [{ "file": "log/system.log" }], "access": ["console"], "unavailable": true },
+  }`,
+  );
+  assert.deepEqual(config.listen, [
+    {
+      hostname: "0.0.0.0",
+      port: 443,
+      tls: { cert: "/etc/burrow/tls/cert.pem", key: "/abs/key.pem" },
+    },
+    { hostname: "::", port: 443, tls: "sni" },
+    { hostname: "127.0.0.1", port: 0, tls: null },
+  ]);
+  assert.deepEqual(config.certificates, [
+    { pattern: "*.dev.example.com", cert: "/etc/burrow/dev.pem", key: "/etc/burrow/dev.key" },
+    { pattern: "*", cert: "/etc/burrow/fallback.pem", key: "/etc/burrow/fallback.key" },
+  ]);
+  assert.equal(config.agentPath, "/tunnel");
+  assert.equal(config.domains, "/srv/domains");
+  assert.equal(config.unavailableStatus, 503);
+  assert.equal(config.transactionId, false);
+  assert.deepEqual(config.limits, {
+    headerSize: 1024 * 1024,
+    bodySize: 1024 ** 3,
+    readTimeout: 1000,
+    writeTimeout: 600_000,
+    idleTimeout: 90_000,
+  });
+  assert.deepEqual(config.log, {
+    level: "warning",
+    system: [{
+      type: "file",
+      path: "/etc/burrow/log/system.log",
+      maxSize: 10 * 1024 ** 2,
+      maxFiles: 5,
+    }],
+    access: [{ type: "console" }],
+    unavailable: true,
+  });
+});
+
+Deno.test("parseServerConfig() rejects mistakes with file:line:col and key", () => {
+  const listen = '"listen": [{ "address": "127.0.0.1:8443", "selfSigned": true }]';
+  const cases: [string, string, string][] = [
+    ["{}", `${MAIN}:1:1: mode: is required`, "missing"],
+    [
+      '{ "mode": "agent" }',
+      `${MAIN}:1:11: mode: this is an agent config, not a server one (run it with 'burrow agent')`,
+      "invalid",
+    ],
+    ['{ "mode": "both" }', `${MAIN}:1:11: mode: "both" is not one of "server", "agent"`, "invalid"],
+    ['{ "mode": "server" }', `${MAIN}:1:1: listen: is required`, "missing"],
+    [
+      '{ "mode": "server", "listen": [] }',
+      `${MAIN}:1:31: listen: needs at least one listener`,
+      "invalid",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443" }] }',
+      `${MAIN}:1:32: listen[0]: needs one of "cert" and "key", "sni": true, "selfSigned": true or "plain": true`,
+      "invalid",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "plain": true, "sni": true }] }',
+      `${MAIN}:1:32: listen[0]: must have only one of "cert" and "key", "sni": true, "selfSigned": true or "plain": true`,
+      "invalid",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "cert": "c.pem" }] }',
+      `${MAIN}:1:32: listen[0].key: is required with "cert"`,
+      "missing",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "localhost", "plain": true }] }',
+      `${MAIN}:1:45: listen[0].address: "localhost" is not a host:port address (like "0.0.0.0:443" or "[::1]:443")`,
+      "invalid",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "sni": true }] }',
+      `${MAIN}:1:1: certificates: is required by a listener with "sni": true`,
+      "missing",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "certificates": [{ "pattern": "*.*.com", "cert": "c", "key": "k" }] }`,
+      `${MAIN}:1:116: certificates[0].pattern: "*.*.com" is not a host name, "*.domain" or "*"`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "agentPath": "tunnel" }`,
+      `${MAIN}:1:99: agentPath: "tunnel" is not a URL path starting with "/"`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "unavailableStatus": 999 }`,
+      `${MAIN}:1:107: unavailableStatus: 999 is out of range (200 to 599)`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "headerSize": "2MB" } }`,
+      `${MAIN}:1:112: limits.headerSize: "2MB" is out of range (1kB to 1MB)`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "bodySize": "32kB" } }`,
+      `${MAIN}:1:110: limits.bodySize: "32kB" is out of range (64kB to 1GB)`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "idleTimeout": "11m" } }`,
+      `${MAIN}:1:113: limits.idleTimeout: "11m" is out of range (1s to 10m)`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "readTimeout": "500ms" } }`,
+      `${MAIN}:1:113: limits.readTimeout: "500ms" is out of range (1s to 10m)`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "headers_size": "64kB" }`,
+      `${MAIN}:1:86: headers_size: unknown key`,
+      "unknown-key",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "body_size": "1MB" } }`,
+      `${MAIN}:1:98: limits.body_size: unknown key (did you mean "bodySize"?)`,
+      "unknown-key",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "domain": "x" }`,
+      `${MAIN}:1:86: domain: unknown key (did you mean "domains"?)`,
+      "unknown-key",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "selfSigned": true, }, }',
+      `${MAIN}:1:86: Syntax error: value expected`,
+      "syntax",
+    ],
+  ];
+  for (const [text, message, code] of cases) {
+    assertConfigError(() => parseServerConfig(MAIN, text), message, code);
+  }
+});
+
+Deno.test("parseServerConfig() with checkFiles requires certificate files to exist", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/cert.pem`, "x");
+    const text = `{
+  "mode": "server",
+  "listen": [{ "address": "0.0.0.0:443", "cert": "cert.pem", "key": "key.pem" }],
+}`;
+    const file = `${dir}/server.jsonc`;
+    assert.equal(parseServerConfig(file, text).listen.length, 1, "not checked by default");
+    assertConfigError(
+      () => parseServerConfig(file, text, { checkFiles: true }),
+      `${file}:3:69: listen[0].key: file "${dir}/key.pem" does not exist`,
+      "io",
+    );
+    await Deno.writeTextFile(`${dir}/key.pem`, "x");
+    await Deno.writeTextFile(file, text);
+    const config = await loadServerConfig(file, { checkFiles: true });
+    assert.deepEqual(config.listen[0]?.tls, { cert: `${dir}/cert.pem`, key: `${dir}/key.pem` });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadServerConfig() reports a missing file as an io ConfigError", async () => {
+  await assert.rejects(() => loadServerConfig("/nonexistent/server.jsonc"), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.code, "io");
+    assert.equal(
+      e.message,
+      "/nonexistent/server.jsonc: Cannot read file: No such file or directory",
+    );
+    return true;
+  });
+});
+
+Deno.test("parseServerDomain() names the domain after the file and fills defaults", () => {
+  const domain = parseServerDomain("/etc/burrow/server.d/WWW.Example.COM.jsonc", "{}");
+  assert.equal(domain.name, "www.example.com");
+  assert.equal(domain.file, "/etc/burrow/server.d/WWW.Example.COM.jsonc");
+  assert.equal(domain.active, false);
+  assert.equal(domain.secret, "");
+  assert.equal(domain.concurrency, 20);
+  assert.equal(domain.bodySize, 8 * 1024 * 1024);
+  assert.equal(domain.transactionId, true);
+  assert.equal(domain.trustedForwarders, null);
+  assert.equal(domain.agentNetworks, null);
+  assert.deepEqual(domain.clients, {
+    networks: null,
+    ranges: [],
+    credentials: [],
+    realm: "burrow",
+  });
+  const inherited = parseServerDomain(DOMAIN, "{}", {
+    bodySize: 1024 * 1024,
+    transactionId: false,
+  });
+  assert.equal(inherited.bodySize, 1024 * 1024);
+  assert.equal(inherited.transactionId, false);
+});
+
+Deno.test("parseServerDomain() reads every key", () => {
+  const hash =
+    "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
+  const domain = parseServerDomain(
+    DOMAIN,
+    `{
+    "active": true,
+    "secret": "${hash}",
+    "concurrency": 100,
+    "bodySize": "64kB",
+    "transactionId": false,
+    "trustedForwarders": ["10.0.0.0/8"],
+    "agentNetworks": ["190.27.3.0/24", "2001:db8::/32"],
+    "clients": {
+      "networks": ["174.17.24.0/24", "4.3.2.1"],
+      "ranges": ["2019-10-01-2019-10-31 tue-fri 08:00-19:00", "2020-01-01 sat- 13:00-17:00"],
+      "credentials": ["user1:password1", "user2:${hash}", "user3:a:b"],
+      "realm": "www.example.com realm",
+    },
+  }`,
+  );
+  assert.equal(domain.active, true);
+  assert.equal(domain.secret, hash);
+  assert.equal(domain.concurrency, 100);
+  assert.equal(domain.bodySize, 64 * 1024);
+  assert.equal(domain.transactionId, false);
+  assert.equal(domain.trustedForwarders?.contains("10.1.1.1"), true);
+  assert.equal(domain.agentNetworks?.contains("190.27.3.9"), true);
+  assert.equal(domain.agentNetworks?.contains("2001:db8::9"), true);
+  assert.equal(domain.agentNetworks?.contains("190.27.4.9"), false);
+  assert.equal(domain.clients.networks?.contains("4.3.2.1"), true);
+  assert.equal(domain.clients.ranges.length, 2);
+  assert.equal(domain.clients.ranges[1]?.weekdays, 0b1100000);
+  assert.deepEqual(domain.clients.credentials, [
+    { user: "user1", password: "password1" },
+    { user: "user2", password: hash },
+    { user: "user3", password: "a:b" },
+  ]);
+  assert.equal(domain.clients.realm, "www.example.com realm");
+});
+
+Deno.test("parseServerDomain() rejects mistakes with file:line:col and key", () => {
+  const cases: [string, string, string][] = [
+    [
+      '{ "concurrency": 0 }',
+      `${DOMAIN}:1:18: concurrency: 0 is out of range (1 to 10000)`,
+      "invalid",
+    ],
+    [
+      '{ "concurrency": 10001 }',
+      `${DOMAIN}:1:18: concurrency: 10001 is out of range (1 to 10000)`,
+      "invalid",
+    ],
+    [
+      '{ "secret": "$6$salt$short" }',
+      `${DOMAIN}:1:13: secret: starts with $6$ but is not a valid SHA-512 crypt hash`,
+      "invalid",
+    ],
+    ['{ "secret": 42 }', `${DOMAIN}:1:13: secret: expected a string, got 42`, "type"],
+    [
+      '{ "agentNetworks": ["10.0.0.0/8", "10.0.0.300/8"] }',
+      `${DOMAIN}:1:35: agentNetworks[1]: "10.0.0.300/8" is not a valid CIDR`,
+      "invalid",
+    ],
+    [
+      '{ "clients": {\n  "networks": ["10.0.0.0/8", "bad"] } }',
+      `${DOMAIN}:2:30: clients.networks[1]: "bad" is not a valid CIDR`,
+      "invalid",
+    ],
+    [
+      '{ "clients": { "ranges": ["mon-xyz"] } }',
+      `${DOMAIN}:1:27: clients.ranges[0]: Invalid time range "mon-xyz": "mon-xyz" is not a date, weekday or time range`,
+      "invalid",
+    ],
+    [
+      '{ "clients": { "credentials": ["nopassword"] } }',
+      `${DOMAIN}:1:32: clients.credentials[0]: "nopassword" is not "user:password"`,
+      "invalid",
+    ],
+    [
+      '{ "clients": { "credentials": [":pw"] } }',
+      `${DOMAIN}:1:32: clients.credentials[0]: ":pw" is not "user:password"`,
+      "invalid",
+    ],
+    [
+      '{ "clients": { "credentials": ["u:$6$x"] } }',
+      `${DOMAIN}:1:32: clients.credentials[0]: starts with $6$ but is not a valid SHA-512 crypt hash`,
+      "invalid",
+    ],
+    [
+      '{ "clients": { "realm": "a\\"b" } }',
+      `${DOMAIN}:1:25: clients.realm: "a\\"b" is not a realm without quotes, backslashes or control characters`,
+      "invalid",
+    ],
+    [
+      '{ "clients": { "banner": "x" } }',
+      `${DOMAIN}:1:16: clients.banner: unknown key`,
+      "unknown-key",
+    ],
+    ['{ "networks": ["10.0.0.0/8"] }', `${DOMAIN}:1:3: networks: unknown key`, "unknown-key"],
+    [
+      '{ "activ": true }',
+      `${DOMAIN}:1:3: activ: unknown key (did you mean "active"?)`,
+      "unknown-key",
+    ],
+    [
+      '{ "bodySize": "2GB" }',
+      `${DOMAIN}:1:15: bodySize: "2GB" is out of range (64kB to 1GB)`,
+      "invalid",
+    ],
+  ];
+  for (const [text, message, code] of cases) {
+    assertConfigError(() => parseServerDomain(DOMAIN, text), message, code);
+  }
+});
+
+Deno.test("parseServerDomain() refuses a file name that is not a domain", () => {
+  for (const file of ["/x/bad_name.jsonc", "/x/-a.jsonc", "/x/.jsonc", "/x/a..b.jsonc"]) {
+    assertConfigError(
+      () => parseServerDomain(file, "{}"),
+      `${file}: File name must be a domain name followed by ".jsonc", like "www.example.com.jsonc"`,
+      "invalid",
+    );
+  }
+});

@@ -1,0 +1,243 @@
+/**
+ * Pure header helpers of the reverse proxy: hop-by-hop stripping,
+ * `X-Forwarded-*`, transaction ids, header size and a wire form of
+ * `Headers` that keeps every `Set-Cookie`.
+ *
+ * @module
+ */
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1), lower case: they describe one
+ * connection and are never forwarded. `proxy-connection` is not standard but
+ * old clients send it, so proxies drop it too (as Go's `httputil` does).
+ */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * Returns a copy of `headers` without hop-by-hop headers, including every
+ * header the `Connection` header names. With `websocket: true` (a WebSocket
+ * upgrade being proxied) `Upgrade` is kept and `Connection` is set to just
+ * `Upgrade`.
+ *
+ * @example
+ * ```ts
+ * const out = stripHopByHop(new Headers({ connection: "close, x-a", "x-a": "1", accept: "*\/*" }));
+ * // out has only "accept"
+ * ```
+ */
+export function stripHopByHop(headers: Headers, options: { websocket?: boolean } = {}): Headers {
+  const out = new Headers(headers);
+  const named = (headers.get("connection") ?? "").split(",").map((t) => t.trim().toLowerCase());
+  for (const name of named) if (name !== "") out.delete(name);
+  for (const name of HOP_BY_HOP) out.delete(name);
+  const upgrade = headers.get("upgrade");
+  if (options.websocket && upgrade !== null) {
+    out.set("upgrade", upgrade);
+    out.set("connection", "Upgrade");
+  }
+  return out;
+}
+
+/** What {@link forwardedHeaders} needs to know about the request. */
+export interface ForwardedOptions {
+  /** Request headers; `X-Forwarded-*` are set on this object. */
+  headers: Headers;
+  /** Address of the direct peer (the TCP connection), e.g. `"203.0.113.7"` or `"::1"`. */
+  clientIp: string;
+  /** Whether an address belongs to a proxy whose `X-Forwarded-*` headers are believed. */
+  trusted: (ip: string) => boolean;
+  /** Scheme the request arrived on: `"http"` or `"https"`. */
+  proto: string;
+  /** Host the request was for, as the client sent it. */
+  host: string;
+}
+
+/** What {@link forwardedHeaders} returns. */
+export interface Forwarded {
+  /** The `headers` passed in, with `X-Forwarded-*` set. */
+  headers: Headers;
+  /** The effective client IP. */
+  clientIp: string;
+}
+
+/**
+ * Sets `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` on
+ * `headers` (mutating it) and returns them with the effective client IP.
+ *
+ * When the direct peer is trusted, the peer is appended to the existing
+ * `X-Forwarded-For` chain, an existing `X-Forwarded-Proto`/`-Host` is kept,
+ * and the effective client is found by walking the chain from the right past
+ * trusted addresses: the first untrusted one, or the left-most entry if all are
+ * trusted. An entry that is not an IP address ends the walk at the trusted hop
+ * that reported it. When the peer is not trusted, all three headers are
+ * replaced and the peer is the client.
+ *
+ * @example
+ * ```ts
+ * const headers = new Headers({ "x-forwarded-for": "198.51.100.1" });
+ * const { clientIp } = forwardedHeaders({ headers, clientIp: "10.0.0.2", trusted: (a) => a.startsWith("10."),
+ *   proto: "https", host: "example.com" });
+ * // clientIp === "198.51.100.1"; x-forwarded-for: "198.51.100.1, 10.0.0.2"
+ * ```
+ */
+export function forwardedHeaders(options: ForwardedOptions): Forwarded {
+  const { headers, clientIp, trusted, proto, host } = options;
+  if (!trusted(clientIp)) {
+    headers.set("x-forwarded-for", clientIp);
+    headers.set("x-forwarded-proto", proto);
+    headers.set("x-forwarded-host", host);
+    return { headers, clientIp };
+  }
+  const prior = (headers.get("x-forwarded-for") ?? "").split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  const chain = [...prior, clientIp];
+  headers.set("x-forwarded-for", chain.join(", "));
+  if (!headers.has("x-forwarded-proto")) headers.set("x-forwarded-proto", proto);
+  if (!headers.has("x-forwarded-host")) headers.set("x-forwarded-host", host);
+  let effective = clientIp;
+  for (let i = prior.length - 1; i >= 0; i--) {
+    const ip = normalizeIp(prior[i]!);
+    if (ip === null) break;
+    effective = ip;
+    if (!trusted(ip)) break;
+  }
+  return { headers, clientIp: effective };
+}
+
+/**
+ * The bare IP address of an `X-Forwarded-For` entry (brackets and a port
+ * removed), or null when it is not an IP address (`unknown`, a hostname).
+ */
+export function normalizeIp(entry: string): string | null {
+  let s = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(s);
+  if (bracketed) s = bracketed[1]!;
+  else if (/^[\d.]+:\d+$/.test(s)) s = s.slice(0, s.lastIndexOf(":"));
+  if (IPV4.test(s)) return s;
+  if (!s.includes(":") || !/^[\da-fA-F:.]+$/.test(s)) return null;
+  try {
+    new URL(`http://[${s}]/`);
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/**
+ * A new transaction id: 26 characters of Crockford base32, 48 bits of
+ * millisecond time then 80 random bits (the ULID layout).
+ *
+ * Chosen over 32 random hex digits because ids sort by creation time, so
+ * access-log lines and agent logs can be merged and range-searched by id,
+ * and the time an id was issued can be read back from it; 80 random bits per
+ * millisecond keep collisions out of reach. Ids made in the same
+ * millisecond are not ordered among themselves.
+ *
+ * @example
+ * ```ts
+ * transactionId(); // "01JDC4W4Z8Q3V0X7T2M9K5R6HA"
+ * ```
+ */
+export function transactionId(): string {
+  const random = crypto.getRandomValues(new Uint8Array(10));
+  let out = "";
+  let time = Date.now();
+  for (let i = 0; i < 10; i++) {
+    out = CROCKFORD[time % 32]! + out;
+    time = Math.floor(time / 32);
+  }
+  // 80 bits = 16 characters of 5 bits.
+  let acc = 0;
+  let bits = 0;
+  for (const byte of random) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += CROCKFORD[(acc >> bits) & 31]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * Estimates the size in bytes of an HTTP/1.1 head: the start line, each
+ * header as `name: value\r\n`, and the blank line. Give a `Request` (its
+ * request line is `METHOD /path?query HTTP/1.1`) or a start line and headers.
+ * Header values are byte strings, so their length is their size; the start
+ * line is measured as UTF-8.
+ *
+ * @example
+ * ```ts
+ * headerSize("GET / HTTP/1.1", new Headers({ host: "a" })); // 16 + 9 + 2 = 27
+ * headerSize(new Request("http://a/", { headers: { host: "a" } })); // 27
+ * ```
+ */
+export function headerSize(request: Request): number;
+/** Size of a head given as its start line (`GET / HTTP/1.1`) and headers. */
+export function headerSize(startLine: string, headers: Headers): number;
+export function headerSize(head: Request | string, headers?: Headers): number {
+  let startLine: string;
+  if (typeof head === "string") {
+    startLine = head;
+  } else {
+    const url = new URL(head.url);
+    startLine = `${head.method} ${url.pathname}${url.search} HTTP/1.1`;
+    headers = head.headers;
+  }
+  let size = new TextEncoder().encode(startLine).length + 2;
+  for (const [name, value] of headersToPairs(headers ?? new Headers())) {
+    size += name.length + value.length + 4;
+  }
+  return size + 2;
+}
+
+/**
+ * Lists `headers` as name/value pairs (names in lower case), with one pair
+ * per `Set-Cookie` value, which must never be joined.
+ *
+ * @example
+ * ```ts
+ * const h = new Headers([["set-cookie", "a=1"], ["set-cookie", "b=2"]]);
+ * headersToPairs(h); // [["set-cookie", "a=1"], ["set-cookie", "b=2"]]
+ * ```
+ */
+export function headersToPairs(headers: Headers): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const [name, value] of headers) {
+    if (name !== "set-cookie") pairs.push([name, value]);
+  }
+  for (const cookie of headers.getSetCookie()) pairs.push(["set-cookie", cookie]);
+  return pairs;
+}
+
+/**
+ * Builds `Headers` from name/value pairs, appending repeated names (so every
+ * `Set-Cookie` stays separate).
+ *
+ * @throws {TypeError} on an invalid header name or value.
+ * @example
+ * ```ts
+ * pairsToHeaders([["set-cookie", "a=1"], ["set-cookie", "b=2"]]).getSetCookie(); // ["a=1", "b=2"]
+ * ```
+ */
+export function pairsToHeaders(pairs: Iterable<readonly [string, string]>): Headers {
+  const headers = new Headers();
+  for (const [name, value] of pairs) headers.append(name, value);
+  return headers;
+}

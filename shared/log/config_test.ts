@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { ObjectReader } from "../config/fields.ts";
+import { ConfigError, JsoncDocument } from "../config/jsonc.ts";
+import { defaultLogConfig, parseLogConfig } from "./config.ts";
+import type { LogConfig } from "./config_types.ts";
+
+/** Parses the `log` section of `text` as a file in /etc/burrow. */
+function parse(text: string, server = true): LogConfig {
+  const root = ObjectReader.root(JsoncDocument.parse("/etc/burrow/s.jsonc", text));
+  const log = parseLogConfig(root.object("log"), { baseDir: "/etc/burrow", server });
+  root.finish();
+  return log;
+}
+
+/** Asserts that parsing `text` fails with exactly `message`. */
+function assertFails(text: string, message: string, server = true): void {
+  assert.throws(() => parse(text, server), (e: unknown) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.equal(e.message, message);
+    return true;
+  });
+}
+
+Deno.test("parseLogConfig() gives console logging when the section is absent", () => {
+  assert.deepEqual(parse("{}"), defaultLogConfig());
+  assert.deepEqual(parse('{ "log": {} }'), {
+    level: "info",
+    system: [{ type: "console" }],
+    access: [],
+    unavailable: false,
+  });
+});
+
+Deno.test("parseLogConfig() reads levels, sinks and resolves file paths", () => {
+  const log = parse(`{ "log": {
+    "level": "debug",
+    "system": ["console", { "file": "logs/system.log", "maxSize": "1MB", "maxFiles": 3 }],
+    "access": [{ "file": "/var/log/burrow/access.log" }],
+    "unavailable": true,
+  } }`);
+  assert.deepEqual(log, {
+    level: "debug",
+    system: [
+      { type: "console" },
+      { type: "file", path: "/etc/burrow/logs/system.log", maxSize: 1024 ** 2, maxFiles: 3 },
+    ],
+    access: [
+      { type: "file", path: "/var/log/burrow/access.log", maxSize: 10 * 1024 ** 2, maxFiles: 5 },
+    ],
+    unavailable: true,
+  });
+});
+
+Deno.test("parseLogConfig() accepts a single sink for a list of one", () => {
+  assert.deepEqual(parse('{ "log": { "system": "console", "access": { "file": "a.log" } } }'), {
+    level: "info",
+    system: [{ type: "console" }],
+    access: [{ type: "file", path: "/etc/burrow/a.log", maxSize: 10 * 1024 ** 2, maxFiles: 5 }],
+    unavailable: false,
+  });
+  assert.deepEqual(parse('{ "log": { "system": [] } }').system, []);
+});
+
+Deno.test("parseLogConfig() rejects bad values at their position", () => {
+  assertFails(
+    '{ "log": { "level": "verbose" } }',
+    '/etc/burrow/s.jsonc:1:21: log.level: "verbose" is not one of "debug", "info", "warning", "error"',
+  );
+  assertFails(
+    '{ "log": { "system": ["syslog"] } }',
+    '/etc/burrow/s.jsonc:1:23: log.system[0]: "syslog" is not a sink ("console" or { "file": … })',
+  );
+  assertFails(
+    '{ "log": { "system": [{ "path": "x" }] } }',
+    "/etc/burrow/s.jsonc:1:23: log.system[0].file: is required",
+  );
+  assertFails(
+    '{ "log": { "system": [{ "file": "x", "maxFile": 2 }] } }',
+    '/etc/burrow/s.jsonc:1:38: log.system[0].maxFile: unknown key (did you mean "maxFiles"?)',
+  );
+  assertFails(
+    '{ "log": { "access": [{ "file": "x", "maxSize": "1kB" }] } }',
+    '/etc/burrow/s.jsonc:1:49: log.access[0].maxSize: "1kB" is out of range (64kB to 64GB)',
+  );
+  assertFails(
+    '{ "log": { "system": [3] } }',
+    '/etc/burrow/s.jsonc:1:23: log.system[0]: expected "console" or { "file": … }, got 3',
+  );
+});
+
+Deno.test("parseLogConfig() for an agent refuses access and unavailable", () => {
+  assert.deepEqual(parse('{ "log": { "level": "error" } }', false).access, []);
+  assertFails(
+    '{ "log": { "access": ["console"] } }',
+    "/etc/burrow/s.jsonc:1:12: log.access: unknown key",
+    false,
+  );
+});

@@ -1,0 +1,476 @@
+/**
+ * RFC 6455 WebSocket framing: constants and a pure codec, no I/O. Used by
+ * the insecure-mode client (`ws_client.ts`); Deno's own `WebSocket` frames
+ * everything else.
+ *
+ * Frame layout (RFC 6455 §5.2), integers big-endian:
+ *
+ * | bits | field                                                       |
+ * | ---- | ----------------------------------------------------------- |
+ * | 1    | FIN: last frame of a message                                |
+ * | 3    | RSV1–3: extension bits, must be 0 (none are negotiated)     |
+ * | 4    | opcode                                                      |
+ * | 1    | MASK: payload is masked (every client frame, no server one) |
+ * | 7    | payload length; 126: a 16-bit length follows, 127: 64-bit  |
+ * | 32   | masking key, when MASK is set                               |
+ *
+ * @module
+ */
+
+/** Frame opcodes (RFC 6455 §5.2). */
+export const Opcode = {
+  /** "%x0 denotes a continuation frame" */
+  Continuation: 0x0,
+  /** "%x1 denotes a text frame" */
+  Text: 0x1,
+  /** "%x2 denotes a binary frame" */
+  Binary: 0x2,
+  /** "%x8 denotes a connection close" */
+  Close: 0x8,
+  /** "%x9 denotes a ping" */
+  Ping: 0x9,
+  /** "%xA denotes a pong" */
+  Pong: 0xa,
+} as const;
+
+/** An opcode value. */
+export type Opcode = typeof Opcode[keyof typeof Opcode];
+
+/** Close status codes Burrow sends or interprets (RFC 6455 §7.4.1). */
+export const CloseCode = {
+  /** "indicates a normal closure" */
+  Normal: 1000,
+  /** "an endpoint is 'going away', such as a server going down" */
+  GoingAway: 1001,
+  /** "an endpoint is terminating the connection due to a protocol error" */
+  ProtocolError: 1002,
+  /** "it has received a type of data it cannot accept" (Burrow: a text message) */
+  UnsupportedData: 1003,
+  /** Reported, never sent: the close frame carried no status code. */
+  NoStatus: 1005,
+  /** Reported, never sent: the connection dropped without a close frame. */
+  Abnormal: 1006,
+  /** "it has received a message that is too big for it to process" */
+  MessageTooBig: 1009,
+} as const;
+
+/** Largest payload of a control frame (Close, Ping, Pong): "125 bytes or less". */
+export const MAX_CONTROL_PAYLOAD = 125;
+
+/** Why a peer's frames were rejected. */
+export type WebSocketProtocolErrorCode =
+  | "bad-frame"
+  | "bad-opcode"
+  | "bad-mask"
+  | "bad-close"
+  | "text-message"
+  | "too-large";
+
+/**
+ * A peer broke RFC 6455 (or Burrow's binary-only rule). `closeCode` is the
+ * status to close the connection with.
+ *
+ * @example
+ * ```ts
+ * throw new WebSocketProtocolError("Unknown opcode 0x3", "bad-opcode");
+ * ```
+ */
+export class WebSocketProtocolError extends Error {
+  /** Always "WebSocketProtocolError". */
+  override name = "WebSocketProtocolError";
+  /** Machine-readable reason. */
+  readonly code: WebSocketProtocolErrorCode;
+  /** Close status to send: 1009 for "too-large", 1003 for "text-message", else 1002. */
+  readonly closeCode: number;
+
+  /** Creates an error with a message and a code. */
+  constructor(message: string, code: WebSocketProtocolErrorCode) {
+    super(message);
+    this.code = code;
+    this.closeCode = code === "too-large"
+      ? CloseCode.MessageTooBig
+      : code === "text-message"
+      ? CloseCode.UnsupportedData
+      : CloseCode.ProtocolError;
+  }
+}
+
+/** One WebSocket frame, payload unmasked. */
+export interface WsFrame {
+  /** Last frame of its message (always true for control frames). */
+  fin: boolean;
+  /** What the frame carries. */
+  opcode: Opcode;
+  /** Application data. */
+  payload: Uint8Array;
+}
+
+/** Options of {@linkcode encodeFrame}. */
+export interface EncodeFrameOptions {
+  /** Clear FIN: more frames of this message follow. Default false. */
+  more?: boolean;
+  /** 4-byte masking key; a client must give a fresh random one per frame. */
+  mask?: Uint8Array;
+}
+
+/**
+ * Encodes one frame, header and payload in one new buffer (`payload` is
+ * copied, and masked when `options.mask` is given). The payload lands at a
+ * 4-byte aligned offset of its buffer so masking runs a word at a time.
+ *
+ * @throws {RangeError} when a mask is not 4 bytes or a control payload exceeds 125 bytes.
+ * @example
+ * ```ts
+ * const mask = crypto.getRandomValues(new Uint8Array(4));
+ * socket.write(encodeFrame(Opcode.Binary, new Uint8Array([1, 2, 3]), { mask }));
+ * ```
+ */
+export function encodeFrame(
+  opcode: Opcode,
+  payload: Uint8Array,
+  options: EncodeFrameOptions = {},
+): Uint8Array {
+  const { mask, more = false } = options;
+  const n = payload.length;
+  if (mask && mask.length !== 4) throw new RangeError(`Mask of ${mask.length} bytes, expected 4`);
+  if (opcode >= Opcode.Close && (n > MAX_CONTROL_PAYLOAD || more)) {
+    throw new RangeError(`Control frame 0x${opcode.toString(16)} of ${n} bytes cannot be sent`);
+  }
+  const lengthBytes = n < 126 ? 0 : n < 0x10000 ? 2 : 8;
+  const headerSize = 2 + lengthBytes + (mask ? 4 : 0);
+  const pad = mask ? (4 - headerSize % 4) % 4 : 0;
+  const out = new Uint8Array(pad + headerSize + n).subarray(pad);
+  out[0] = (more ? 0 : 0x80) | opcode;
+  const maskBit = mask ? 0x80 : 0;
+  const view = new DataView(out.buffer, out.byteOffset, headerSize);
+  if (lengthBytes === 0) out[1] = maskBit | n;
+  else if (lengthBytes === 2) {
+    out[1] = maskBit | 126;
+    view.setUint16(2, n);
+  } else {
+    out[1] = maskBit | 127;
+    view.setUint32(2, Math.floor(n / 0x1_0000_0000));
+    view.setUint32(6, n >>> 0);
+  }
+  out.set(payload, headerSize);
+  if (mask) {
+    out.set(mask, headerSize - 4);
+    maskInPlace(out.subarray(headerSize), mask);
+  }
+  return out;
+}
+
+/**
+ * XORs `bytes` with the 4-byte `mask` repeated from offset 0 (masking and
+ * unmasking are the same operation). A word at a time when `bytes` is 4-byte
+ * aligned in its buffer.
+ *
+ * @example
+ * ```ts
+ * const data = new Uint8Array([1, 2, 3, 4, 5]);
+ * maskInPlace(data, new Uint8Array([0xff, 0, 0xff, 0]));
+ * ```
+ */
+export function maskInPlace(bytes: Uint8Array, mask: Uint8Array): void {
+  let i = 0;
+  if (bytes.byteOffset % 4 === 0 && bytes.length >= 16) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+    // The key read as a word in platform byte order lines up with the data words.
+    const key = new Uint32Array(Uint8Array.from(mask).buffer)[0]!;
+    for (let w = 0; w < words.length; w++) words[w]! ^= key;
+    i = words.length * 4;
+  }
+  for (; i < bytes.length; i++) bytes[i]! ^= mask[i & 3]!;
+}
+
+/** Payload of a Close frame with a status code and a UTF-8 reason (cut to fit 125 bytes). */
+export function encodeClosePayload(code: number, reason = ""): Uint8Array {
+  let text = new TextEncoder().encode(reason);
+  if (text.length > MAX_CONTROL_PAYLOAD - 2) {
+    // Cut on a character boundary: drop UTF-8 continuation bytes at the cut.
+    let end = MAX_CONTROL_PAYLOAD - 2;
+    while (end > 0 && (text[end]! & 0xc0) === 0x80) end--;
+    text = text.subarray(0, end);
+  }
+  const out = new Uint8Array(2 + text.length);
+  new DataView(out.buffer).setUint16(0, code);
+  out.set(text, 2);
+  return out;
+}
+
+/**
+ * Reads a Close frame's payload; an empty one means 1005 (no status).
+ *
+ * @throws {WebSocketProtocolError} on a 1-byte payload, a status code that
+ * may not be sent, or a reason that is not UTF-8.
+ */
+export function decodeClosePayload(payload: Uint8Array): { code: number; reason: string } {
+  if (payload.length === 0) return { code: CloseCode.NoStatus, reason: "" };
+  if (payload.length === 1) throw new WebSocketProtocolError("Close frame of 1 byte", "bad-close");
+  const code = (payload[0]! << 8) | payload[1]!;
+  const allowed = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
+  if (!allowed) throw new WebSocketProtocolError(`Close frame with code ${code}`, "bad-close");
+  try {
+    const reason = new TextDecoder("utf-8", { fatal: true }).decode(payload.subarray(2));
+    return { code, reason };
+  } catch {
+    throw new WebSocketProtocolError("Close frame reason is not UTF-8", "bad-close");
+  }
+}
+
+/** Options of {@linkcode WsFrameDecoder}. */
+export interface WsFrameDecoderOptions {
+  /** Largest payload accepted in one frame, in bytes; checked at the header. */
+  maxPayload: number;
+  /** True to decode a client's frames (each must be masked), false for a server's (none may be). */
+  masked: boolean;
+}
+
+/** A parsed frame header. */
+interface FrameHeader {
+  fin: boolean;
+  opcode: Opcode;
+  mask: Uint8Array | null;
+  length: number;
+}
+
+/** Largest frame header: 2 bytes, a 64-bit length and a masking key. */
+const MAX_HEADER_SIZE = 14;
+
+/**
+ * Turns a sequence of byte chunks into whole frames, payloads unmasked.
+ * A payload that arrived whole in one chunk of a server's frames is a view
+ * into that chunk; any other payload is a fresh buffer. Frames are found by
+ * their length, never by scanning bytes.
+ *
+ * @example
+ * ```ts
+ * const decoder = new WsFrameDecoder({ maxPayload: 1 << 20, masked: false });
+ * socket.on("data", (chunk) => {
+ *   for (const frame of decoder.decode(chunk)) console.log(frame.opcode, frame.payload.length);
+ * });
+ * ```
+ */
+export class WsFrameDecoder {
+  readonly #maxPayload: number;
+  readonly #masked: boolean;
+  readonly #hdr = new Uint8Array(MAX_HEADER_SIZE);
+  #hdrFill = 0;
+  /** The frame whose payload is still arriving, its buffer, and how much of it is filled. */
+  #current: FrameHeader | null = null;
+  #payload = new Uint8Array(0);
+  #filled = 0;
+
+  /** Creates a decoder; see {@linkcode WsFrameDecoderOptions}. */
+  constructor(options: WsFrameDecoderOptions) {
+    this.#maxPayload = options.maxPayload;
+    this.#masked = options.masked;
+  }
+
+  /** Bytes held for a frame that is not complete yet. */
+  get buffered(): number {
+    return this.#hdrFill + this.#filled;
+  }
+
+  /**
+   * Yields every frame completed by `chunk`, keeping a partial one for the
+   * next call. Consume the generator fully before the next call.
+   *
+   * @throws {WebSocketProtocolError} on an invalid or oversized frame.
+   */
+  *decode(chunk: Uint8Array): Generator<WsFrame, void, undefined> {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.#current) {
+        const n = Math.min(this.#payload.length - this.#filled, chunk.length - off);
+        this.#payload.set(chunk.subarray(off, off + n), this.#filled);
+        this.#filled += n;
+        off += n;
+        if (this.#filled < this.#payload.length) return;
+        const header = this.#current;
+        this.#current = null;
+        this.#filled = 0;
+        yield frameOf(header, this.#payload);
+        continue;
+      }
+      let header: FrameHeader;
+      const avail = chunk.length - off;
+      if (this.#hdrFill === 0 && avail >= 2 && avail >= headerSize(chunk[off + 1]!)) {
+        header = this.#parseHeader(chunk, off);
+        off += headerSize(chunk[off + 1]!);
+      } else {
+        off += this.#fillHeader(chunk, off);
+        if (this.#hdrFill < 2 || this.#hdrFill < headerSize(this.#hdr[1]!)) return;
+        this.#hdrFill = 0;
+        header = this.#parseHeader(this.#hdr, 0);
+      }
+      const rest = chunk.length - off;
+      if (header.length <= rest) {
+        const view = chunk.subarray(off, off + header.length);
+        off += header.length;
+        // A masked payload is unmasked in a copy: the caller's chunk stays as it was.
+        yield frameOf(header, header.mask ? view.slice() : view);
+      } else {
+        this.#current = header;
+        this.#payload = new Uint8Array(header.length);
+        this.#payload.set(chunk.subarray(off));
+        this.#filled = rest;
+        return;
+      }
+    }
+  }
+
+  /** Copies header bytes from `chunk` into the header buffer; returns how many it took. */
+  #fillHeader(chunk: Uint8Array, off: number): number {
+    const start = off;
+    if (this.#hdrFill < 2) {
+      const n = Math.min(2 - this.#hdrFill, chunk.length - off);
+      this.#hdr.set(chunk.subarray(off, off + n), this.#hdrFill);
+      this.#hdrFill += n;
+      off += n;
+      if (this.#hdrFill < 2) return off - start;
+    }
+    const n = Math.min(headerSize(this.#hdr[1]!) - this.#hdrFill, chunk.length - off);
+    this.#hdr.set(chunk.subarray(off, off + n), this.#hdrFill);
+    this.#hdrFill += n;
+    return off + n - start;
+  }
+
+  #parseHeader(buf: Uint8Array, at: number): FrameHeader {
+    const b0 = buf[at]!;
+    const b1 = buf[at + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const opcode = b0 & 0x0f;
+    if (b0 & 0x70) throw new WebSocketProtocolError("Frame has RSV bits set", "bad-frame");
+    if (!OPCODES.has(opcode)) {
+      throw new WebSocketProtocolError(`Unknown opcode 0x${opcode.toString(16)}`, "bad-opcode");
+    }
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== this.#masked) {
+      const what = masked ? "A server frame is masked" : "A client frame is not masked";
+      throw new WebSocketProtocolError(what, "bad-mask");
+    }
+    const view = new DataView(buf.buffer, buf.byteOffset + at, headerSize(b1));
+    let length = b1 & 0x7f;
+    let pos = 2;
+    if (length === 126) {
+      length = view.getUint16(2);
+      pos = 4;
+    } else if (length === 127) {
+      const high = view.getUint32(2);
+      if (high & 0x8000_0000) {
+        throw new WebSocketProtocolError("Frame length has MSB set", "bad-frame");
+      }
+      length = high * 0x1_0000_0000 + view.getUint32(6);
+      pos = 10;
+    }
+    if (opcode >= Opcode.Close && (!fin || length > MAX_CONTROL_PAYLOAD)) {
+      throw new WebSocketProtocolError(
+        `Control frame 0x${opcode.toString(16)} is fragmented or longer than 125 bytes`,
+        "bad-frame",
+      );
+    }
+    if (length > this.#maxPayload) {
+      throw new WebSocketProtocolError(
+        `Frame of ${length} bytes exceeds the limit of ${this.#maxPayload}`,
+        "too-large",
+      );
+    }
+    const mask = masked ? buf.slice(at + pos, at + pos + 4) : null;
+    return { fin, opcode: opcode as Opcode, mask, length };
+  }
+}
+
+const OPCODES: ReadonlySet<number> = new Set(Object.values(Opcode));
+
+/** Header size implied by the second header byte (mask bit and 7-bit length). */
+function headerSize(b1: number): number {
+  const len7 = b1 & 0x7f;
+  return 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}
+
+/** The frame for `header` with its payload, unmasked in place when the header has a mask. */
+function frameOf(header: FrameHeader, payload: Uint8Array): WsFrame {
+  if (header.mask) maskInPlace(payload, header.mask);
+  return { fin: header.fin, opcode: header.opcode, payload };
+}
+
+/** A whole message joined from its data frames. */
+export interface WsMessage {
+  /** `Opcode.Text` or `Opcode.Binary`, from the first frame. */
+  opcode: Opcode;
+  /** The payloads of all its frames, in order. */
+  data: Uint8Array;
+}
+
+/**
+ * Joins fragmented messages (RFC 6455 §5.4): a Text or Binary frame starts a
+ * message, Continuation frames extend it, FIN ends it. Control frames may
+ * arrive between fragments and are not passed here.
+ *
+ * @example
+ * ```ts
+ * const assembler = new MessageAssembler(64 * 1024 * 1024);
+ * for (const frame of decoder.decode(chunk)) {
+ *   if (frame.opcode >= Opcode.Close) continue; // control frame
+ *   const message = assembler.push(frame);
+ *   if (message) console.log(message.data.length);
+ * }
+ * ```
+ */
+export class MessageAssembler {
+  readonly #maxSize: number;
+  #opcode: Opcode | null = null;
+  #parts: Uint8Array[] = [];
+  #size = 0;
+
+  /** Creates an assembler accepting messages of at most `maxSize` bytes. */
+  constructor(maxSize: number) {
+    this.#maxSize = maxSize;
+  }
+
+  /**
+   * Adds one data frame; returns the message it completes, or null while
+   * more fragments are due. A single-frame message is returned without a copy.
+   *
+   * @throws {WebSocketProtocolError} on a Continuation with no message to
+   * continue, a new message before the last one ended, or a message over the limit.
+   */
+  push(frame: WsFrame): WsMessage | null {
+    const continuing = frame.opcode === Opcode.Continuation;
+    if (continuing !== (this.#opcode !== null)) {
+      throw new WebSocketProtocolError(
+        continuing
+          ? "Continuation frame with no message to continue"
+          : "New message before the previous one ended",
+        "bad-frame",
+      );
+    }
+    this.#size += frame.payload.length;
+    if (this.#size > this.#maxSize) {
+      throw new WebSocketProtocolError(
+        `Message of more than ${this.#maxSize} bytes`,
+        "too-large",
+      );
+    }
+    if (frame.fin && !continuing) {
+      this.#size = 0;
+      return { opcode: frame.opcode, data: frame.payload };
+    }
+    this.#opcode ??= frame.opcode;
+    this.#parts.push(frame.payload);
+    if (!frame.fin) return null;
+    const data = new Uint8Array(this.#size);
+    let off = 0;
+    for (const part of this.#parts) {
+      data.set(part, off);
+      off += part.length;
+    }
+    const message = { opcode: this.#opcode, data };
+    this.#opcode = null;
+    this.#parts = [];
+    this.#size = 0;
+    return message;
+  }
+}
