@@ -71,6 +71,13 @@ export class AgentRegistry {
     return this.#agents.size;
   }
 
+  /** Streams open on all agent sessions besides the registrations' Control streams. */
+  openStreams(): number {
+    let n = 0;
+    for (const a of this.#agents) n += a.session.numStreams - a.registrations.size;
+    return n;
+  }
+
   /** True when some agent serves `domain`. */
   has(domain: string): boolean {
     return (this.#byDomain.get(domain)?.length ?? 0) > 0;

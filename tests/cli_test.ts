@@ -119,15 +119,22 @@ Deno.test("burrow agent rejects an unknown --log-level with exit 2", async () =>
   assert.match(run.stderr, /--log-level: 'loud'/);
 });
 
-Deno.test("burrow server --config x.jsonc is not yet implemented and exits 1", async () => {
-  const run = await burrow("server", "--config", "x.jsonc", "--log-level", "debug");
+Deno.test("burrow server with a missing config file names it and exits 1", async () => {
+  const run = await burrow("server", "--config", "missing-x.jsonc", "--log-level", "debug");
   assert.equal(run.code, 1);
   assert.equal(run.stdout, "");
-  assert.match(run.stderr, /burrow server: not yet implemented \(config: x\.jsonc\)/);
+  assert.match(run.stderr, /burrow server: .*missing-x\.jsonc/);
 });
 
-Deno.test("burrow agent defaults --config to conf/agent.jsonc", async () => {
-  const run = await burrow("agent");
-  assert.equal(run.code, 1);
-  assert.match(run.stderr, /burrow agent: not yet implemented \(config: conf\/agent\.jsonc\)/);
+Deno.test("burrow agent with an invalid config names file:line:col and exits 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/agent.jsonc`;
+    await Deno.writeTextFile(file, '{\n  "mode": "agent",\n  "connectTimeout": "soon"\n}\n');
+    const run = await burrow("agent", "--config", file);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /agent\.jsonc:3:\d+: .*connectTimeout/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,0 +1,287 @@
+/**
+ * The reverse proxy end to end: client → server (TLS) → wss → agent →
+ * backend, on loopback, with real sockets.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { until, World } from "./world.ts";
+import { within } from "../helpers/streams.ts";
+
+const SECRET = "e2e-secret-0123456789";
+
+/** A world with one domain served by one agent whose target is `backend`. */
+async function withDomain(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  body: (world: World) => Promise<void>,
+  domain: Record<string, unknown> = {},
+) {
+  const world = await World.create();
+  try {
+    const backend = world.backend(handler);
+    await world.domain("app.test", { active: true, secret: SECRET, ...domain });
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
+    });
+    await within(60_000, "test body", body(world));
+  } finally {
+    await world.close();
+  }
+}
+
+Deno.test("GET and POST go through the tunnel with method, path, query and headers", async () => {
+  await withDomain(async (req) => {
+    const url = new URL(req.url);
+    return Response.json({
+      method: req.method,
+      path: url.pathname + url.search,
+      xff: req.headers.get("x-forwarded-for"),
+      proto: req.headers.get("x-forwarded-proto"),
+      host: req.headers.get("x-forwarded-host"),
+      tid: req.headers.get("x-transaction-id"),
+      custom: req.headers.get("x-custom"),
+      body: req.body ? await req.text() : null,
+    }, { headers: { "set-cookie": "a=1", "x-backend": "yes" } });
+  }, async (world) => {
+    const get = await world.fetch("app.test", "/a/b?c=d&e=f", { headers: { "x-custom": "42" } });
+    assert.equal(get.status, 200);
+    const tid = get.headers.get("x-transaction-id");
+    assert.ok(tid && tid.length > 10);
+    assert.equal(get.headers.get("x-backend"), "yes");
+    const seen = await get.json();
+    assert.deepEqual(seen, {
+      method: "GET",
+      path: "/a/b?c=d&e=f",
+      xff: "127.0.0.1",
+      proto: "https",
+      host: "app.test",
+      tid,
+      custom: "42",
+      body: null,
+    });
+    const post = await world.fetch("app.test", "/submit", { method: "POST", body: "hello body" });
+    assert.equal(post.status, 200);
+    const posted = await post.json();
+    assert.equal(posted.method, "POST");
+    assert.equal(posted.body, "hello body");
+    const entry = world.lastAccess("app.test")!;
+    assert.equal(entry.method, "POST");
+    assert.equal(entry.status, 200);
+    assert.equal(entry.bytesIn, "hello body".length);
+    assert.ok(entry.bytesOut > 0);
+    assert.ok(entry.agent);
+  });
+});
+
+/** Deterministic bytes: chunk `i` of a stream, 64 KiB each. */
+function chunkOf(i: number): Uint8Array {
+  const c = new Uint8Array(65536);
+  new DataView(c.buffer).setUint32(0, i);
+  c.fill(i & 0xff, 4);
+  return c;
+}
+
+const HUNDRED_MIB = 100 * 1024 * 1024;
+
+Deno.test("100 MiB upload and download stream through with SHA-256 intact and bounded memory", async () => {
+  const sent = createHash("sha256");
+  for (let i = 0; i < HUNDRED_MIB / 65536; i++) sent.update(chunkOf(i));
+  const expected = sent.digest("hex");
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+  };
+  await withDomain(async (req) => {
+    const url = new URL(req.url);
+    if (req.method === "POST") {
+      const h = createHash("sha256");
+      let n = 0;
+      for await (const chunk of req.body!) {
+        h.update(chunk);
+        n += chunk.length;
+      }
+      return Response.json({ n, sha: h.digest("hex") });
+    }
+    if (url.pathname === "/download") {
+      let i = 0;
+      return new Response(
+        new ReadableStream({
+          pull(c) {
+            if (i === HUNDRED_MIB / 65536) c.close();
+            else c.enqueue(chunkOf(i++));
+          },
+        }, { highWaterMark: 0 }),
+      );
+    }
+    return new Response("?", { status: 400 });
+  }, async (world) => {
+    const base = Deno.memoryUsage().rss;
+    const timer = setInterval(sample, 20);
+    try {
+      let i = 0;
+      const upload = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (i === HUNDRED_MIB / 65536) c.close();
+          else c.enqueue(chunkOf(i++));
+        },
+      }, { highWaterMark: 0 });
+      const up = await world.fetch("app.test", "/upload", { method: "POST", body: upload });
+      assert.equal(up.status, 200);
+      assert.deepEqual(await up.json(), { n: HUNDRED_MIB, sha: expected });
+
+      const down = await world.fetch("app.test", "/download");
+      assert.equal(down.status, 200);
+      const got = createHash("sha256");
+      let n = 0;
+      for await (const chunk of down.body!) {
+        got.update(chunk);
+        n += chunk.length;
+      }
+      assert.equal(n, HUNDRED_MIB);
+      assert.equal(got.digest("hex"), expected);
+    } finally {
+      clearInterval(timer);
+    }
+    // Client, server, agent and backend share this process: 200 MiB moved, far less held.
+    const grown = (peak - base) / (1024 * 1024);
+    console.log(`peak RSS growth while streaming 2 × 100 MiB: ${grown.toFixed(1)} MiB`);
+    assert.ok(grown < 96, `memory grew by ${grown.toFixed(0)} MiB while streaming 2 × 100 MiB`);
+  }, { bodySize: "1GB" });
+});
+
+Deno.test("a WebSocket echoes through the tunnel, text and binary, and closes cleanly", async () => {
+  await withDomain((req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "echo.v1" });
+    socket.onmessage = (e) => socket.send(e.data);
+    return response;
+  }, async (world) => {
+    const ws = new WebSocket(`wss://127.0.0.1:${world.port}/ws`, {
+      protocols: ["echo.v1"],
+      headers: { host: "app.test" },
+      client: world.client,
+    });
+    const messages: (string | ArrayBuffer)[] = [];
+    const got = Promise.withResolvers<void>();
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => {
+      messages.push(e.data);
+      if (messages.length === 2) got.resolve();
+    };
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = (e) => reject(new Error(`WebSocket failed: ${(e as ErrorEvent).message}`));
+    });
+    assert.equal(ws.protocol, "echo.v1");
+    ws.send("hello tunnel");
+    ws.send(new Uint8Array([1, 2, 3, 250]));
+    await got.promise;
+    assert.equal(messages[0], "hello tunnel");
+    assert.deepEqual(new Uint8Array(messages[1] as ArrayBuffer), new Uint8Array([1, 2, 3, 250]));
+    const closed = new Promise<CloseEvent>((r) => ws.onclose = r);
+    ws.close(1000, "bye");
+    const ev = await closed;
+    assert.equal(ev.code, 1000);
+  });
+});
+
+Deno.test("Server-Sent Events arrive as they happen, not when the stream ends", async () => {
+  const next = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+  await withDomain(() => {
+    const enc = new TextEncoder();
+    let i = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          if (i === 3) {
+            c.close();
+            return;
+          }
+          // Event i+1 is sent only after the client saw event i: a buffering proxy deadlocks.
+          if (i > 0) await next[i - 1]!.promise;
+          c.enqueue(enc.encode(`data: event ${i++}\n\n`));
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  }, async (world) => {
+    const res = await world.fetch("app.test", "/events");
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    for (let seen = 0; seen < 3;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      const count = text.split("\n\n").length - 1;
+      while (seen < count) {
+        if (seen < 2) next[seen]!.resolve();
+        seen++;
+      }
+    }
+    assert.equal(text, "data: event 0\n\ndata: event 1\n\ndata: event 2\n\n");
+    await reader.cancel();
+  });
+});
+
+Deno.test("a client that disconnects mid-response frees the stream on both sides", async () => {
+  const backendAborted = Promise.withResolvers<void>();
+  await withDomain(() => {
+    let timer: ReturnType<typeof setInterval>;
+    return new Response(
+      new ReadableStream({
+        start(c) {
+          timer = setInterval(() => c.enqueue(new Uint8Array(1024)), 5);
+        },
+        cancel() {
+          clearInterval(timer);
+          backendAborted.resolve();
+        },
+      }),
+    );
+  }, async (world) => {
+    const abort = new AbortController();
+    const res = await world.fetch("app.test", "/slow", { signal: abort.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    abort.abort();
+    await reader.cancel().catch(() => {});
+    await within(5000, "backend to see the abort", backendAborted.promise);
+    const agents = world.server.agents;
+    await until("server-side streams to close", () => agents.openStreams() === 0);
+  });
+});
+
+Deno.test("200 concurrent requests across 2 agents and 3 domains are all answered correctly", async () => {
+  const world = await World.create();
+  try {
+    const domains = ["a.test", "b.test", "c.test"];
+    const backends = domains.map((d) =>
+      world.backend((req) => new Response(`${d} ${new URL(req.url).pathname}`))
+    );
+    for (const d of domains) {
+      await world.domain(d, { active: true, secret: SECRET, concurrency: 500 });
+    }
+    const spec = (ds: string[]) => ({
+      domains: Object.fromEntries(
+        ds.map((d) => [d, {
+          secret: SECRET,
+          concurrency: 500,
+          targets: [{ target: backends[domains.indexOf(d)]!.url }],
+        }]),
+      ),
+    });
+    await world.agent(spec(["a.test", "b.test"]));
+    await world.agent(spec(["b.test", "c.test"]));
+    const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+      const d = domains[i % 3]!;
+      const res = await world.fetch(d, `/r${i}`);
+      return res.status === 200 && (await res.text()) === `${d} /r${i}`;
+    }));
+    assert.equal(results.filter(Boolean).length, 200);
+    const agentsUsed = new Set(
+      world.access.filter((e) => e.domain === "b.test").map((e) => e.agent),
+    );
+    assert.equal(agentsUsed.size, 2, "b.test is spread over both agents");
+  } finally {
+    await world.close();
+  }
+});
