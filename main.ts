@@ -12,6 +12,7 @@
 
 import { agentCommand } from "./agent/command.ts";
 import { checkCommand } from "./cli/check.ts";
+import { demoCommand } from "./demo/command.ts";
 import { helpCommand, USAGE } from "./cli/help.ts";
 import { passwordCommand } from "./cli/password.ts";
 import { reportUsageError, USAGE_EXIT_CODE, UsageError } from "./cli/usage.ts";
@@ -25,6 +26,7 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: ReadonlyMap<string, Command> = new Map([
   ["server", serverCommand],
   ["agent", agentCommand],
+  ["demo", demoCommand],
   ["check", checkCommand],
   ["password", passwordCommand],
   ["version", versionCommand],

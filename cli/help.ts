@@ -14,6 +14,7 @@ Burrow is a self-hosted tunnel toolkit: one binary, several roles.
 Commands:
   server    Accept agents over wss and route traffic to them
   agent     Dial out to a server and serve its tunnels
+  demo      Run a working tunnel on this machine, no configuration needed
   check     Validate config files and their domain files without starting
   password  Print the $6$ hash of a secret, to store in a config file
   version   Print the version and exit

@@ -2,19 +2,28 @@
  * Dialling the server: a WebSocket over TLS (or plain `ws://` for local
  * testing) offering Burrow's subprotocol, as a mux transport.
  *
- * Two ways in. Normally Deno's own `WebSocket`, trusting the system roots
- * plus `caCerts`. With `insecure`, a small WebSocket client of our own
- * (`ws_client.ts`) over `node:tls` with certificate checks off, because
- * Deno's `WebSocket` and `Deno.createHttpClient` cannot skip them.
+ * Every dial runs our own client (`ws_client.ts`) over a `node:tls` or
+ * `node:net` socket with TCP_NODELAY set. Deno's `WebSocket` cannot set it:
+ * with Nagle's algorithm on, an agent that writes a stream ACK and, a few
+ * milliseconds later, the reply has the reply held until the server's
+ * delayed ACK (40 ms on Linux), on every proxied request. `node:tls` also
+ * lets `insecure` skip the certificate checks, which Deno's `WebSocket` and
+ * `Deno.createHttpClient` cannot. Otherwise `node:tls` checks the chain
+ * against the default roots plus `caCerts`, and the host name (or IP
+ * address) against the certificate.
  *
  * @module
  */
 
-import { connect as tlsConnect } from "node:tls";
+import { connect as tlsConnect, getCACertificates } from "node:tls";
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import type { Conn } from "../mux/session.ts";
-import { fromWebSocket } from "./websocket.ts";
-import { checkHandshakeOptions, connectWebSocket, DialError } from "./ws_client.ts";
+import {
+  checkHandshakeOptions,
+  connectWebSocket,
+  DialError,
+  type WebSocketClient,
+} from "./ws_client.ts";
 
 export { DialError, type DialErrorCode } from "./ws_client.ts";
 
@@ -24,17 +33,21 @@ export interface DialOptions {
   protocols: string[];
   /** Extra request headers (authorization, say); not the ones the handshake sets itself. */
   headers?: HeadersInit;
-  /** PEM certificates to trust besides the system roots. */
+  /**
+   * PEM certificates to trust besides the default roots (`node:tls`'s:
+   * Mozilla's bundle, plus the system store and `NODE_EXTRA_CA_CERTS` when
+   * Deno is told to use them).
+   */
   caCerts?: string[];
-  /** Skip verification of the server's certificate (`wss://` only). Default false. */
+  /** Skip verification of the server's certificate and name (`wss://` only). Default false. */
   insecure?: boolean;
   /** Milliseconds the whole dial (TCP, TLS, upgrade) may take. Default 10,000. */
   timeout?: number;
   /** Aborts the dial; no effect once it resolved. */
   signal?: AbortSignal;
-  /** Milliseconds `close()` waits for the server's answer before giving up on it. Default 2,000. */
+  /** Milliseconds `close()` waits for the server's answer before dropping the socket. Default 2,000. */
   closeTimeout?: number;
-  /** Largest message accepted in insecure mode, in bytes. Default 64 MiB (as Deno's `WebSocket`). */
+  /** Largest message accepted, in bytes; a bigger one closes with 1009. Default 64 MiB. */
   maxMessageSize?: number;
 }
 
@@ -47,9 +60,8 @@ export interface DialedWebSocket {
   /** Closes the WebSocket (status 1000); safe to call more than once. */
   close(): void;
   /**
-   * Resolves once the connection is closed, by either side, or at the latest
-   * `closeTimeout` after `close()` (in normal mode a server that never
-   * answers the close leaves Deno's socket open until TCP gives up). Never rejects.
+   * Resolves once the socket is closed, by either side, or dropped
+   * `closeTimeout` after `close()` when the server does not answer. Never rejects.
    */
   closed: Promise<void>;
 }
@@ -57,11 +69,11 @@ export interface DialedWebSocket {
 /** Default of {@linkcode DialOptions.timeout}. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** Default of {@linkcode DialOptions.closeTimeout}. */
-const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
-
 /** TLS error codes (node:tls) that mean the server's certificate was not accepted. */
 const CERTIFICATE_ERROR = /CERT|SIGNATURE|ISSUER|SELF_SIGNED/;
+
+/** The node:tls error code of a certificate that does not name the host dialled. */
+const NAME_MISMATCH = "ERR_TLS_CERT_ALTNAME_INVALID";
 
 /**
  * Opens a WebSocket to `url` (`wss://` or `ws://`) offering `protocols` and
@@ -101,185 +113,51 @@ export async function dialWebSocket(url: string, options: DialOptions): Promise<
   }, timeout);
   try {
     abort.signal.throwIfAborted();
-    const dialed = options.insecure && target.protocol === "wss:"
-      ? await dialInsecure(target, options, abort.signal)
-      : await dialNative(target, options, abort.signal);
-    if (options.protocols.length > 0 && !options.protocols.includes(dialed.protocol)) {
-      dialed.close();
-      await dialed.closed; // at most closeTimeout
-      const chose = dialed.protocol ? `speaks "${dialed.protocol}"` : "chose no subprotocol";
+    const client = await connectWith(openSocket(target, options), target, options, abort.signal);
+    if (options.protocols.length > 0 && client.protocol === "") {
+      // Our client already refused a subprotocol that was not offered.
+      client.close();
+      await client.closed; // at most closeTimeout
       throw new DialError(
-        `Cannot dial ${where}: server ${chose}, this client speaks ${options.protocols.join(", ")}`,
+        `Cannot dial ${where}: server chose no subprotocol, this client speaks ${
+          options.protocols.join(", ")
+        }`,
         "subprotocol",
       );
     }
-    return dialed;
+    return {
+      conn: client.conn,
+      protocol: client.protocol,
+      close: () => client.close(),
+      closed: client.closed,
+    };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
   }
 }
 
-/** Deno's WebSocket, trusting `caCerts` through its own HttpClient. */
-async function dialNative(
-  url: URL,
-  options: DialOptions,
-  signal: AbortSignal,
-): Promise<DialedWebSocket> {
-  const client = Deno.createHttpClient(options.caCerts ? { caCerts: options.caCerts } : {});
-  let ws: WebSocket;
-  try {
-    ws = new WebSocket(url.href, {
-      protocols: options.protocols,
-      client,
-      ...(options.headers ? { headers: options.headers } : {}),
-    });
-    await opened(ws, signal);
-  } catch (e) {
-    if (signal.aborted) throw signal.reason;
-    throw await explainNativeFailure(url, options, signal, e);
-  } finally {
-    // The socket no longer needs the client once the handshake is over.
-    client.close();
-  }
-  const closed = Promise.withResolvers<void>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  if (ws.readyState === WebSocket.CLOSED) closed.resolve();
-  ws.addEventListener("close", () => {
-    clearTimeout(timer);
-    closed.resolve();
-  }, { once: true });
-  const close = () => {
-    ws.close(1000);
-    // Deno's WebSocket waits for the server's close frame as long as TCP lives, and
-    // cannot be dropped: stop waiting for it after closeTimeout.
-    if (timer === undefined && ws.readyState !== WebSocket.CLOSED) {
-      timer = setTimeout(closed.resolve, options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS);
-    }
-  };
-  const conn = await fromWebSocket(ws);
-  return { conn, protocol: ws.protocol, close, closed: closed.promise };
-}
-
 /**
- * Resolves when `ws` opens; rejects with the text of its error event when it
- * closes first. Aborting closes it, and rejects once it is closed.
+ * A TCP (ws:) or TLS (wss:) socket to the URL's host, connecting, with
+ * TCP_NODELAY: the mux batches its frames itself, and Nagle's algorithm
+ * plus the peer's delayed ACK would add 40 ms to every exchange made of two
+ * small writes.
  */
-function opened(ws: WebSocket, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let message = "";
-    const onAbort = () => ws.close();
-    const onError = (e: Event) => {
-      message = e instanceof ErrorEvent ? e.message : "";
-    };
-    const onOpen = () => {
-      cleanup();
-      resolve();
-    };
-    const onClose = (e: CloseEvent) => {
-      cleanup();
-      reject(new Error(message || `WebSocket closed before it opened (code ${e.code})`));
-    };
-    const cleanup = () => {
-      signal.removeEventListener("abort", onAbort);
-      ws.removeEventListener("error", onError);
-      ws.removeEventListener("open", onOpen);
-      ws.removeEventListener("close", onClose);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    ws.addEventListener("error", onError);
-    ws.addEventListener("open", onOpen);
-    ws.addEventListener("close", onClose);
-  });
-}
-
-/**
- * Turns a failure of Deno's WebSocket into a DialError. Deno reports a
- * refused `wss://` upgrade without its status (it retries over HTTP/2 and
- * reports that attempt's error), so when the cause is not plain, the
- * handshake is replayed once with our own client, certificates checked, to
- * learn the status.
- */
-async function explainNativeFailure(
-  url: URL,
-  options: DialOptions,
-  signal: AbortSignal,
-  error: unknown,
-): Promise<DialError> {
-  const detail = error instanceof Error ? error.message : String(error);
-  const cause = { cause: error };
-  if (/certificate/i.test(detail)) {
-    return new DialError(
-      `Cannot dial ${url.href}: the server's certificate is not trusted (${detail}); ` +
-        "pass its CA certificate, or dial insecure",
-      "certificate",
-      cause,
-    );
-  }
-  if (/tcp connect error|dns error|failed to lookup|connection refused/i.test(detail)) {
-    return new DialError(`Cannot dial ${url.href}: ${detail}`, "connect", cause);
-  }
-  const replayed = await replayHandshake(url, options, signal);
-  if (replayed) return replayed;
-  const status = /Invalid status code:? (\d{3})/.exec(detail)?.[1];
-  if (status) {
-    return new DialError(
-      `Cannot dial ${url.href}: server refused the WebSocket upgrade: HTTP ${status}`,
-      "refused",
-      { ...cause, status: Number(status) },
-    );
-  }
-  return new DialError(`Cannot dial ${url.href}: ${detail}`, "handshake", cause);
-}
-
-/** The refusal our own client sees for the same request, or null if it sees none. */
-async function replayHandshake(
-  url: URL,
-  options: DialOptions,
-  signal: AbortSignal,
-): Promise<DialError | null> {
-  const socket = openSocket(url, { verify: true, caCerts: options.caCerts });
-  try {
-    const client = await connectWith(socket, url, options, signal);
-    client.close();
-    await client.closed;
-    return null;
-  } catch (e) {
-    return e instanceof DialError && e.code === "refused" ? e : null;
-  }
-}
-
-/** Our own client over node:tls, the server's certificate unchecked. */
-async function dialInsecure(
-  url: URL,
-  options: DialOptions,
-  signal: AbortSignal,
-): Promise<DialedWebSocket> {
-  const socket = openSocket(url, { verify: false });
-  const client = await connectWith(socket, url, options, signal);
-  return {
-    conn: client.conn,
-    protocol: client.protocol,
-    close: () => client.close(),
-    closed: client.closed,
-  };
-}
-
-/** A TCP (ws:) or TLS (wss:) socket to the URL's host, connecting. */
-function openSocket(url: URL, tls: { verify: boolean; caCerts?: string[] | undefined }): Socket {
+function openSocket(url: URL, options: DialOptions): Socket {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  // noDelay: the mux batches frames itself; Nagle plus delayed ACKs would add 40 ms
-  // to every request/response exchange made of two small writes.
   if (url.protocol === "ws:") return netConnect({ host, port: Number(url.port || 80), noDelay: true });
-  return tlsConnect({
-    noDelay: true,
+  const verify = !options.insecure;
+  const socket = tlsConnect({
     host,
     port: Number(url.port || 443),
-    // SNI carries names only (RFC 6066).
+    // SNI carries names only (RFC 6066); node:tls checks an IP host against IP SANs.
     ...(isIP(host) ? {} : { servername: host }),
-    rejectUnauthorized: tls.verify,
-    ...(tls.caCerts ? { ca: tls.caCerts } : {}),
+    rejectUnauthorized: verify,
+    // `ca` replaces the default roots rather than adding to them.
+    ...(verify && options.caCerts ? { ca: [...getCACertificates(), ...options.caCerts] } : {}),
   });
+  // tls.connect() takes `noDelay` at run time, but its types do not have it.
+  return socket.setNoDelay(true);
 }
 
 /** Runs our client's handshake on `socket`; aborting destroys the socket. */
@@ -288,15 +166,15 @@ async function connectWith(
   url: URL,
   options: DialOptions,
   signal: AbortSignal,
-) {
+): Promise<WebSocketClient> {
   const onAbort = () => socket.destroy();
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     return await connectWebSocket(socket, url, {
       protocols: options.protocols,
       ...(options.headers ? { headers: options.headers } : {}),
-      ...(options.maxMessageSize ? { maxMessageSize: options.maxMessageSize } : {}),
-      ...(options.closeTimeout ? { closeTimeout: options.closeTimeout } : {}),
+      ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+      ...(options.closeTimeout !== undefined ? { closeTimeout: options.closeTimeout } : {}),
     });
   } catch (e) {
     if (signal.aborted) throw signal.reason;
@@ -306,6 +184,7 @@ async function connectWith(
   }
 }
 
+/** Names the dial in a handshake or socket error, and sorts certificate errors out. */
 function explainSocketFailure(url: URL, error: unknown): DialError {
   const detail = error instanceof Error ? error.message : String(error);
   const message = `Cannot dial ${url.href}: ${detail.charAt(0).toLowerCase()}${detail.slice(1)}`;
@@ -316,13 +195,16 @@ function explainSocketFailure(url: URL, error: unknown): DialError {
     });
   }
   const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" && CERTIFICATE_ERROR.test(code)) {
-    return new DialError(
-      `Cannot dial ${url.href}: the server's certificate is not trusted (${detail}); ` +
-        "pass its CA certificate, or dial insecure",
-      "certificate",
-      { cause: error },
-    );
+  if (typeof code !== "string" || !CERTIFICATE_ERROR.test(code)) {
+    return new DialError(message, "connect", { cause: error });
   }
-  return new DialError(message, "connect", { cause: error });
+  const [problem, remedy] = code === NAME_MISMATCH
+    ? [`is not valid for "${url.hostname}"`, "dial a name it lists"]
+    : ["is not trusted", "pass its CA certificate"];
+  return new DialError(
+    `Cannot dial ${url.href}: the server's certificate ${problem} (${code}: ${detail}); ` +
+      `${remedy}, or dial insecure`,
+    "certificate",
+    { cause: error },
+  );
 }
