@@ -48,6 +48,13 @@ export class MuxStream {
   readonly readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer. `close()` sends FIN; `abort()` resets the stream. */
   readonly writable: WritableStream<Uint8Array>;
+  /**
+   * Resolves once the session forgets the stream: FIN sent and received, or a
+   * reset by either side, or the session's end. Never rejects. Unread data
+   * may still be readable after it resolves.
+   */
+  readonly closed: Promise<void>;
+  readonly #closed = Promise.withResolvers<void>();
 
   readonly #host: StreamHost;
   // Receive side.
@@ -77,6 +84,7 @@ export class MuxStream {
   constructor(host: StreamHost, id: number) {
     this.#host = host;
     this.id = id;
+    this.closed = this.#closed.promise;
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
         this.#readController = c;
@@ -295,6 +303,7 @@ export class MuxStream {
 
   #finish(): void {
     this.#finished = true;
+    this.#closed.resolve();
     if (this.#openTimer !== undefined) {
       clearTimeout(this.#openTimer);
       this.#openTimer = undefined;

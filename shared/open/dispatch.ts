@@ -17,6 +17,9 @@ import {
 } from "./message.ts";
 import { readOpen, type ReadOptions, readReply } from "./read.ts";
 
+/** How long a refused stream waits for the opener to end it before resetting it. */
+const REFUSED_LINGER_MS = 10_000;
+
 /** A stream whose open was accepted. */
 export interface OpenedStream {
   /** The underlying mux stream (for `reset()`). */
@@ -107,8 +110,14 @@ export async function serveStream(
       await stream.writable.close();
     } catch {
       // The stream is gone already; nothing to tell.
+      stream.reset();
+      return;
     }
-    stream.reset();
+    // No reset right away: a RST would discard the ERROR before the opener read
+    // it. The opener resets or closes after reading; a stuck one is reset later.
+    const timer = setTimeout(() => stream.reset(), REFUSED_LINGER_MS);
+    stream.closed.then(() => clearTimeout(timer));
+    if (!stream.readable.locked) stream.readable.pipeTo(new WritableStream()).catch(() => {});
   };
   let opened;
   try {

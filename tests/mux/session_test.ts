@@ -202,14 +202,17 @@ withConnTypes("closing the session ends every stream and pending call", async ({
   const serverRead = s.readable.getReader();
   await serverRead.read();
   const serverPending = serverRead.read();
+  // Handlers go on before the close, as a real caller awaiting these would have them.
+  const readFails = assert.rejects(pendingRead, isCode("session-closed"));
+  const serverReadFails = assert.rejects(serverPending, isCode("session-closed"));
   await client.close();
   assert.equal(await pendingAccept, null);
-  await assert.rejects(pendingRead, isCode("session-closed"));
+  await readFails;
   await assert.rejects(writer.write(new Uint8Array(1)), isCode("session-closed"));
   await assert.rejects(client.open(), isCode("session-closed"));
   // The server sees the connection go away and cleans up by itself.
   await within(5000, "server to notice", server.closed);
-  await assert.rejects(serverPending, isCode("session-closed"));
+  await serverReadFails;
   assert.equal(server.closeReason, null); // GoAway(normal) then EOF is a clean close
   assert.equal(await server.accept(), null);
   assert.equal(client.numStreams + server.numStreams, 0);
