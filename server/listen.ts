@@ -59,8 +59,51 @@ function onError(e: unknown): Response {
   return new Response("Internal Server Error\n", { status: 500 });
 }
 
-/** Serves HTTPS on `hostname:port`, picking the certificate from `store` per server name. */
+/**
+ * Serves HTTPS on `hostname:port`, picking the certificate from `store` per
+ * server name. `reload()` applies reloaded certificates.
+ */
 export function listenHttps(
+  options: { hostname: string; port: number },
+  store: CertificateStore,
+  handler: Handler,
+): Listening & { reload(): Promise<void> } {
+  let current = serveTls(options, store, handler);
+  const draining = new Set<Promise<void>>();
+  return {
+    addr: current.addr,
+    /**
+     * Deno caches the certificate its SNI resolver returns for each server
+     * name for the listener's lifetime, so new certificates need a new
+     * listener: the old one stops accepting (its requests in flight finish),
+     * a new one binds the same address. Connections arriving in between
+     * (a few ms) are refused and retried by clients. Deno 2.9.6 then leaves one
+     * pending resolver op of the old listener behind (see the reload test).
+     */
+    async reload() {
+      const old = current;
+      const done = old.shutdown();
+      draining.add(done);
+      done.finally(() => draining.delete(done));
+      const addr = { hostname: options.hostname, port: old.addr.port };
+      for (let attempt = 0;; attempt++) {
+        try {
+          current = serveTls(addr, store, handler);
+          return;
+        } catch (e) {
+          if (!(e instanceof Deno.errors.AddrInUse) || attempt >= 100) throw e;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+    },
+    async shutdown() {
+      await current.shutdown();
+      await Promise.all([...draining]);
+    },
+  };
+}
+
+function serveTls(
   options: { hostname: string; port: number },
   store: CertificateStore,
   handler: Handler,

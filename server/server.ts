@@ -56,6 +56,7 @@ export async function startServer(
   await sni.load();
   const stores: CertificateStore[] = [sni];
   const listening: Listening[] = [];
+  const reloadable: { store: CertificateStore; reload(): Promise<void> }[] = [];
   let selfSignedCa: string | null = null;
   let certWatch: Watch | null = null;
   try {
@@ -84,22 +85,26 @@ export async function startServer(
       }
       const s = listenHttps(l, store, (req, info) => proxy.handle(req, info, "https"));
       listening.push(s);
+      reloadable.push({ store, reload: () => s.reload() });
       log.info("Listening on https://{addr}", { addr: `${s.addr.hostname}:${s.addr.port}` });
     }
     const certFiles = [...new Set(stores.flatMap((s) => s.files))];
     if (certFiles.length > 0) {
       certWatch = watchPaths([...new Set(certFiles.map((f) => dirname(f)))], async (changed) => {
         if (![...changed].some((p) => certFiles.includes(p))) return;
+        const reloaded = new Set<CertificateStore>();
         for (const store of stores) {
           try {
             await store.load();
+            reloaded.add(store);
           } catch (e) {
             log.error("Certificate reload failed, previous certificates stay: {error}", {
               error: (e as Error).message,
             });
           }
         }
-        log.info("Certificates reloaded");
+        for (const r of reloadable) if (reloaded.has(r.store)) await r.reload();
+        if (reloaded.size > 0) log.info("Certificates reloaded");
       });
     }
     domains.watch();

@@ -114,14 +114,13 @@ export async function dialWebSocket(url: string, options: DialOptions): Promise<
   try {
     abort.signal.throwIfAborted();
     const client = await connectWith(openSocket(target, options), target, options, abort.signal);
-    if (options.protocols.length > 0 && client.protocol === "") {
-      // Our client already refused a subprotocol that was not offered.
+    // The client refuses a subprotocol that was not offered; "none" is left to us.
+    if (options.protocols.length > 0 && !options.protocols.includes(client.protocol)) {
       client.close();
       await client.closed; // at most closeTimeout
+      const chose = client.protocol ? `speaks "${client.protocol}"` : "chose no subprotocol";
       throw new DialError(
-        `Cannot dial ${where}: server chose no subprotocol, this client speaks ${
-          options.protocols.join(", ")
-        }`,
+        `Cannot dial ${where}: server ${chose}, this client speaks ${options.protocols.join(", ")}`,
         "subprotocol",
       );
     }
@@ -145,7 +144,9 @@ export async function dialWebSocket(url: string, options: DialOptions): Promise<
  */
 function openSocket(url: URL, options: DialOptions): Socket {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (url.protocol === "ws:") return netConnect({ host, port: Number(url.port || 80), noDelay: true });
+  if (url.protocol === "ws:") {
+    return netConnect({ host, port: Number(url.port || 80), noDelay: true });
+  }
   const verify = !options.insecure;
   const socket = tlsConnect({
     host,
@@ -154,7 +155,9 @@ function openSocket(url: URL, options: DialOptions): Socket {
     ...(isIP(host) ? {} : { servername: host }),
     rejectUnauthorized: verify,
     // `ca` replaces the default roots rather than adding to them.
-    ...(verify && options.caCerts ? { ca: [...getCACertificates(), ...options.caCerts] } : {}),
+    ...(verify && options.caCerts
+      ? { ca: [...getCACertificates("default"), ...options.caCerts] }
+      : {}),
   });
   // tls.connect() takes `noDelay` at run time, but its types do not have it.
   return socket.setNoDelay(true);

@@ -1,8 +1,10 @@
 /**
  * A minimal RFC 6455 WebSocket client over a Node-style socket (`node:tls`
- * or `node:net`), for what Deno's `WebSocket` cannot do: talk to a server
- * whose certificate is not verified (`insecure` mode). Binary messages only;
- * no extensions. The socket's own flow control is the backpressure both ways.
+ * or `node:net`), the one `dial.ts` uses for every dial: Deno's `WebSocket`
+ * can neither turn Nagle's algorithm off (TCP_NODELAY) nor skip certificate
+ * checks (`insecure` mode), and a Node socket can do both. Binary messages
+ * only; no extensions. The socket's own flow control is the backpressure
+ * both ways.
  *
  * @module
  */

@@ -1,0 +1,300 @@
+/**
+ * HTTP through the tunnel next to the same backend reached directly, measured
+ * in the same run: `wrk` for requests per second and latency (12-byte and
+ * 1 MiB responses), `curl` on one connection for bulk download MB/s.
+ *
+ * Three processes besides wrk and curl: the backend (`http_backend.ts`), the
+ * tunnel (`http_tunnel.ts`: server and agent, as on one host in production
+ * they are two processes, here one to keep the count down), and this one,
+ * which only starts things and waits. The backend is a process rather than a
+ * Worker so it has its own heap and GC, as a real backend would. Run with
+ * `deno task bench`; without `wrk` on the PATH it says so and exits 0.
+ *
+ * @module
+ */
+
+const DOMAIN = "bench.test";
+const DURATION = "5s";
+const WARMUP = "1s";
+const BULK_MIB = Number(Deno.env.get("BENCH_BULK_MIB") ?? 1024);
+const CURL_MAX_S = 25;
+
+/** What one wrk run reported. */
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  problems: string[];
+}
+
+/** Bulk download by curl. */
+interface CurlResult {
+  mbps: number;
+  problems: string[];
+}
+
+/** A helper process of the bench, started and ready. */
+interface Child {
+  /** The JSON object it printed on its first stdout line. */
+  ready: Record<string, unknown>;
+  /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+const READY_MS = 20_000;
+
+/** Starts `deno run -A script` with `env` and waits for its first stdout line (JSON). */
+async function startChild(script: URL, env: Record<string, string>): Promise<Child> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script.pathname],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stop = async () => {
+    try {
+      process.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        process.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }, 5000);
+    await process.status;
+    clearTimeout(timer);
+    await lines.cancel().catch(() => {});
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${script.pathname} not ready within ${READY_MS} ms`)),
+        READY_MS,
+      );
+    });
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await Promise.race([lines.read(), timeout]);
+      if (done) throw new Error(`${script.pathname} exited before it was ready`);
+      text += value;
+    }
+    return { ready: JSON.parse(text.slice(0, text.indexOf("\n"))), stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const UNITS_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a wrk latency line such as `    99%   12.34ms`. */
+function latency(out: string, pct: string): number {
+  const m = out.match(new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s|m|h)\\s*$`, "m"));
+  return m ? Number(m[1]) * UNITS_MS[m[2]!]! : NaN;
+}
+
+/** Parses `wrk --latency` output; anything that makes the run suspect goes to `problems`. */
+export function parseWrk(out: string): WrkResult {
+  const problems: string[] = [];
+  const non2xx = out.match(/Non-2xx or 3xx responses:\s*(\d+)/);
+  if (non2xx) problems.push(`${non2xx[1]} non-2xx/3xx responses`);
+  const sock = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  if (sock) problems.push(`socket errors: ${sock[0].slice("Socket errors: ".length)}`);
+  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
+  if (requests === 0) problems.push("no requests completed");
+  return {
+    rps: Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN),
+    p50: latency(out, "50"),
+    p99: latency(out, "99"),
+    requests,
+    problems,
+  };
+}
+
+async function wrk(url: string, duration: string, host?: string): Promise<WrkResult> {
+  const args = ["-t2", "-c50", `-d${duration}`, "--latency"];
+  if (host !== undefined) args.push("-H", `Host: ${host}`);
+  const out = await new Deno.Command("wrk", { args: [...args, url], stdout: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const result = parseWrk(text);
+  if (!out.success) result.problems.push(`wrk exited with code ${out.code}`);
+  return result;
+}
+
+async function curl(url: string, extra: string[]): Promise<CurlResult> {
+  const out = await new Deno.Command("curl", {
+    args: [
+      "-s",
+      "-o",
+      "/dev/null",
+      "--max-time",
+      String(CURL_MAX_S),
+      "-w",
+      "%{speed_download} %{size_download} %{http_code}",
+      ...extra,
+      url,
+    ],
+    stdout: "piped",
+  }).output();
+  const [speed, size, code] = new TextDecoder().decode(out.stdout).trim().split(" ");
+  const problems: string[] = [];
+  if (!out.success) problems.push(`curl exited with code ${out.code}`);
+  if (code !== "200") problems.push(`HTTP status ${code}`);
+  if (Number(size) !== BULK_MIB * 1024 * 1024) problems.push(`got ${size} bytes`);
+  return { mbps: Number(speed) / 1e6, problems };
+}
+
+/** Resolves whether `cmd` can be started (it runs `cmd --version`). */
+async function has(cmd: string): Promise<boolean> {
+  try {
+    await new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** One fetch through the tunnel, to fail early with a clear message rather than time wrk. */
+async function sanityCheck(port: number, caFile: string): Promise<void> {
+  const client = Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(caFile)],
+    allowHost: true,
+  });
+  try {
+    const res = await fetch(`https://127.0.0.1:${port}/small`, {
+      headers: { host: DOMAIN },
+      client,
+    });
+    const body = await res.text();
+    if (res.status !== 200 || body !== "hello world\n") {
+      throw new Error(`Tunnel sanity check: status ${res.status}, body ${JSON.stringify(body)}`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+const ms = (n: number) => n < 10 ? `${n.toFixed(2)}ms` : `${n.toFixed(1)}ms`;
+const verdict = (ok: boolean) => ok ? "PASS" : "FAIL";
+
+function row(name: string, direct: WrkResult, tunnel: WrkResult): string {
+  return [
+    name.padEnd(7),
+    fmt(direct.rps).padStart(9),
+    ms(direct.p50).padStart(9),
+    ms(direct.p99).padStart(9),
+    fmt(tunnel.rps).padStart(9),
+    ms(tunnel.p50).padStart(9),
+    ms(tunnel.p99).padStart(9),
+    `${fmt(tunnel.rps / direct.rps * 100)}%`.padStart(7),
+    `${fmt(tunnel.p99 / direct.p99, 1)}x`.padStart(6),
+  ].join(" ");
+}
+
+function problems(named: [string, { problems: string[] }][]): string[] {
+  return named.flatMap(([name, r]) => r.problems.map((p) => `${name}: ${p}`));
+}
+
+interface Urls {
+  direct: string;
+  tunnel: string;
+  caFile: string;
+}
+
+async function measure(urls: Urls): Promise<void> {
+  const run = (path: string, duration: string) => ({
+    direct: () => wrk(`${urls.direct}${path}`, duration),
+    tunnel: () => wrk(`${urls.tunnel}${path}`, duration, DOMAIN),
+  });
+  for (const path of ["/small", "/1m"]) {
+    await run(path, WARMUP).direct();
+    await run(path, WARMUP).tunnel();
+  }
+  const smallDirect = await run("/small", DURATION).direct();
+  const smallTunnel = await run("/small", DURATION).tunnel();
+  const bigDirect = await run("/1m", DURATION).direct();
+  const bigTunnel = await run("/1m", DURATION).tunnel();
+  const bulkDirect = await curl(`${urls.direct}/bulk`, []);
+  const bulkTunnel = await curl(`${urls.tunnel}/bulk`, [
+    "--cacert",
+    urls.caFile,
+    "-H",
+    `Host: ${DOMAIN}`,
+  ]);
+  console.log(
+    "case     direct:  req/s       p50       p99  tunnel:  req/s       p50       p99" +
+      "   req/s  p99",
+  );
+  console.log(row("small", smallDirect, smallTunnel));
+  console.log(row("1 MiB", bigDirect, bigTunnel));
+  console.log(
+    `bulk ${BULK_MIB} MiB, curl, 1 connection: direct ${fmt(bulkDirect.mbps)} MB/s, tunnel ${
+      fmt(bulkTunnel.mbps)
+    } MB/s (${fmt(bulkTunnel.mbps / bulkDirect.mbps * 100)}%)`,
+  );
+  const smallRatio = smallTunnel.rps / smallDirect.rps;
+  const p99Ratio = smallTunnel.p99 / smallDirect.p99;
+  const bigRatio = bigTunnel.rps / bigDirect.rps;
+  console.log("targets:");
+  console.log(
+    `  small req/s >= 25% of direct: ${fmt(smallRatio * 100)}%  ${verdict(smallRatio >= 0.25)}`,
+  );
+  console.log(`  small p99 < 3x direct:        ${fmt(p99Ratio, 1)}x  ${verdict(p99Ratio < 3)}`);
+  console.log(
+    `  1 MiB req/s >= 30% of direct: ${fmt(bigRatio * 100)}%  ${verdict(bigRatio >= 0.3)}`,
+  );
+  const found = problems([
+    ["small direct", smallDirect],
+    ["small tunnel", smallTunnel],
+    ["1 MiB direct", bigDirect],
+    ["1 MiB tunnel", bigTunnel],
+    ["bulk direct", bulkDirect],
+    ["bulk tunnel", bulkTunnel],
+  ]);
+  console.log(found.length === 0 ? "problems: none" : `PROBLEMS (figures suspect):`);
+  for (const p of found) console.log(`  ${p}`);
+}
+
+async function main(): Promise<void> {
+  if (!(await has("wrk"))) {
+    console.log("HTTP bench skipped: wrk is not installed (Debian: apt-get install wrk)");
+    return;
+  }
+  if (!(await has("curl"))) {
+    console.log("HTTP bench skipped: curl is not installed (Debian: apt-get install curl)");
+    return;
+  }
+  const env = { BENCH_BULK_MIB: String(BULK_MIB) };
+  const children: Child[] = [];
+  try {
+    const backend = await startChild(new URL("./http_backend.ts", import.meta.url), env);
+    children.push(backend);
+    const direct = `http://127.0.0.1:${backend.ready.port}`;
+    const tunnel = await startChild(new URL("./http_tunnel.ts", import.meta.url), {
+      BENCH_TARGET: direct,
+      BENCH_DOMAIN: DOMAIN,
+    });
+    children.push(tunnel);
+    const port = tunnel.ready.port as number;
+    const caFile = tunnel.ready.caFile as string;
+    await sanityCheck(port, caFile);
+    console.log(
+      `HTTP through the tunnel vs direct: wrk -t2 -c50 -d${DURATION} --latency (after a ${WARMUP} warm-up)`,
+    );
+    console.log(
+      `${navigator.hardwareConcurrency} cores shared by wrk/curl, the tunnel process (server + agent) and the backend process`,
+    );
+    await measure({ direct, tunnel: `https://127.0.0.1:${port}`, caFile });
+  } finally {
+    for (const child of children.reverse()) await child.stop();
+  }
+}
+
+await main();
