@@ -16,8 +16,9 @@
 const DOMAIN = "bench.test";
 const DURATION = "5s";
 const WARMUP = "1s";
+const SINGLE_DURATION = "3s";
 const BULK_MIB = Number(Deno.env.get("BENCH_BULK_MIB") ?? 1024);
-const CURL_MAX_S = 25;
+const CURL_MAX_S = 20;
 
 /** What one wrk run reported. */
 interface WrkResult {
@@ -116,8 +117,18 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
-async function wrk(url: string, duration: string, host?: string): Promise<WrkResult> {
-  const args = ["-t2", "-c50", `-d${duration}`, "--latency"];
+/** Load of one wrk run. */
+interface WrkOptions {
+  threads: number;
+  connections: number;
+  duration: string;
+  /** Host header, for requests through the tunnel. */
+  host?: string;
+}
+
+async function wrk(url: string, opts: WrkOptions): Promise<WrkResult> {
+  const { threads, connections, duration, host } = opts;
+  const args = [`-t${threads}`, `-c${connections}`, `-d${duration}`, "--latency"];
   if (host !== undefined) args.push("-H", `Host: ${host}`);
   const out = await new Deno.Command("wrk", { args: [...args, url], stdout: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout);
@@ -186,62 +197,65 @@ const verdict = (ok: boolean) => ok ? "PASS" : "FAIL";
 
 function row(name: string, direct: WrkResult, tunnel: WrkResult): string {
   return [
-    name.padEnd(7),
-    fmt(direct.rps).padStart(9),
-    ms(direct.p50).padStart(9),
-    ms(direct.p99).padStart(9),
+    name.padEnd(13),
+    fmt(direct.rps).padStart(7),
+    ms(direct.p50).padStart(8),
+    ms(direct.p99).padStart(8),
     fmt(tunnel.rps).padStart(9),
-    ms(tunnel.p50).padStart(9),
-    ms(tunnel.p99).padStart(9),
+    ms(tunnel.p50).padStart(8),
+    ms(tunnel.p99).padStart(8),
     `${fmt(tunnel.rps / direct.rps * 100)}%`.padStart(7),
     `${fmt(tunnel.p99 / direct.p99, 1)}x`.padStart(6),
   ].join(" ");
 }
 
-function problems(named: [string, { problems: string[] }][]): string[] {
-  return named.flatMap(([name, r]) => r.problems.map((p) => `${name}: ${p}`));
-}
-
+/** Where to send requests. */
 interface Urls {
+  /** The backend, `http://127.0.0.1:<port>`. */
   direct: string;
+  /** The server, `https://127.0.0.1:<port>` (requests carry `Host: DOMAIN`). */
   tunnel: string;
+  /** CA of the server's certificate, for curl. */
   caFile: string;
 }
 
-async function measure(urls: Urls): Promise<void> {
-  const run = (path: string, duration: string) => ({
-    direct: () => wrk(`${urls.direct}${path}`, duration),
-    tunnel: () => wrk(`${urls.tunnel}${path}`, duration, DOMAIN),
-  });
-  for (const path of ["/small", "/1m"]) {
-    await run(path, WARMUP).direct();
-    await run(path, WARMUP).tunnel();
+/** Direct and tunnel results of one case, labelled for the table. */
+type Pair<T> = { name: string; direct: T; tunnel: T };
+
+/** One wrk case, direct then tunnel. */
+async function wrkPair(name: string, urls: Urls, path: string, opts: WrkOptions) {
+  return {
+    name,
+    direct: await wrk(`${urls.direct}${path}`, opts),
+    tunnel: await wrk(`${urls.tunnel}${path}`, { ...opts, host: DOMAIN }),
+  };
+}
+
+async function bulkPair(urls: Urls): Promise<Pair<CurlResult>> {
+  return {
+    name: "bulk",
+    direct: await curl(`${urls.direct}/bulk`, []),
+    tunnel: await curl(`${urls.tunnel}/bulk`, ["--cacert", urls.caFile, "-H", `Host: ${DOMAIN}`]),
+  };
+}
+
+function report(wrks: Pair<WrkResult>[], bulk: Pair<CurlResult> | null): void {
+  console.log(
+    "case          direct: req/s    p50      p99  tunnel: req/s  p50      p99    req/s   p99",
+  );
+  for (const p of wrks) console.log(row(p.name, p.direct, p.tunnel));
+  if (bulk === null) console.log("bulk: skipped, curl is not installed");
+  else {
+    console.log(
+      `bulk ${BULK_MIB} MiB (curl, 1 connection): direct ${fmt(bulk.direct.mbps)} MB/s, tunnel ${
+        fmt(bulk.tunnel.mbps)
+      } MB/s (${fmt(bulk.tunnel.mbps / bulk.direct.mbps * 100)}%)`,
+    );
   }
-  const smallDirect = await run("/small", DURATION).direct();
-  const smallTunnel = await run("/small", DURATION).tunnel();
-  const bigDirect = await run("/1m", DURATION).direct();
-  const bigTunnel = await run("/1m", DURATION).tunnel();
-  const bulkDirect = await curl(`${urls.direct}/bulk`, []);
-  const bulkTunnel = await curl(`${urls.tunnel}/bulk`, [
-    "--cacert",
-    urls.caFile,
-    "-H",
-    `Host: ${DOMAIN}`,
-  ]);
-  console.log(
-    "case     direct:  req/s       p50       p99  tunnel:  req/s       p50       p99" +
-      "   req/s  p99",
-  );
-  console.log(row("small", smallDirect, smallTunnel));
-  console.log(row("1 MiB", bigDirect, bigTunnel));
-  console.log(
-    `bulk ${BULK_MIB} MiB, curl, 1 connection: direct ${fmt(bulkDirect.mbps)} MB/s, tunnel ${
-      fmt(bulkTunnel.mbps)
-    } MB/s (${fmt(bulkTunnel.mbps / bulkDirect.mbps * 100)}%)`,
-  );
-  const smallRatio = smallTunnel.rps / smallDirect.rps;
-  const p99Ratio = smallTunnel.p99 / smallDirect.p99;
-  const bigRatio = bigTunnel.rps / bigDirect.rps;
+  const [small, big] = [wrks[0]!, wrks[1]!];
+  const smallRatio = small.tunnel.rps / small.direct.rps;
+  const p99Ratio = small.tunnel.p99 / small.direct.p99;
+  const bigRatio = big.tunnel.rps / big.direct.rps;
   console.log("targets:");
   console.log(
     `  small req/s >= 25% of direct: ${fmt(smallRatio * 100)}%  ${verdict(smallRatio >= 0.25)}`,
@@ -250,16 +264,29 @@ async function measure(urls: Urls): Promise<void> {
   console.log(
     `  1 MiB req/s >= 30% of direct: ${fmt(bigRatio * 100)}%  ${verdict(bigRatio >= 0.3)}`,
   );
-  const found = problems([
-    ["small direct", smallDirect],
-    ["small tunnel", smallTunnel],
-    ["1 MiB direct", bigDirect],
-    ["1 MiB tunnel", bigTunnel],
-    ["bulk direct", bulkDirect],
-    ["bulk tunnel", bulkTunnel],
+  const found = [...wrks, ...(bulk ? [bulk] : [])].flatMap((p) => [
+    ...p.direct.problems.map((e) => `${p.name} direct: ${e}`),
+    ...p.tunnel.problems.map((e) => `${p.name} tunnel: ${e}`),
   ]);
-  console.log(found.length === 0 ? "problems: none" : `PROBLEMS (figures suspect):`);
+  console.log(found.length === 0 ? "problems: none" : "PROBLEMS (these figures are suspect):");
   for (const p of found) console.log(`  ${p}`);
+}
+
+async function measure(urls: Urls, withCurl: boolean): Promise<void> {
+  const load = { threads: 2, connections: 50, duration: DURATION };
+  for (const path of ["/small", "/1m"]) {
+    await wrkPair("warm-up", urls, path, { ...load, duration: WARMUP });
+  }
+  const wrks = [
+    await wrkPair("small", urls, "/small", load),
+    await wrkPair("1 MiB", urls, "/1m", load),
+    await wrkPair("small, 1 conn", urls, "/small", {
+      threads: 1,
+      connections: 1,
+      duration: SINGLE_DURATION,
+    }),
+  ];
+  report(wrks, withCurl ? await bulkPair(urls) : null);
 }
 
 async function main(): Promise<void> {
@@ -267,14 +294,11 @@ async function main(): Promise<void> {
     console.log("HTTP bench skipped: wrk is not installed (Debian: apt-get install wrk)");
     return;
   }
-  if (!(await has("curl"))) {
-    console.log("HTTP bench skipped: curl is not installed (Debian: apt-get install curl)");
-    return;
-  }
-  const env = { BENCH_BULK_MIB: String(BULK_MIB) };
   const children: Child[] = [];
   try {
-    const backend = await startChild(new URL("./http_backend.ts", import.meta.url), env);
+    const backend = await startChild(new URL("./http_backend.ts", import.meta.url), {
+      BENCH_BULK_MIB: String(BULK_MIB),
+    });
     children.push(backend);
     const direct = `http://127.0.0.1:${backend.ready.port}`;
     const tunnel = await startChild(new URL("./http_tunnel.ts", import.meta.url), {
@@ -286,12 +310,14 @@ async function main(): Promise<void> {
     const caFile = tunnel.ready.caFile as string;
     await sanityCheck(port, caFile);
     console.log(
-      `HTTP through the tunnel vs direct: wrk -t2 -c50 -d${DURATION} --latency (after a ${WARMUP} warm-up)`,
+      `HTTP, tunnel vs direct: wrk --latency, -t2 -c50 -d${DURATION} (1 conn: -t1 -c1 -d${SINGLE_DURATION}), after ${WARMUP} warm-ups`,
     );
     console.log(
-      `${navigator.hardwareConcurrency} cores shared by wrk/curl, the tunnel process (server + agent) and the backend process`,
+      `${navigator.hardwareConcurrency} cores shared by wrk/curl, the tunnel process (server + agent) and the backend process; load average at start ${
+        Deno.loadavg()[0]!.toFixed(2)
+      } (other work on the machine skews the figures)`,
     );
-    await measure({ direct, tunnel: `https://127.0.0.1:${port}`, caFile });
+    await measure({ direct, tunnel: `https://127.0.0.1:${port}`, caFile }, await has("curl"));
   } finally {
     for (const child of children.reverse()) await child.stop();
   }

@@ -244,10 +244,10 @@ export class Proxy {
     });
     const writer = stream.writable.getWriter();
     await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
-    let tooLarge = false;
+    let aborted: { status: number; reason: string } | null = null;
     if (hasBody) {
-      this.#pumpBody(req.body!, writer, x, domain, () => {
-        tooLarge = true;
+      this.#pumpBody(req.body!, writer, x, domain, (status, reason) => {
+        aborted = { status, reason };
         stream.reset();
       });
     } else if (!ws) {
@@ -264,7 +264,8 @@ export class Proxy {
     } catch (e) {
       stream.reset();
       release();
-      if (tooLarge) return this.#fail(x, domain, 413, "request body too large");
+      const why = aborted as { status: number; reason: string } | null;
+      if (why !== null) return this.#fail(x, domain, why.status, why.reason);
       if (clientGone) return this.#fail(x, domain, 499, "client went away");
       throw e;
     }
@@ -312,34 +313,44 @@ export class Proxy {
     return new Response(body, { status: response.status, headers: out });
   }
 
-  /** Streams the client's body to the agent, enforcing the size limit and the read timeout. */
+  /**
+   * Streams the client's body to the agent, enforcing the size limit and the
+   * read timeout (time the client leaves us waiting; time spent waiting for
+   * the agent to take the bytes does not count). On either, `abort` is called
+   * and the body is never closed with FIN: a cut body must not look complete.
+   */
   #pumpBody(
     body: ReadableStream<Uint8Array>,
     writer: WritableStreamDefaultWriter<Uint8Array>,
     x: Exchange,
     domain: ServerDomain,
-    onTooLarge: () => void,
+    abort: (status: number, reason: string) => void,
   ): void {
     const reader = body.getReader();
-    const watched = this.#watchdog.watch(
-      this.#deps.config.limits.readTimeout,
-      () => reader.cancel(new Error("request body read timeout")).catch(() => {}),
-    );
+    let stopped = false;
+    const watched = this.#watchdog.watch(this.#deps.config.limits.readTimeout, () => {
+      stopped = true;
+      abort(408, "request body read timeout");
+      reader.cancel().catch(() => {});
+    });
     (async () => {
       try {
         while (true) {
-          const { value, done } = await reader.read();
-          if (done) break;
           watched.touch();
+          const { value, done } = await reader.read();
+          if (done || stopped) break;
           x.bytesIn += value.length;
           if (x.bytesIn > domain.bodySize) {
-            onTooLarge();
+            stopped = true;
+            abort(413, "request body too large");
             await reader.cancel().catch(() => {});
-            return;
+            break;
           }
+          watched.pause();
           await writer.write(value);
         }
-        await writer.close();
+        if (!stopped) await writer.close();
+        else writer.releaseLock();
       } catch {
         // Client or agent went away; the stream is reset by whoever noticed.
         writer.releaseLock();
@@ -370,7 +381,9 @@ export class Proxy {
     });
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
-        watched.touch();
+        // The write deadline runs from a chunk handed out until the next pull;
+        // waiting for the agent's next chunk (an SSE gap) does not count.
+        watched.pause();
         try {
           const { value, done: end } = await reader.read();
           if (end) {
@@ -380,6 +393,7 @@ export class Proxy {
           }
           x.bytesOut += value.length;
           controller.enqueue(value);
+          watched.touch();
         } catch (e) {
           controller.error(e);
           done((e as Error).message);

@@ -7,8 +7,10 @@
 
 /** A watched transfer. */
 export interface Watched {
-  /** Marks progress now. */
+  /** Marks progress now (and resumes a paused deadline). */
   touch(): void;
+  /** Suspends the deadline until the next `touch()` (waiting on someone else). */
+  pause(): void;
   /** Stops watching (the transfer ended). */
   done(): void;
 }
@@ -42,6 +44,9 @@ export class Watchdog {
       touch: () => {
         entry.last = performance.now();
       },
+      pause: () => {
+        entry.last = Infinity;
+      },
       done: () => this.#remove(entry),
     };
   }
@@ -64,7 +69,7 @@ export class Watchdog {
   #sweep(): void {
     const now = performance.now();
     for (const e of [...this.#entries]) {
-      if (now - e.last > e.timeout) {
+      if (e.last !== Infinity && now - e.last > e.timeout) {
         this.#remove(e);
         e.onTimeout();
       }

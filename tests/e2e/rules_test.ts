@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { until, World } from "./world.ts";
 import { hashSecret } from "../../shared/auth/secret.ts";
+import { within } from "../helpers/streams.ts";
 
 const SECRET = "rules-secret-0123456789";
 
@@ -195,6 +196,60 @@ Deno.test("an agent from a network outside agentNetworks is refused", async () =
     await until("the refusal", () => agent.status()[0]?.lastError !== null);
     assert.equal(agent.status()[0]!.registered, false);
     assert.equal(world.server.agents.has("app.test"), false);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("limits: an oversized request head gets 431; a stalled upload gets 408 and never reaches the backend whole", async () => {
+  const world = await World.create({ limits: { headerSize: "2kB", readTimeout: "1s" } });
+  let completeBodies = 0;
+  let cutBodies = 0;
+  try {
+    const backend = world.backend(async (req) => {
+      try {
+        await req.arrayBuffer();
+        completeBodies++;
+      } catch {
+        cutBodies++;
+      }
+      return new Response("ok");
+    });
+    await world.domain("app.test", { active: true, secret: SECRET });
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
+    });
+    const big = await world.fetch("app.test", "/", { headers: { "x-big": "x".repeat(3000) } });
+    assert.equal(big.status, 431);
+    await big.body?.cancel();
+    let sent = 0;
+    const silence = Promise.withResolvers<void>();
+    const stalled = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (sent++ === 0) {
+          c.enqueue(new Uint8Array(1000));
+          return;
+        }
+        await silence.promise; // then nothing, until the test ends
+        c.close();
+      },
+    });
+    const abort = new AbortController();
+    const slow = world.fetch("app.test", "/up", {
+      method: "POST",
+      body: stalled,
+      signal: abort.signal,
+    });
+    try {
+      const res = await within(10_000, "the 408", slow);
+      assert.equal(res.status, 408);
+      await res.body?.cancel();
+    } finally {
+      silence.resolve();
+      abort.abort();
+    }
+    assert.equal(completeBodies, 0, "a cut upload must not reach the backend as complete");
+    await until("the backend to see the cut", () => cutBodies === 1, 5000);
   } finally {
     await world.close();
   }
