@@ -22,16 +22,21 @@ const CURL_MAX_S = 20;
 
 /** What one wrk run reported. */
 interface WrkResult {
+  /** Requests per second. */
   rps: number;
+  /** Median latency, ms. */
   p50: number;
+  /** 99th percentile latency, ms. */
   p99: number;
-  requests: number;
+  /** Non-2xx responses, socket errors, a failed exit: anything that makes the figures suspect. */
   problems: string[];
 }
 
 /** Bulk download by curl. */
 interface CurlResult {
+  /** Download speed, MB/s (10^6 bytes). */
   mbps: number;
+  /** Wrong status or size, a failed exit. */
   problems: string[];
 }
 
@@ -39,21 +44,29 @@ interface CurlResult {
 interface Child {
   /** The JSON object it printed on its first stdout line. */
   ready: Record<string, unknown>;
-  /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after 5 s; resolves with what it wrote to stderr once it exited. */
+  stop(): Promise<string>;
 }
 
 const READY_MS = 20_000;
 
+async function collect(readable: ReadableStream<Uint8Array>): Promise<string> {
+  let text = "";
+  for await (const s of readable.pipeThrough(new TextDecoderStream())) text += s;
+  return text;
+}
+
 /** Starts `deno run -A script` with `env` and waits for its first stdout line (JSON). */
 async function startChild(script: URL, env: Record<string, string>): Promise<Child> {
+  const name = script.pathname.split("/").pop();
   const process = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", script.pathname],
     env,
     stdin: "null",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
+  const stderr = collect(process.stderr);
   const lines = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const stop = async () => {
     try {
@@ -67,28 +80,40 @@ async function startChild(script: URL, env: Record<string, string>): Promise<Chi
     await process.status;
     clearTimeout(timer);
     await lines.cancel().catch(() => {});
+    return await stderr;
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`${script.pathname} not ready within ${READY_MS} ms`)),
+        () => reject(new Error(`${name} not ready within ${READY_MS} ms`)),
         READY_MS,
       );
     });
     let text = "";
     while (!text.includes("\n")) {
       const { value, done } = await Promise.race([lines.read(), timeout]);
-      if (done) throw new Error(`${script.pathname} exited before it was ready`);
+      if (done) throw new Error(`${name} exited before it was ready`);
       text += value;
     }
     return { ready: JSON.parse(text.slice(0, text.indexOf("\n"))), stop };
   } catch (e) {
-    await stop();
-    throw e;
+    const err = await stop();
+    throw new Error(`${(e as Error).message}; its stderr:\n${err}`);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Distinct first lines of what a child wrote to stderr (numbers folded to N), with counts. */
+function summarize(name: string, stderr: string): string[] {
+  const counts = new Map<string, number>();
+  for (const line of stderr.split("\n")) {
+    if (line.trim() === "" || /^[\s}]/.test(line)) continue; // stack frames, object bodies
+    const key = line.replace(/\d+/g, "N");
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([line, n]) => `${name} stderr, ${n}x: ${line}`);
 }
 
 const UNITS_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -112,7 +137,6 @@ export function parseWrk(out: string): WrkResult {
     rps: Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN),
     p50: latency(out, "50"),
     p99: latency(out, "99"),
-    requests,
     problems,
   };
 }
@@ -239,7 +263,13 @@ async function bulkPair(urls: Urls): Promise<Pair<CurlResult>> {
   };
 }
 
-function report(wrks: Pair<WrkResult>[], bulk: Pair<CurlResult> | null): void {
+/** Everything measured in one run. */
+interface Results {
+  wrks: Pair<WrkResult>[];
+  bulk: Pair<CurlResult> | null;
+}
+
+function report({ wrks, bulk }: Results, notes: string[]): void {
   console.log(
     "case          direct: req/s    p50      p99  tunnel: req/s  p50      p99    req/s   p99",
   );
@@ -270,9 +300,11 @@ function report(wrks: Pair<WrkResult>[], bulk: Pair<CurlResult> | null): void {
   ]);
   console.log(found.length === 0 ? "problems: none" : "PROBLEMS (these figures are suspect):");
   for (const p of found) console.log(`  ${p}`);
+  if (notes.length > 0) console.log("helper processes said:");
+  for (const n of notes) console.log(`  ${n}`);
 }
 
-async function measure(urls: Urls, withCurl: boolean): Promise<void> {
+async function measure(urls: Urls, withCurl: boolean): Promise<Results> {
   const load = { threads: 2, connections: 50, duration: DURATION };
   for (const path of ["/small", "/1m"]) {
     await wrkPair("warm-up", urls, path, { ...load, duration: WARMUP });
@@ -286,7 +318,7 @@ async function measure(urls: Urls, withCurl: boolean): Promise<void> {
       duration: SINGLE_DURATION,
     }),
   ];
-  report(wrks, withCurl ? await bulkPair(urls) : null);
+  return { wrks, bulk: withCurl ? await bulkPair(urls) : null };
 }
 
 async function main(): Promise<void> {
@@ -294,18 +326,20 @@ async function main(): Promise<void> {
     console.log("HTTP bench skipped: wrk is not installed (Debian: apt-get install wrk)");
     return;
   }
-  const children: Child[] = [];
+  const children: [string, Child][] = [];
+  const notes: string[] = [];
+  let results: Results | undefined;
   try {
     const backend = await startChild(new URL("./http_backend.ts", import.meta.url), {
       BENCH_BULK_MIB: String(BULK_MIB),
     });
-    children.push(backend);
+    children.push(["backend", backend]);
     const direct = `http://127.0.0.1:${backend.ready.port}`;
     const tunnel = await startChild(new URL("./http_tunnel.ts", import.meta.url), {
       BENCH_TARGET: direct,
       BENCH_DOMAIN: DOMAIN,
     });
-    children.push(tunnel);
+    children.push(["tunnel", tunnel]);
     const port = tunnel.ready.port as number;
     const caFile = tunnel.ready.caFile as string;
     await sanityCheck(port, caFile);
@@ -317,10 +351,17 @@ async function main(): Promise<void> {
         Deno.loadavg()[0]!.toFixed(2)
       } (other work on the machine skews the figures)`,
     );
-    await measure({ direct, tunnel: `https://127.0.0.1:${port}`, caFile }, await has("curl"));
+    results = await measure(
+      { direct, tunnel: `https://127.0.0.1:${port}`, caFile },
+      await has("curl"),
+    );
   } finally {
-    for (const child of children.reverse()) await child.stop();
+    for (const [name, child] of children.reverse()) {
+      notes.push(...summarize(name, await child.stop()));
+    }
   }
+  if (results !== undefined) report(results, notes);
+  else for (const n of notes) console.error(n);
 }
 
-await main();
+if (import.meta.main) await main();

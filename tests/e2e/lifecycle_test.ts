@@ -89,9 +89,9 @@ Deno.test("domain files added, changed and removed while running take effect; tu
       new Response(`hi ${new Headers(req.headers).get("x-forwarded-host")}`)
     );
     await world.domain("keep.test", { active: true, secret: SECRET });
-    const spec = (name: string) => ({ secret: SECRET, targets: [{ target: backend.url }] });
+    const spec = () => ({ secret: SECRET, targets: [{ target: backend.url }] });
     const agent = await world.agent({
-      domains: { "keep.test": spec("keep.test"), "new.test": spec("new.test") },
+      domains: { "keep.test": spec(), "new.test": spec() },
     }, false);
     await until("keep.test registered", () => world.server.agents.has("keep.test"));
     // Added: the agent retries and registers new.test once its file appears.
