@@ -12,6 +12,7 @@ import type { DomainRegistry } from "./domains.ts";
 import type { AgentRegistry, Registration } from "./agents.ts";
 import { admit, challenge } from "./rules.ts";
 import { Watchdog } from "./watchdog.ts";
+import { countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
 import type { MuxStream } from "../shared/mux/mod.ts";
 import { encodeOpen, readReply, StreamKind } from "../shared/open/mod.ts";
 import {
@@ -41,51 +42,6 @@ export interface ProxyDeps {
   log: Logger;
   /** Writes one access log entry. */
   access(entry: AccessEntry): void;
-}
-
-/** Response bodies up to this size (by Content-Length) are sent in one piece. */
-const SMALL_BODY = 64 * 1024;
-
-/**
- * Reads a whole body of at most `limit` bytes. When it turns out longer,
- * returns a stream that yields what was read and then the rest.
- */
-async function readSmall(
-  readable: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<Uint8Array | ReadableStream<Uint8Array>> {
-  const reader = readable.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  while (total <= limit) {
-    const { value, done } = await reader.read();
-    if (done) {
-      reader.releaseLock();
-      if (chunks.length === 1) return chunks[0]!;
-      const out = new Uint8Array(total);
-      let off = 0;
-      for (const c of chunks) {
-        out.set(c, off);
-        off += c.length;
-      }
-      return out;
-    }
-    chunks.push(value);
-    total += value.length;
-  }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = chunks.shift();
-      if (next !== undefined) {
-        controller.enqueue(next);
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
 }
 
 /** Statuses whose responses carry no body. */
@@ -246,9 +202,15 @@ export class Proxy {
     await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
     let aborted: { status: number; reason: string } | null = null;
     if (hasBody) {
-      this.#pumpBody(req.body!, writer, x, domain, (status, reason) => {
-        aborted = { status, reason };
-        stream.reset();
+      pumpBody(req.body!, writer, {
+        watchdog: this.#watchdog,
+        readTimeout: config.limits.readTimeout,
+        maxBytes: domain.bodySize,
+        onBytes: (n) => x.bytesIn += n,
+        abort: (status, reason) => {
+          aborted = { status, reason };
+          stream.reset();
+        },
       });
     } else if (!ws) {
       await writer.close();
@@ -307,103 +269,16 @@ export class Proxy {
       }
       reply.readable = small;
     }
-    const body = this.#countingBody(reply.readable, x, stream, (error) => {
-      finish(response.status, error === null ? null : `response aborted: ${error}`);
+    const body = countingBody(reply.readable, {
+      watchdog: this.#watchdog,
+      writeTimeout: config.limits.writeTimeout,
+      onBytes: (n) => x.bytesOut += n,
+      onTimeout: () => stream.reset(),
+      onDone: (error) => {
+        finish(response.status, error === null ? null : `response aborted: ${error}`);
+      },
     });
     return new Response(body, { status: response.status, headers: out });
-  }
-
-  /**
-   * Streams the client's body to the agent, enforcing the size limit and the
-   * read timeout (time the client leaves us waiting; time spent waiting for
-   * the agent to take the bytes does not count). On either, `abort` is called
-   * and the body is never closed with FIN: a cut body must not look complete.
-   */
-  #pumpBody(
-    body: ReadableStream<Uint8Array>,
-    writer: WritableStreamDefaultWriter<Uint8Array>,
-    x: Exchange,
-    domain: ServerDomain,
-    abort: (status: number, reason: string) => void,
-  ): void {
-    const reader = body.getReader();
-    let stopped = false;
-    const watched = this.#watchdog.watch(this.#deps.config.limits.readTimeout, () => {
-      stopped = true;
-      abort(408, "request body read timeout");
-      reader.cancel().catch(() => {});
-    });
-    (async () => {
-      try {
-        while (true) {
-          watched.touch();
-          const { value, done } = await reader.read();
-          if (done || stopped) break;
-          x.bytesIn += value.length;
-          if (x.bytesIn > domain.bodySize) {
-            stopped = true;
-            abort(413, "request body too large");
-            await reader.cancel().catch(() => {});
-            break;
-          }
-          watched.pause();
-          await writer.write(value);
-        }
-        if (!stopped) await writer.close();
-        else writer.releaseLock();
-      } catch {
-        // Client or agent went away; the stream is reset by whoever noticed.
-        writer.releaseLock();
-      } finally {
-        watched.done();
-      }
-    })();
-  }
-
-  /** The agent's response body, counted for the access log, with the write timeout. */
-  #countingBody(
-    src: ReadableStream<Uint8Array>,
-    x: Exchange,
-    stream: MuxStream,
-    onDone: (error: string | null) => void,
-  ): ReadableStream<Uint8Array> {
-    const reader = src.getReader();
-    let finished = false;
-    const done = (error: string | null) => {
-      if (finished) return;
-      finished = true;
-      watched.done();
-      onDone(error);
-    };
-    const watched = this.#watchdog.watch(this.#deps.config.limits.writeTimeout, () => {
-      stream.reset();
-      done("client too slow (write timeout)");
-    });
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        // The write deadline runs from a chunk handed out until the next pull;
-        // waiting for the agent's next chunk (an SSE gap) does not count.
-        watched.pause();
-        try {
-          const { value, done: end } = await reader.read();
-          if (end) {
-            controller.close();
-            done(null);
-            return;
-          }
-          x.bytesOut += value.length;
-          controller.enqueue(value);
-          watched.touch();
-        } catch (e) {
-          controller.error(e);
-          done((e as Error).message);
-        }
-      },
-      cancel(reason) {
-        done(`client went away (${reason ?? "cancelled"})`);
-        return reader.cancel(reason);
-      },
-    }, { highWaterMark: 0 });
   }
 
   #upgrade(
