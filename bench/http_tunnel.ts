@@ -4,7 +4,7 @@
  * `BENCH_DOMAIN` (default `bench.test`) with `BENCH_TARGET` as its target.
  * Both sides allow 1000 concurrent requests on the domain. Logging stays
  * unconfigured, so silent. Prints `{"port":N,"caFile":"…"}` on one line once
- * the agent is registered; SIGTERM stops both and removes the temp folder.
+ * the agent is registered; SIGTERM (or SIGINT) stops both and removes the temp folder.
  *
  * @module
  */
@@ -27,9 +27,11 @@ async function until(what: string, done: () => boolean): Promise<void> {
   if (!done()) throw new Error(`Timed out after 10 s waiting for ${what}`);
 }
 
+// SIGTERM from the bench; SIGINT when Ctrl-C reaches the whole process group.
+const SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT"];
 const stopped = Promise.withResolvers<void>();
-const onTerm = () => stopped.resolve();
-Deno.addSignalListener("SIGTERM", onTerm);
+const onSignal = () => stopped.resolve();
+for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
 
 const dir = await Deno.makeTempDir({ prefix: "burrow-bench-" });
 const stops: (() => Promise<void>)[] = [];
@@ -80,7 +82,7 @@ try {
   console.log(JSON.stringify({ port, caFile: join(dir, "ca.pem") }));
   await stopped.promise;
 } finally {
-  Deno.removeSignalListener("SIGTERM", onTerm);
+  for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
   for (const stop of stops) await stop();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
