@@ -192,11 +192,14 @@ export class Proxy {
     const maxHead = config.limits.headerSize + 4096;
     const stream = await reg.session.open();
     // A client that goes away before the response is delivered aborts the exchange.
-    let upgraded = false;
+    // Once the response (or upgrade) is handed to Deno, a client that leaves is
+    // seen through the body's cancel; resetting here would error a body Deno
+    // is still reading and show up as an unhandled handler error.
+    let responded = false;
     let clientGone = false;
     completed.catch(() => {
       clientGone = true;
-      if (!upgraded) stream.reset();
+      if (!responded) stream.reset();
     });
     const writer = stream.writable.getWriter();
     await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
@@ -238,8 +241,8 @@ export class Proxy {
       return this.#fail(x, domain, status, `agent: ${reply.value.code}: ${reply.value.message}`);
     }
     const response = parseResponseHead(reply.value.data);
+    responded = true;
     if (ws) {
-      upgraded = true;
       return this.#upgrade(req, x, domain, stream, reply.readable, response, release);
     }
     const out = stripHopByHop(pairsToHeaders(response.headers), {});
