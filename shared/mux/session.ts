@@ -147,13 +147,27 @@ export class Session implements StreamHost {
     const stream = new MuxStream(this, id);
     this.#streams.set(id, stream);
     this.#unacked++;
-    this.#pendingAck.add(id);
+    this.#pendingAck.set(id, { stream, deadline: performance.now() + this.config.openTimeout });
+    this.#ackTimer ??= setInterval(
+      () => this.#sweepUnacked(),
+      Math.max(10, Math.min(1000, this.config.openTimeout / 4)),
+    );
     this.sendControl(FrameType.WindowUpdate, Flag.SYN, id, 0);
-    stream.startOpenTimer();
     return stream;
   }
 
-  #pendingAck = new Set<number>();
+  /** Outbound streams waiting for their ACK, oldest first (deadlines grow with insertion). */
+  #pendingAck = new Map<number, { stream: MuxStream; deadline: number }>();
+  /** One timer for every open deadline, running only while some stream awaits its ACK. */
+  #ackTimer: ReturnType<typeof setInterval> | undefined;
+
+  #sweepUnacked(): void {
+    const now = performance.now();
+    for (const [, p] of this.#pendingAck) {
+      if (p.deadline > now) break;
+      p.stream.openTimedOut(); // resets the stream; streamDone() forgets it
+    }
+  }
 
   /**
    * Waits for the next stream the peer opens and acknowledges it.
@@ -313,6 +327,10 @@ export class Session implements StreamHost {
     if (!this.#pendingAck.delete(id)) return;
     this.#unacked--;
     this.#openWaiters.shift()?.resolve();
+    if (this.#pendingAck.size === 0 && this.#ackTimer !== undefined) {
+      clearInterval(this.#ackTimer);
+      this.#ackTimer = undefined;
+    }
   }
 
   #onPing(frame: Frame): void {
@@ -386,6 +404,8 @@ export class Session implements StreamHost {
     this.sendControl(FrameType.GoAway, 0, 0, code);
     this.#closing = true;
     clearTimeout(this.#keepAliveTimer);
+    clearInterval(this.#ackTimer);
+    this.#ackTimer = undefined;
     const err = this.#closedError();
     for (const p of this.#pings.values()) {
       clearTimeout(p.timer);

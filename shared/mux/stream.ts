@@ -78,7 +78,6 @@ export class MuxStream {
   // Both.
   #error: Error | null = null;
   #finished = false;
-  #openTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal Created by `Session`; not for direct use. */
   constructor(host: StreamHost, id: number) {
@@ -121,19 +120,16 @@ export class MuxStream {
 
   // ---- Called by the session -------------------------------------------
 
-  /** @internal Starts the timer that resets an outbound stream the peer never ACKs. */
-  startOpenTimer(): void {
-    this.#openTimer = setTimeout(() => {
-      this.#openTimer = undefined;
-      if (this.#finished) return;
-      this.#host.sendControl(FrameType.WindowUpdate, Flag.RST, this.id, 0);
-      this.#terminate(
-        new MuxError(
-          `Stream ${this.id} was not acknowledged within ${this.#host.config.openTimeout} ms`,
-          "timeout",
-        ),
-      );
-    }, this.#host.config.openTimeout);
+  /** @internal The peer did not ACK this outbound stream within `openTimeout`: reset it. */
+  openTimedOut(): void {
+    if (this.#finished) return;
+    this.#host.sendControl(FrameType.WindowUpdate, Flag.RST, this.id, 0);
+    this.#terminate(
+      new MuxError(
+        `Stream ${this.id} was not acknowledged within ${this.#host.config.openTimeout} ms`,
+        "timeout",
+      ),
+    );
   }
 
   /**
@@ -143,10 +139,6 @@ export class MuxStream {
   receive(frame: Frame): void {
     const flags = frame.flags;
     if (frame.first) {
-      if (flags & Flag.ACK && this.#openTimer !== undefined) {
-        clearTimeout(this.#openTimer);
-        this.#openTimer = undefined;
-      }
       if (flags & Flag.RST) {
         this.#terminate(new MuxError(`Stream ${this.id} was reset by the peer`, "stream-reset"));
         return;
@@ -304,10 +296,6 @@ export class MuxStream {
   #finish(): void {
     this.#finished = true;
     this.#closed.resolve();
-    if (this.#openTimer !== undefined) {
-      clearTimeout(this.#openTimer);
-      this.#openTimer = undefined;
-    }
     this.#host.streamDone(this, this.#budget);
     this.#budget = 0;
   }
