@@ -6,7 +6,7 @@ import {
   encodeWsFrame,
   WsFrameDecoder,
   WsFrameType,
-} from "../shared/http/ws_frame.ts";
+} from "../shared/http/relay_frame.ts";
 import { FakeServer, openHttp, request } from "./testing/fake_server.ts";
 import {
   eventually,

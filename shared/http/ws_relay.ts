@@ -2,7 +2,7 @@
  * Relays a WebSocket's messages over a tunnel byte stream and back, so a
  * WebSocket upgrade can be proxied through a mux stream. Each end of the
  * tunnel runs one relay: the server with the public client's socket, the
- * agent with its socket to the local service. Frame format: `ws_frame.ts`.
+ * agent with its socket to the local service. Frame format: `relay_frame.ts`.
  *
  * @module
  */
@@ -16,7 +16,7 @@ import {
   type WsFrame,
   WsFrameDecoder,
   WsFrameType,
-} from "./ws_frame.ts";
+} from "./relay_frame.ts";
 
 /** Limits of {@link relayWebSocket}. */
 export interface RelayOptions {

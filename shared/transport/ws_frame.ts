@@ -1,6 +1,6 @@
 /**
  * RFC 6455 WebSocket framing: constants and a pure codec, no I/O. Used by
- * the insecure-mode client (`ws_client.ts`); Deno's own `WebSocket` frames
+ * the client (`ws_client.ts`); Deno's own `WebSocket` frames
  * everything else.
  *
  * Frame layout (RFC 6455 §5.2), integers big-endian:

@@ -9,7 +9,7 @@ import {
   type WsFrame,
   WsFrameDecoder,
   WsFrameType,
-} from "./ws_frame.ts";
+} from "./relay_frame.ts";
 
 const enc = new TextEncoder();
 
