@@ -6,8 +6,8 @@
  */
 
 import type { Target } from "./config_types.ts";
-import type { HttpRequestHead } from "../shared/http/exchange.ts";
-import { pairsToHeaders, stripHopByHop } from "../shared/http/headers.ts";
+import type { HeaderPairs, HttpRequestHead } from "../shared/http/exchange.ts";
+import { endToEndPairs } from "../shared/http/headers.ts";
 
 /**
  * Codings Deno's `fetch` decodes by itself while keeping the
@@ -18,10 +18,10 @@ const FETCH_DECODES = new Set(["gzip", "br"]);
 
 /** A backend request: the URL, its headers, its body, and the Accept-Encoding sent. */
 export interface BackendRequest {
-  /** Backend URL (see {@linkcode backendUrl}). */
-  url: URL;
-  /** Headers to send. */
-  headers: Headers;
+  /** Backend URL (see {@linkcode backendUrl}), as a string: `fetch` parses it once, itself. */
+  url: string;
+  /** Headers to send, as pairs: `fetch` builds its header list from them directly. */
+  headers: HeaderPairs;
   /** Request body, or null when the head announces none. */
   body: ReadableStream<Uint8Array> | null;
   /** The Accept-Encoding value sent, for {@linkcode responseHeaders}. */
@@ -44,14 +44,19 @@ export function backendRequest(
   head: HttpRequestHead,
   base: URL,
   target: Target,
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | null,
 ): BackendRequest {
-  const headers = stripHopByHop(pairsToHeaders(head.headers), {});
-  headers.set("host", target.host ?? base.host);
-  const acceptEncoding = backendAcceptEncoding(headers.get("accept-encoding"));
-  headers.set("accept-encoding", acceptEncoding);
+  const headers: HeaderPairs = [["host", target.host ?? base.host]];
+  let asked: string | null = null;
+  for (const pair of endToEndPairs(head.headers)) {
+    const name = pair[0];
+    if (name === "accept-encoding") asked = asked === null ? pair[1] : `${asked}, ${pair[1]}`;
+    else if (name !== "host") headers.push(pair);
+  }
+  const acceptEncoding = backendAcceptEncoding(asked);
+  headers.push(["accept-encoding", acceptEncoding]);
   return {
-    url: backendUrl(base, head.target),
+    url: backendHref(base, head.target),
     headers,
     body: head.body ? body : null,
     acceptEncoding,
@@ -70,6 +75,11 @@ export function backendRequest(
  * ```
  */
 export function backendUrl(base: URL, requestTarget: string): URL {
+  return new URL(backendHref(base, requestTarget));
+}
+
+/** {@linkcode backendUrl} as a string, not yet parsed. */
+function backendHref(base: URL, requestTarget: string): string {
   const q = requestTarget.indexOf("?");
   const path = q < 0 ? requestTarget : requestTarget.slice(0, q);
   const query = q < 0 ? "" : requestTarget.slice(q + 1);
@@ -77,7 +87,7 @@ export function backendUrl(base: URL, requestTarget: string): URL {
   const baseQuery = base.search.slice(1);
   const joined = baseQuery !== "" && query !== "" ? `${baseQuery}&${query}` : baseQuery + query;
   // Concatenated, not resolved: a target such as "//other.host/x" must stay a path.
-  return new URL(`${base.origin}${prefix}${path}${joined === "" ? "" : `?${joined}`}`);
+  return `${base.origin}${prefix}${path}${joined === "" ? "" : `?${joined}`}`;
 }
 
 /**
@@ -95,19 +105,29 @@ export function backendAcceptEncoding(clientValue: string | null): string {
 }
 
 /**
- * Response headers for the server: hop-by-hop headers removed and, when
- * `fetch` decoded the body (a gzip or br response to a request that did not
- * say exactly `identity`), `Content-Encoding` and `Content-Length` dropped,
- * since they describe bytes the body no longer has.
+ * Response headers for the server, as pairs read in one pass over the
+ * response's headers (every Set-Cookie kept): hop-by-hop headers removed and,
+ * when `fetch` decoded the body (a gzip or br response to a request that did
+ * not say exactly `identity`), `Content-Encoding` and `Content-Length`
+ * dropped, since they describe bytes the body no longer has.
+ *
+ * @example
+ * ```ts
+ * await incoming.accept({ status: res.status, headers: responseHeaders(res.headers, sent.acceptEncoding) });
+ * ```
  */
-export function responseHeaders(received: Headers, acceptEncoding: string): Headers {
-  const headers = stripHopByHop(new Headers(received), {});
-  const coding = headers.get("content-encoding")?.trim().toLowerCase();
-  if (acceptEncoding !== "identity" && coding !== undefined && FETCH_DECODES.has(coding)) {
-    headers.delete("content-encoding");
-    headers.delete("content-length");
+export function responseHeaders(
+  received: Iterable<readonly [string, string]>,
+  acceptEncoding: string,
+): HeaderPairs {
+  const pairs = endToEndPairs(received);
+  if (acceptEncoding === "identity") return pairs;
+  let coding: string | null = null;
+  for (const [name, value] of pairs) {
+    if (name === "content-encoding") coding = coding === null ? value : `${coding}, ${value}`;
   }
-  return headers;
+  if (coding === null || !FETCH_DECODES.has(coding.trim().toLowerCase())) return pairs;
+  return pairs.filter(([name]) => name !== "content-encoding" && name !== "content-length");
 }
 
 /**

@@ -12,9 +12,10 @@ import { RouteError, type Router } from "./router.ts";
 import { proxyWebSocket } from "./http_ws.ts";
 import type { IncomingStream, StreamHandler } from "../shared/open/mod.ts";
 import { type HttpRequestHead, parseRequestHead } from "../shared/http/exchange.ts";
-import { headersToPairs } from "../shared/http/headers.ts";
 import { type BackendRequest, backendRequest, responseHeaders } from "./backend.ts";
-import { watchGone } from "./stream_watch.ts";
+import { type GoneWatch, watchGone } from "./stream_watch.ts";
+import { Watchdog, type Watched } from "../shared/time/watchdog.ts";
+import { pipeResponse, ReadBuffers, requestBody } from "./http_body.ts";
 
 /** A domain the agent serves, with its routing state and in-flight count. */
 export interface ServedDomain {
@@ -60,6 +61,20 @@ export const MAX_HTTP_HEAD = 1024 * 1024 + 4096;
  * ```
  */
 export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
+  const { connectTimeout, readTimeout, idleTimeout } = options.timeouts;
+  const context: HttpContext = {
+    ...options,
+    // One sweeping timer for the deadlines of every exchange, not timers per request and chunk.
+    watchdog: new Watchdog(
+      Watchdog.intervalFor(Math.min(connectTimeout + readTimeout, idleTimeout)),
+    ),
+    exchanges: new Set(),
+    buffers: new ReadBuffers(),
+  };
+  // One listener for the agent's shutdown, rather than a dependent signal per request.
+  options.signal.addEventListener("abort", () => {
+    for (const exchange of context.exchanges) exchange.abort(options.signal.reason);
+  }, { once: true });
   return async (incoming) => {
     let head: HttpRequestHead;
     try {
@@ -88,7 +103,7 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
     served.active++;
     try {
       if (head.ws) await proxyWebSocket(incoming, head, served, options);
-      else await proxyHttp(incoming, head, served, options);
+      else await proxyHttp(incoming, head, served, context);
     } finally {
       served.active--;
     }
@@ -98,34 +113,97 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
 /** Why an exchange was cut short. */
 type Cut = "timeout" | "gone" | null;
 
+/** The handler's options and the state its exchanges share. */
+interface HttpContext extends HttpHandlerOptions {
+  /** Watches the deadlines of every exchange. */
+  watchdog: Watchdog;
+  /** The exchanges in flight, aborted when the agent shuts down. */
+  exchanges: Set<AbortController>;
+  /** Buffers response bodies are read into. */
+  buffers: ReadBuffers;
+}
+
+/** One exchange's state: what aborts it, why, and what watches it. */
+interface Exchange {
+  /** Aborts the backend request and its bodies. */
+  controller: AbortController;
+  /** Why it was cut short, once it was. */
+  cut: Cut;
+  /** Notices the server resetting the stream; released before FIN. */
+  gone: GoneWatch;
+}
+
 async function proxyHttp(
   incoming: IncomingStream,
   head: HttpRequestHead,
   served: ServedDomain,
-  options: HttpHandlerOptions,
+  context: HttpContext,
 ): Promise<void> {
-  const { timeouts, log } = options;
-  const exchange = new AbortController();
-  let cut: Cut = null;
-  const stop = (why: Cut, reason: unknown) => {
-    cut ??= why;
-    if (!exchange.signal.aborted) exchange.abort(reason);
+  const { timeouts, watchdog } = context;
+  const x: Exchange = {
+    controller: new AbortController(),
+    cut: null,
+    // Called back asynchronously at the earliest, once `stop` exists.
+    gone: watchGone(
+      incoming.stream,
+      () => stop("gone", new DOMException("The server reset the stream", "AbortError")),
+    ),
   };
-  const signal = AbortSignal.any([exchange.signal, options.signal]);
+  const stop = (why: Cut, reason: unknown) => {
+    x.cut ??= why;
+    if (!x.controller.signal.aborted) x.controller.abort(reason);
+  };
   // fetch() does not say when it has connected, so the head gets both budgets at once.
   const headTimeout = timeouts.connectTimeout + timeouts.readTimeout;
-  const headTimer = setTimeout(
-    () => stop("timeout", new DOMException(`No response within ${headTimeout} ms`, "TimeoutError")),
+  const deadline = watchdog.watch(
     headTimeout,
+    () => stop("timeout", new DOMException(`No response within ${headTimeout} ms`, "TimeoutError")),
   );
-  const watch = watchGone(incoming.writable, (e) => stop("gone", e));
-  const body = head.body
-    ? requestBody(
-      incoming.readable,
+  // The request body's silence counts only while the backend waits for its bytes.
+  const bodyIdle = head.body
+    ? watchdog.watch(
       timeouts.idleTimeout,
       () => stop("timeout", new DOMException("Request body stalled", "TimeoutError")),
     )
-    : incoming.readable;
+    : null;
+  bodyIdle?.pause();
+  context.exchanges.add(x.controller);
+  if (context.signal.aborted) x.controller.abort(context.signal.reason);
+  try {
+    const body = bodyIdle === null ? null : requestBody(incoming.readable, bodyIdle);
+    const exchanged = await forward(incoming, head, served, { context, exchange: x, body });
+    if (exchanged === null) return;
+    deadline.done();
+    // Like the request body's, it runs only while waiting for the backend's bytes.
+    const idle = watchdog.watch(
+      timeouts.idleTimeout,
+      () => stop("timeout", new DOMException("Response body stalled", "TimeoutError")),
+    );
+    idle.pause();
+    await respond(incoming, exchanged.response, exchanged.acceptEncoding, {
+      gone: x.gone,
+      idle,
+      buffers: context.buffers,
+    });
+  } finally {
+    context.exchanges.delete(x.controller);
+    x.gone.release();
+    deadline.done();
+    bodyIdle?.done();
+  }
+}
+
+/**
+ * Sends the request to a backend of the routed target and returns its
+ * response, or refuses the stream and returns null when none came.
+ */
+async function forward(
+  incoming: IncomingStream,
+  head: HttpRequestHead,
+  served: ServedDomain,
+  options: { context: HttpContext; exchange: Exchange; body: ReadableStream<Uint8Array> | null },
+): Promise<{ response: Response; acceptEncoding: string } | null> {
+  const { context, exchange, body } = options;
   let sent: BackendRequest | undefined;
   let response: Response;
   try {
@@ -135,48 +213,36 @@ async function proxyHttp(
     response = await served.router.forward(
       head.method,
       head.target,
-      { retry: !head.body },
+      { retry: body === null },
       (url, target) => {
         sent = backendRequest(head, url.url, target, body);
-        return fetch(sent.url, {
+        const init: RequestInit & { client: Deno.HttpClient; duplex?: "half" } = {
           method: head.method,
           headers: sent.headers,
           body: sent.body,
           redirect: "manual",
-          client: options.client,
-          signal,
-          ...(sent.body === null ? {} : { duplex: "half" }),
-        });
+          client: context.client,
+          signal: exchange.controller.signal,
+        };
+        if (sent.body !== null) init.duplex = "half";
+        return fetch(sent.url, init);
       },
     );
   } catch (e) {
-    clearTimeout(headTimer);
-    watch.release();
-    await refuseFor(incoming, head, e, options.signal.aborted ? "shutdown" : cut, log);
-    return;
+    exchange.gone.release();
+    const cut = context.signal.aborted ? "shutdown" : exchange.cut;
+    await refuseFor(incoming, head, e, cut, context.log);
+    return null;
   }
-  clearTimeout(headTimer);
-  watch.release();
-  log.debug("{domain}: {method} {target} -> {url}: {status}", {
+  context.log.debug("{domain}: {method} {target} -> {url}: {status}", {
     domain: head.domain,
     method: head.method,
     target: head.target,
-    url: sent?.url.href,
+    url: sent?.url,
     status: response.status,
     tid: head.tid,
   });
-  const headers = responseHeaders(response.headers, sent?.acceptEncoding ?? "identity");
-  try {
-    await incoming.accept({ status: response.status, headers: headersToPairs(headers) });
-  } catch {
-    await response.body?.cancel().catch(() => {});
-    return;
-  }
-  await pipeResponse(response.body, incoming, {
-    idle: timeouts.idleTimeout,
-    onIdle: () => stop("timeout", new DOMException("Response body stalled", "TimeoutError")),
-    onGone: (e) => stop("gone", e),
-  });
+  return { response, acceptEncoding: sent?.acceptEncoding ?? "identity" };
 }
 
 async function refuseFor(
@@ -206,70 +272,25 @@ async function refuseFor(
 }
 
 /**
- * The request body for `fetch`: a fresh stream over the mux stream's bytes
- * (`fetch` refuses a stream already read from, as the open message was),
- * pulled only as fast as the backend takes it, calling `onIdle` when the
- * server sends nothing for `idle` ms. Cancelling it (fetch does when the
- * backend fails) leaves the mux stream alone: cancelling that would reset
- * the stream before the ERROR reply is written.
+ * Answers OK with the response head, then streams the body; `idle` (done
+ * when this returns) runs while waiting for the backend's bytes.
  */
-function requestBody(
-  readable: ReadableStream<Uint8Array>,
-  idle: number,
-  onIdle: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = readable.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const timer = setTimeout(onIdle, idle);
-      try {
-        const { value, done } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    cancel() {
-      reader.releaseLock();
-    },
-  }, { highWaterMark: 0 });
-}
-
-/** Streams a backend body to the stream and sends FIN, or resets the stream on failure. */
-async function pipeResponse(
-  body: ReadableStream<Uint8Array> | null,
+async function respond(
   incoming: IncomingStream,
-  options: { idle: number; onIdle(): void; onGone(e: unknown): void },
+  response: Response,
+  acceptEncoding: string,
+  options: { gone: GoneWatch; idle: Watched; buffers: ReadBuffers },
 ): Promise<void> {
-  const writer = incoming.writable.getWriter();
-  let finished = false;
-  writer.closed.catch((e) => {
-    if (!finished) options.onGone(e);
-  });
-  const reader = body?.getReader();
   try {
-    if (reader !== undefined) {
-      while (true) {
-        const timer = setTimeout(options.onIdle, options.idle);
-        let chunk;
-        try {
-          chunk = await reader.read();
-        } finally {
-          clearTimeout(timer);
-        }
-        if (chunk.done) break;
-        await writer.write(chunk.value);
-      }
+    const headers = responseHeaders(response.headers, acceptEncoding);
+    try {
+      await incoming.accept({ status: response.status, headers });
+    } catch {
+      await response.body?.cancel().catch(() => {});
+      return;
     }
-    await writer.close();
-  } catch {
-    // The backend failed mid-body, stalled, or the stream went away: a reset
-    // tells the server the body is incomplete, where a FIN would not.
-    await reader?.cancel().catch(() => {});
-    incoming.stream.reset();
+    await pipeResponse(response.body, incoming, options);
   } finally {
-    finished = true;
-    writer.releaseLock();
+    options.idle.done();
   }
 }

@@ -11,7 +11,7 @@ import { backendWebSocketUrl } from "./backend.ts";
 import { watchGone } from "./stream_watch.ts";
 import type { IncomingStream } from "../shared/open/mod.ts";
 import type { HeaderPairs, HttpRequestHead } from "../shared/http/exchange.ts";
-import { pairsToHeaders, stripHopByHop } from "../shared/http/headers.ts";
+import { endToEndPairs } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 
 /**
@@ -52,7 +52,7 @@ export async function proxyWebSocket(
     return;
   }
   const timeout = options.timeouts.connectTimeout + options.timeouts.readTimeout;
-  const watch = watchGone(incoming.writable, () => ws.close());
+  const watch = watchGone(incoming.stream, () => ws.close());
   const stop = () => ws.close(1000, "Agent shutting down");
   options.signal.addEventListener("abort", stop, { once: true });
   try {
@@ -100,12 +100,10 @@ function offeredProtocols(headers: HeaderPairs): string[] {
  * headers are the WebSocket client's to set; Deno sets Host from the URL and
  * ignores an override, so a target's `host` does not apply to WebSockets.
  */
-function upgradeHeaders(pairs: HeaderPairs): Headers {
-  const headers = stripHopByHop(pairsToHeaders(pairs));
-  for (const name of [...headers.keys()]) {
-    if (name.startsWith("sec-websocket-") || name === "host") headers.delete(name);
-  }
-  return headers;
+function upgradeHeaders(pairs: HeaderPairs): HeaderPairs {
+  return endToEndPairs(pairs).filter(([name]) =>
+    !name.startsWith("sec-websocket-") && name !== "host"
+  );
 }
 
 /** Resolves null once `ws` is open, or a reason when it fails or times out first. */

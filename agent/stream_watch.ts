@@ -5,33 +5,50 @@
  * @module
  */
 
+/** A watch started by {@linkcode watchGone}. */
+export interface GoneWatch {
+  /** Stops watching. Idempotent. */
+  release(): void;
+}
+
 /**
- * Calls `onGone` when the stream is reset or its session dies, while the
- * handler waits for the backend. The writer is held only for this watch and
- * released before the reply is written (`accept()` takes the writable).
+ * Calls `onGone` when the stream is reset or its session dies, until
+ * `release()`. It watches the stream's `closed` promise, so it holds no lock
+ * (releasing a writer's lock costs more than a whole watch) and the stream
+ * stays free to write. `closed` also resolves once FINs were both sent and
+ * received: release the watch before sending FIN.
  *
  * @example
  * ```ts
- * const watch = watchGone(incoming.writable, () => backend.abort());
+ * const watch = watchGone(incoming.stream, () => backend.abort());
  * const response = await fetch(url, { signal: backend.signal });
  * watch.release();
  * await incoming.accept({ status: response.status, headers: [] });
  * ```
  */
 export function watchGone(
-  writable: WritableStream<Uint8Array>,
-  onGone: (e: unknown) => void,
-): { release(): void } {
-  const writer = writable.getWriter();
-  let released = false;
-  writer.closed.catch((e) => {
-    if (!released) onGone(e);
-  });
-  return {
-    release() {
-      if (released) return;
-      released = true;
-      writer.releaseLock();
-    },
-  };
+  stream: { readonly closed: Promise<void> },
+  onGone: () => void,
+): GoneWatch {
+  const watch = new Watch(onGone);
+  stream.closed.then(() => watch.fire());
+  return watch;
+}
+
+class Watch implements GoneWatch {
+  #onGone: (() => void) | null;
+
+  constructor(onGone: () => void) {
+    this.#onGone = onGone;
+  }
+
+  fire(): void {
+    const onGone = this.#onGone;
+    this.#onGone = null;
+    onGone?.();
+  }
+
+  release(): void {
+    this.#onGone = null;
+  }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Watchdog } from "./watchdog.ts";
+import type { Watchdog } from "../shared/time/watchdog.ts";
 
 /** Response bodies up to this size (by Content-Length) are sent in one piece. */
 export const SMALL_BODY = 64 * 1024;

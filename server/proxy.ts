@@ -11,7 +11,7 @@ import type { ServerConfig, ServerDomain } from "./config_types.ts";
 import type { DomainRegistry } from "./domains.ts";
 import type { AgentRegistry, Registration } from "./agents.ts";
 import { admit, challenge } from "./rules.ts";
-import { Watchdog } from "./watchdog.ts";
+import { Watchdog } from "../shared/time/watchdog.ts";
 import { countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
 import type { MuxStream } from "../shared/mux/mod.ts";
 import { encodeOpen, readReply, StreamKind } from "../shared/open/mod.ts";
@@ -64,12 +64,14 @@ interface Exchange {
 export class Proxy {
   readonly #deps: ProxyDeps;
   readonly #inflight = new Map<string, number>();
-  readonly #watchdog = new Watchdog();
+  readonly #watchdog: Watchdog;
   readonly #relays = new Set<Promise<void>>();
 
   /** A proxy over the server's registries. */
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
+    const { readTimeout, writeTimeout } = deps.config.limits;
+    this.#watchdog = new Watchdog(Watchdog.intervalFor(Math.min(readTimeout, writeTimeout)));
   }
 
   /** Stops timers and waits for WebSocket relays to end. */

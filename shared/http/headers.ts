@@ -24,10 +24,39 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Lists `headers` without hop-by-hop headers, including every header the
+ * `Connection` header names, in one pass: names in lower case, each pair kept
+ * as it is (repeated names, Set-Cookie included, stay separate). Takes header
+ * pairs or a `Headers` (which iterates as pairs, one per Set-Cookie). The cheap
+ * way to forward headers: no `Headers` object is built.
+ *
+ * @example
+ * ```ts
+ * endToEndPairs([["connection", "close, x-a"], ["x-a", "1"], ["accept", "*\/*"]]);
+ * // [["accept", "*\/*"]]
+ * ```
+ */
+export function endToEndPairs(headers: Iterable<readonly [string, string]>): [string, string][] {
+  const out: [string, string][] = [];
+  let named: string[] | null = null;
+  for (const [raw, value] of headers) {
+    const name = raw.toLowerCase();
+    if (!HOP_BY_HOP.has(name)) out.push([name, value]);
+    else if (name === "connection") {
+      named ??= [];
+      for (const token of value.split(",")) named.push(token.trim().toLowerCase());
+    }
+  }
+  if (named === null) return out;
+  const drop = new Set(named);
+  return out.filter(([name]) => !drop.has(name));
+}
+
+/**
  * Returns a copy of `headers` without hop-by-hop headers, including every
- * header the `Connection` header names. With `websocket: true` (a WebSocket
- * upgrade being proxied) `Upgrade` is kept and `Connection` is set to just
- * `Upgrade`.
+ * header the `Connection` header names (see {@linkcode endToEndPairs}). With
+ * `websocket: true` (a WebSocket upgrade being proxied) `Upgrade` is kept and
+ * `Connection` is set to just `Upgrade`.
  *
  * @example
  * ```ts
@@ -36,12 +65,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  * ```
  */
 export function stripHopByHop(headers: Headers, options: { websocket?: boolean } = {}): Headers {
-  const out = new Headers(headers);
-  const named = (headers.get("connection") ?? "").split(",").map((t) => t.trim().toLowerCase());
-  for (const name of named) if (name !== "") out.delete(name);
-  for (const name of HOP_BY_HOP) out.delete(name);
-  const upgrade = headers.get("upgrade");
-  if (options.websocket && upgrade !== null) {
+  const out = new Headers(endToEndPairs(headers));
+  const upgrade = options.websocket ? headers.get("upgrade") : null;
+  if (upgrade !== null) {
     out.set("upgrade", upgrade);
     out.set("connection", "Upgrade");
   }

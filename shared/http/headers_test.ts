@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  endToEndPairs,
   forwardedHeaders,
   headerSize,
   headersToPairs,
@@ -79,6 +80,24 @@ Deno.test("stripHopByHop() drops hop-by-hop headers and those Connection names",
     assert.deepEqual(sorted(input), sorted(pairsToHeaders(c.in)), `${c.name}: input untouched`);
   }
   assert.ok(HOP_BY_HOP.has("transfer-encoding"));
+});
+
+Deno.test("endToEndPairs() drops hop-by-hop headers in one pass, keeping order and repeats", () => {
+  const pairs: [string, string][] = [
+    ["Accept", "*/*"],
+    ["Connection", "keep-alive, X-Secret"],
+    ["x-secret", "1"],
+    ["transfer-encoding", "chunked"],
+    ["cookie", "a=1"],
+    ["connection", " x-other "],
+    ["x-other", "2"],
+    ["cookie", "b=2"],
+  ];
+  assert.deepEqual(endToEndPairs(pairs), [["accept", "*/*"], ["cookie", "a=1"], ["cookie", "b=2"]]);
+  assert.equal(pairs.length, 8, "input untouched");
+  const headers = new Headers([["set-cookie", "a=1"], ["set-cookie", "b=2"], ["te", "trailers"]]);
+  assert.deepEqual(endToEndPairs(headers), [["set-cookie", "a=1"], ["set-cookie", "b=2"]]);
+  assert.deepEqual(endToEndPairs([]), []);
 });
 
 Deno.test("forwardedHeaders() trusts the chain only behind a trusted peer", () => {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { Session } from "../mux/session.ts";
 import { memoryPair } from "../transport/memory.ts";
-import { decodeClosePayload, encodeCloseFrame, encodeWsFrame, WsFrameDecoder } from "./relay_frame.ts";
+import {
+  decodeClosePayload,
+  encodeCloseFrame,
+  encodeWsFrame,
+  WsFrameDecoder,
+} from "./relay_frame.ts";
 import { type RelayOptions, relayWebSocket } from "./ws_relay.ts";
 
 type Tunnel = "memory" | "mux";

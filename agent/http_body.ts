@@ -1,0 +1,144 @@
+/**
+ * The bodies of an Http exchange in the agent: the request body handed to
+ * `fetch`, and the backend's response body streamed back over the mux
+ * stream, both under the exchange's idle deadline.
+ *
+ * @module
+ */
+
+import type { IncomingStream } from "../shared/open/mod.ts";
+import type { Watched } from "../shared/time/watchdog.ts";
+import type { GoneWatch } from "./stream_watch.ts";
+
+/**
+ * The request body for `fetch`: a fresh stream over the mux stream's bytes
+ * (`fetch` refuses a stream already read from, as the open message was),
+ * pulled only as fast as the backend takes it, with `idle` running while the
+ * backend waits for the server's bytes. Cancelling it (fetch does when the
+ * backend fails) leaves the mux stream alone: cancelling that would reset
+ * the stream before the ERROR reply is written.
+ *
+ * @example
+ * ```ts
+ * const idle = watchdog.watch(idleTimeout, () => controller.abort());
+ * idle.pause();
+ * await fetch(url, { method: "POST", body: requestBody(incoming.readable, idle), duplex: "half" });
+ * ```
+ */
+export function requestBody(
+  readable: ReadableStream<Uint8Array>,
+  idle: Watched,
+): ReadableStream<Uint8Array> {
+  const reader = readable.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      idle.touch();
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } finally {
+        idle.pause();
+      }
+    },
+    cancel() {
+      reader.releaseLock();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** Size of the buffers response bodies are read into: Deno's own chunk for fetch bodies. */
+const READ_CHUNK = 64 * 1024;
+/** Spare read buffers kept for the next responses: 2 MiB at most. */
+const SPARE_BUFFERS = 32;
+
+/**
+ * Read buffers for response bodies, reused from one response to the next.
+ * Read by default, a fetch body allocates and zeroes a fresh 64 KiB buffer
+ * for every read, even to find the end of a 12-byte body; a BYOB reader reads
+ * into one of these instead. A buffer comes back only after a body ended
+ * cleanly: then every chunk read into it was written, and the mux copies a
+ * chunk into its batch before `write()` resolves.
+ */
+export class ReadBuffers {
+  readonly #spare: ArrayBuffer[] = [];
+
+  /** A buffer of 64 KiB, spare or new. */
+  take(): ArrayBuffer {
+    return this.#spare.pop() ?? new ArrayBuffer(READ_CHUNK);
+  }
+
+  /** Keeps `buffer` for later, unless enough are spare. */
+  give(buffer: ArrayBuffer): void {
+    if (this.#spare.length < SPARE_BUFFERS && buffer.byteLength === READ_CHUNK) {
+      this.#spare.push(buffer);
+    }
+  }
+}
+
+/** What {@linkcode pipeResponse} needs besides the body and the stream. */
+export interface PipeOptions {
+  /** The exchange's watch for a reset stream, released before FIN. */
+  gone: GoneWatch;
+  /** Runs while waiting for the backend's bytes. */
+  idle: Watched;
+  /** Where the body is read into. */
+  buffers: ReadBuffers;
+}
+
+/**
+ * Streams a backend body to the stream and sends FIN, or resets the stream on
+ * failure, with `idle` running while waiting for the backend's bytes. The
+ * writer is never released: nothing writes after it, and releasing a lock
+ * costs more than the whole loop for a small body.
+ *
+ * @example
+ * ```ts
+ * await incoming.accept({ status: response.status, headers });
+ * await pipeResponse(response.body, incoming, { gone, idle, buffers });
+ * ```
+ */
+export async function pipeResponse(
+  body: ReadableStream<Uint8Array> | null,
+  incoming: IncomingStream,
+  options: PipeOptions,
+): Promise<void> {
+  const { gone, idle, buffers } = options;
+  const writer = incoming.writable.getWriter();
+  const reader = body === null ? null : bodyReader(body);
+  const byob = reader instanceof ReadableStreamBYOBReader ? reader : null;
+  let buffer: ArrayBuffer | null = null;
+  try {
+    while (reader !== null) {
+      idle.touch();
+      const chunk: ReadableStreamReadResult<Uint8Array> = byob !== null
+        ? await byob.read(new Uint8Array(buffer ?? buffers.take()))
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      idle.pause();
+      // A BYOB read hands the buffer back as the chunk's (none when the body was cancelled).
+      if (byob !== null) buffer = (chunk.value?.buffer as ArrayBuffer | undefined) ?? null;
+      if (chunk.done) break;
+      await writer.write(chunk.value);
+    }
+    if (buffer !== null) buffers.give(buffer);
+    // FIN may complete the stream, which is no reason to abort anything.
+    gone.release();
+    await writer.close();
+  } catch {
+    // The backend failed mid-body, stalled, or the stream went away: a reset
+    // tells the server the body is incomplete, where a FIN would not.
+    await reader?.cancel().catch(() => {});
+    incoming.stream.reset();
+  }
+}
+
+/** A BYOB reader when the body is a byte stream (fetch bodies are), else a default reader. */
+function bodyReader(
+  body: ReadableStream<Uint8Array>,
+): ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array> {
+  try {
+    return body.getReader({ mode: "byob" });
+  } catch {
+    return body.getReader();
+  }
+}
