@@ -21,10 +21,10 @@ import {
   parseResponseHead,
 } from "../shared/http/exchange.ts";
 import {
+  endToEndPairs,
   forwardedHeaders,
   headerSize,
   headersToPairs,
-  pairsToHeaders,
   stripHopByHop,
   transactionId,
 } from "../shared/http/headers.ts";
@@ -247,7 +247,7 @@ export class Proxy {
     if (ws) {
       return this.#upgrade(req, x, domain, stream, reply.readable, response, release);
     }
-    const out = stripHopByHop(pairsToHeaders(response.headers), {});
+    const out = new Headers(endToEndPairs(response.headers));
     if (domain.transactionId) out.set("x-transaction-id", x.tid);
     const finish = (status: number, reason: string | null) => {
       release();

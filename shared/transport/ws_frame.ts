@@ -172,15 +172,22 @@ export function encodeFrame(
  * ```
  */
 export function maskInPlace(bytes: Uint8Array, mask: Uint8Array): void {
+  const n = bytes.length;
   let i = 0;
-  if (bytes.byteOffset % 4 === 0 && bytes.length >= 16) {
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
-    // The key read as a word in platform byte order lines up with the data words.
-    const key = new Uint32Array(Uint8Array.from(mask).buffer)[0]!;
+  if (n >= 16) {
+    // Bytes up to a 4-byte boundary one at a time, then whole words: payloads
+    // follow 2-, 4- or 10-byte headers plus the key, so they are rarely aligned.
+    const lead = (4 - (bytes.byteOffset & 3)) & 3;
+    for (; i < lead; i++) bytes[i]! ^= mask[i & 3]!;
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, (n - i) >>> 2);
+    // The key rotated to start at byte i, read as a word in platform byte order.
+    const k = new Uint8Array(4);
+    for (let j = 0; j < 4; j++) k[j] = mask[(i + j) & 3]!;
+    const key = new Uint32Array(k.buffer)[0]!;
     for (let w = 0; w < words.length; w++) words[w]! ^= key;
-    i = words.length * 4;
+    i += words.length * 4;
   }
-  for (; i < bytes.length; i++) bytes[i]! ^= mask[i & 3]!;
+  for (; i < n; i++) bytes[i]! ^= mask[i & 3]!;
 }
 
 /** Payload of a Close frame with a status code and a UTF-8 reason (cut to fit 125 bytes). */

@@ -242,3 +242,17 @@ Deno.test("encodeFrame refuses oversized control frames and bad masks", () => {
   assert.throws(() => encodeFrame(Opcode.Close, bytes(2), { more: true }), RangeError);
   assert.throws(() => encodeFrame(Opcode.Binary, bytes(2), { mask: bytes(3) }), RangeError);
 });
+
+Deno.test("maskInPlace masks payloads at every alignment and length like the byte loop", () => {
+  const mask = Uint8Array.from([0x12, 0x34, 0x56, 0x78]);
+  for (let off = 0; off < 8; off++) {
+    for (const len of [0, 1, 3, 15, 16, 17, 31, 100, 1001]) {
+      const buf = new Uint8Array(len + off + 8);
+      crypto.getRandomValues(buf);
+      const view = buf.subarray(off, off + len);
+      const want = view.map((b, i) => b ^ mask[i & 3]!);
+      maskInPlace(view, mask);
+      assert.deepEqual(view, want, `offset ${off}, length ${len}`);
+    }
+  }
+});
