@@ -32,6 +32,7 @@ export type RouteErrorCode =
  * ```
  */
 export class RouteError extends Error {
+  /** Error class name, for logs and `instanceof`-free checks. */
   override name = "RouteError";
   /** Machine-readable reason, also the ERROR code sent to the server. */
   readonly code: RouteErrorCode;

@@ -25,6 +25,7 @@ export type ProtocolErrorCode =
  * ```
  */
 export class ProtocolError extends Error {
+  /** Error class name, for logs and `instanceof`-free checks. */
   override name = "ProtocolError";
   /** Machine-readable reason. */
   readonly code: ProtocolErrorCode;

@@ -36,6 +36,7 @@ export type MuxErrorCode =
  * ```
  */
 export class MuxError extends Error {
+  /** Error class name, for logs and `instanceof`-free checks. */
   override name = "MuxError";
   /** Machine-readable reason. */
   readonly code: MuxErrorCode;

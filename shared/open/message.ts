@@ -97,6 +97,7 @@ export type OpenErrorCode =
  * (`code` "refused", with the acceptor's code in `remoteCode`).
  */
 export class OpenError extends Error {
+  /** Error class name, for logs and `instanceof`-free checks. */
   override name = "OpenError";
   /** Machine-readable reason. */
   readonly code: OpenErrorCode;
