@@ -54,8 +54,17 @@ function internals(): ServeInternals {
   return internal as ServeInternals;
 }
 
-function onError(e: unknown): Response {
+/** Where an error escaping the request handler is reported (the system log). */
+let reportError: (e: unknown) => void = (e) =>
   console.error("Unhandled error in request handler:", e);
+
+/** Sends errors that escape request handlers to `report` (the server's system log). */
+export function setErrorReporter(report: (e: unknown) => void): void {
+  reportError = report;
+}
+
+function onError(e: unknown): Response {
+  reportError(e);
   return new Response("Internal Server Error\n", { status: 500 });
 }
 

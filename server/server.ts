@@ -13,7 +13,7 @@ import { DomainRegistry } from "./domains.ts";
 import { AgentRegistry } from "./agents.ts";
 import { Proxy } from "./proxy.ts";
 import { CertificateStore } from "./tls.ts";
-import { listenHttp, listenHttps, type Listening } from "./listen.ts";
+import { listenHttp, listenHttps, type Listening, setErrorReporter } from "./listen.ts";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { type Watch, watchPaths } from "../shared/fs/watch.ts";
 
@@ -48,6 +48,11 @@ export async function startServer(
   logging: ServerLogging,
 ): Promise<ServerHandle> {
   const log = logging.system;
+  setErrorReporter((e) =>
+    log.error("Unhandled error in request handler: {error}", {
+      error: e instanceof Error ? e.stack ?? e.message : String(e),
+    })
+  );
   const domains = new DomainRegistry(config.domains, log);
   await domains.load();
   const agents = new AgentRegistry(domains, log);
