@@ -161,9 +161,13 @@ export class Proxy {
       else this.#inflight.set(domain.name, n);
     };
     if (domain.transactionId) headers.set("x-transaction-id", x.tid);
+    const opened: { stream?: MuxStream } = {};
     try {
-      return await this.#exchange(req, x, domain, reg, headers, info.completed, release);
+      return await this.#exchange(req, x, domain, reg, headers, info.completed, release, opened);
     } catch (e) {
+      // Whatever failed (a bad response head from the agent, a head too large to
+      // send…), the stream must not linger on the agent's session.
+      opened.stream?.reset();
       release();
       return this.#fail(x, domain, 502, `agent exchange failed: ${(e as Error).message}`);
     }
@@ -177,6 +181,7 @@ export class Proxy {
     headers: Headers,
     completed: Promise<void>,
     release: () => void,
+    opened: { stream?: MuxStream },
   ): Promise<Response> {
     const { config } = this.#deps;
     const ws = isUpgrade(req);
@@ -193,6 +198,7 @@ export class Proxy {
     };
     const maxHead = config.limits.headerSize + 4096;
     const stream = await reg.session.open();
+    opened.stream = stream;
     // A client that goes away before the response is delivered aborts the exchange.
     // Once the response (or upgrade) is handed to Deno, a client that leaves is
     // seen through the body's cancel; resetting here would error a body Deno

@@ -1,0 +1,68 @@
+/**
+ * A registered agent that misbehaves must cost the server nothing: bad
+ * response heads become 502s, nothing lingers, the server keeps serving.
+ */
+import assert from "node:assert/strict";
+import { until, World } from "./world.ts";
+import { dialWebSocket } from "../../shared/transport/dial.ts";
+import { Session } from "../../shared/mux/mod.ts";
+import { encodeReply, OpenError, openStream, readOpen, StreamKind } from "../../shared/open/mod.ts";
+
+const SECRET = "hostile-secret-0123456789";
+
+Deno.test("an agent answering with a malformed response head yields 502 and leaves no stream open", async () => {
+  const world = await World.create();
+  const dialed = await dialWebSocket(`wss://127.0.0.1:${world.port}/.well-known/burrow-agent`, {
+    protocols: ["burrow.v1"],
+    caCerts: [world.caCert],
+  });
+  const session = new Session(dialed.conn, { client: true });
+  const serving: Promise<void>[] = [];
+  try {
+    await world.domain("app.test", { active: true, secret: SECRET });
+    const control = await openStream(session, {
+      kind: StreamKind.Control,
+      params: {
+        domain: "app.test",
+        secret: SECRET,
+        agent: { id: "evil", version: "0", host: "x" },
+      },
+    });
+    await until("registration", () => world.server.agents.has("app.test"));
+    const loop = (async () => {
+      for (let s = await session.accept(); s !== null; s = await session.accept()) {
+        const stream = s;
+        serving.push(
+          (async () => {
+            await readOpen(stream.readable, { maxBody: 1 << 20 });
+            const w = stream.writable.getWriter();
+            await w.write(encodeReply({ ok: true, data: { status: "two hundred", headers: 7 } }));
+            w.releaseLock();
+          })().catch(() => {}),
+        );
+      }
+    })();
+    for (let i = 0; i < 3; i++) {
+      const res = await world.fetch("app.test", `/x${i}`);
+      assert.equal(res.status, 502);
+      await res.body?.cancel();
+    }
+    assert.match(world.lastAccess("app.test")!.reason!, /status/);
+    await until("streams to be released", () => world.server.agents.openStreams() === 0);
+    // A kind the server does not serve is refused, not crashed on.
+    await assert.rejects(openStream(session, { kind: StreamKind.Http, params: {} }), (e) => {
+      assert.ok(e instanceof OpenError);
+      assert.equal(e.remoteCode, "unknown-kind");
+      return true;
+    });
+    await control.writable.close();
+    await session.close();
+    await loop;
+    await Promise.all(serving);
+  } finally {
+    await session.close();
+    dialed.close();
+    await dialed.closed;
+    await world.close();
+  }
+});
