@@ -6,36 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { burrow, ROOT, type Run } from "../tests/helpers/burrow.ts";
 import { verifySecret } from "../shared/auth/secret.ts";
 import { parseServerDomain } from "../server/config.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-
-/** What a finished `burrow` process left behind. */
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `deno run -A main.ts check ...args` in `cwd` (default: the project root). */
-async function check(args: string[], cwd = ROOT): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "check", ...args],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+/** Runs `burrow check ...args` in `cwd` (default: the project root). */
+function check(args: string[], cwd = ROOT): Promise<Run> {
+  return burrow(["check", ...args], cwd);
 }
 
 /** Writes `files` (path → text) under a new temp folder and runs `body` in it. */

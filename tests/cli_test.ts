@@ -6,39 +6,16 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { burrow, ROOT, type Run } from "./helpers/burrow.ts";
 import { VERSION } from "../shared/version.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-
-/** What a finished `burrow` process left behind. */
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `deno run -A main.ts ...args` from the project root and collects its output. */
-async function burrow(...args: string[]): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function cli(...args: string[]): Promise<Run> {
+  return burrow(args);
 }
 
 Deno.test("burrow --help prints the command list to stdout and exits 0", async () => {
-  const run = await burrow("--help");
+  const run = await cli("--help");
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /Usage: burrow <command>/);
   for (const command of ["server", "agent", "version", "help"]) {
@@ -48,27 +25,27 @@ Deno.test("burrow --help prints the command list to stdout and exits 0", async (
 });
 
 Deno.test("burrow -h is the same as --help", async () => {
-  const run = await burrow("-h");
+  const run = await cli("-h");
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /Usage: burrow <command>/);
 });
 
 Deno.test("burrow help prints the command list to stdout and exits 0", async () => {
-  const run = await burrow("help");
+  const run = await cli("help");
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /Usage: burrow <command>/);
   assert.match(run.stdout, /^ {2}server /m);
 });
 
 Deno.test("burrow with no arguments prints usage to stderr and exits 2", async () => {
-  const run = await burrow();
+  const run = await cli();
   assert.equal(run.code, 2);
   assert.equal(run.stdout, "");
   assert.match(run.stderr, /Usage: burrow <command>/);
 });
 
 Deno.test("burrow version prints version, Deno version and target", async () => {
-  const run = await burrow("version");
+  const run = await cli("version");
   assert.equal(run.code, 0, run.stderr);
   assert.equal(
     run.stdout,
@@ -82,7 +59,7 @@ Deno.test("VERSION matches the version in deno.json", async () => {
 });
 
 Deno.test("burrow server --help prints server usage to stdout and exits 0", async () => {
-  const run = await burrow("server", "--help");
+  const run = await cli("server", "--help");
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /Usage: burrow server/);
   assert.match(run.stdout, /--config <file>/);
@@ -91,14 +68,14 @@ Deno.test("burrow server --help prints server usage to stdout and exits 0", asyn
 });
 
 Deno.test("burrow agent --help prints agent usage to stdout and exits 0", async () => {
-  const run = await burrow("agent", "--help");
+  const run = await cli("agent", "--help");
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /Usage: burrow agent/);
   assert.match(run.stdout, /conf\/agent\.jsonc/);
 });
 
 Deno.test("burrow with an unknown command names it on stderr and exits 2", async () => {
-  const run = await burrow("frobnicate");
+  const run = await cli("frobnicate");
   assert.equal(run.code, 2);
   assert.equal(run.stdout, "");
   assert.match(run.stderr, /Unknown command 'frobnicate'/);
@@ -106,7 +83,7 @@ Deno.test("burrow with an unknown command names it on stderr and exits 2", async
 });
 
 Deno.test("burrow server with an unknown flag names it on stderr and exits 2", async () => {
-  const run = await burrow("server", "--frobnicate");
+  const run = await cli("server", "--frobnicate");
   assert.equal(run.code, 2);
   assert.equal(run.stdout, "");
   assert.match(run.stderr, /'--frobnicate'/);
@@ -114,13 +91,13 @@ Deno.test("burrow server with an unknown flag names it on stderr and exits 2", a
 });
 
 Deno.test("burrow agent rejects an unknown --log-level with exit 2", async () => {
-  const run = await burrow("agent", "--log-level", "loud");
+  const run = await cli("agent", "--log-level", "loud");
   assert.equal(run.code, 2);
   assert.match(run.stderr, /--log-level: 'loud'/);
 });
 
 Deno.test("burrow server with a missing config file names it and exits 1", async () => {
-  const run = await burrow("server", "--config", "missing-x.jsonc", "--log-level", "debug");
+  const run = await cli("server", "--config", "missing-x.jsonc", "--log-level", "debug");
   assert.equal(run.code, 1);
   assert.equal(run.stdout, "");
   assert.match(run.stderr, /burrow server: .*missing-x\.jsonc/);
@@ -131,7 +108,7 @@ Deno.test("burrow agent with an invalid config names file:line:col and exits 1",
   try {
     const file = `${dir}/agent.jsonc`;
     await Deno.writeTextFile(file, '{\n  "mode": "agent",\n  "connectTimeout": "soon"\n}\n');
-    const run = await burrow("agent", "--config", file);
+    const run = await cli("agent", "--config", file);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /agent\.jsonc:3:\d+: .*connectTimeout/);
   } finally {
