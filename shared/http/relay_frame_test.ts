@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concat } from "../bytes.ts";
 import { ProtocolError } from "../frame/errors.ts";
 import {
   decodeClosePayload,
@@ -23,16 +24,6 @@ function frames(): WsFrame[] {
     { type: WsFrameType.Text, payload: enc.encode("żółw 🐢") },
     { type: WsFrameType.Close, payload: new Uint8Array([0x03, 0xe8, 0x6f, 0x6b]) },
   ];
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** Feeds `bytes` to a fresh decoder in chunks cut at `cuts`, copying what it yields. */

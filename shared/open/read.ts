@@ -15,6 +15,7 @@ import {
   parseBody,
   type Reply,
 } from "./message.ts";
+import { concat } from "../bytes.ts";
 
 /** Limits for reading a message. */
 export interface ReadOptions {
@@ -91,7 +92,7 @@ async function readMessage(
           "truncated",
         );
       }
-      buf = buf.length === 0 ? value : concat(buf, value);
+      buf = buf.length === 0 ? value : concat([buf, value]);
     }
   } catch (e) {
     reader.releaseLock();
@@ -105,13 +106,6 @@ async function readMessage(
   const header = buf.subarray(0, OPEN_HEADER_SIZE);
   const body = buf.subarray(OPEN_HEADER_SIZE, need);
   return { header, body, rest: prepend(buf.subarray(need), reader, readable) };
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }
 
 /**

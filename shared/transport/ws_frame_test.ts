@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concat } from "../bytes.ts";
 import {
   CloseCode,
   decodeClosePayload,
@@ -22,16 +23,6 @@ function decodeAll(decoder: WsFrameDecoder, chunks: Uint8Array[]): WsFrame[] {
   const out: WsFrame[] = [];
   for (const c of chunks) {
     for (const f of decoder.decode(c)) out.push({ ...f, payload: f.payload.slice() });
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
   }
   return out;
 }

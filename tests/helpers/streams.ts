@@ -5,6 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { concat } from "../../shared/bytes.ts";
 
 /** Random bytes of any length (Web Crypto fills at most 64 KiB per call). */
 export function randomBytes(n: number): Uint8Array {
@@ -23,18 +24,8 @@ export function sha256(data: Uint8Array): string {
 /** Reads a stream to its end and returns the bytes joined. */
 export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of readable) {
-    chunks.push(c);
-    n += c.length;
-  }
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  for await (const c of readable) chunks.push(c);
+  return concat(chunks);
 }
 
 /** Writes `data` in chunks of `chunk` bytes, then closes the writable (FIN) unless `keepOpen`. */
