@@ -170,7 +170,7 @@ async function proxyHttp(
   context.exchanges.add(x.controller);
   if (context.signal.aborted) x.controller.abort(context.signal.reason);
   try {
-    const body = bodyIdle === null ? null : requestBody(incoming.readable, bodyIdle);
+    const body = bodyIdle === null ? null : requestBody(incoming.stream, bodyIdle);
     const exchanged = await forward(incoming, head, served, { context, exchange: x, body });
     if (exchanged === null) return;
     deadline.done();

@@ -9,6 +9,7 @@
 import type { IncomingStream } from "../shared/open/mod.ts";
 import type { Watched } from "../shared/time/watchdog.ts";
 import type { GoneWatch } from "./stream_watch.ts";
+import type { MuxStream } from "../shared/mux/mod.ts";
 
 /**
  * The request body for `fetch`: a fresh stream over the mux stream's bytes
@@ -22,27 +23,20 @@ import type { GoneWatch } from "./stream_watch.ts";
  * ```ts
  * const idle = watchdog.watch(idleTimeout, () => controller.abort());
  * idle.pause();
- * await fetch(url, { method: "POST", body: requestBody(incoming.readable, idle), duplex: "half" });
+ * await fetch(url, { method: "POST", body: requestBody(incoming.stream, idle), duplex: "half" });
  * ```
  */
-export function requestBody(
-  readable: ReadableStream<Uint8Array>,
-  idle: Watched,
-): ReadableStream<Uint8Array> {
-  const reader = readable.getReader();
+export function requestBody(stream: MuxStream, idle: Watched): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       idle.touch();
       try {
-        const { value, done } = await reader.read();
-        if (done) controller.close();
+        const value = await stream.read();
+        if (value === null) controller.close();
         else controller.enqueue(value);
       } finally {
         idle.pause();
       }
-    },
-    cancel() {
-      reader.releaseLock();
     },
   }, { highWaterMark: 0 });
 }
@@ -89,8 +83,7 @@ export interface PipeOptions {
 /**
  * Streams a backend body to the stream and sends FIN, or resets the stream on
  * failure, with `idle` running while waiting for the backend's bytes. The
- * writer is never released: nothing writes after it, and releasing a lock
- * costs more than the whole loop for a small body.
+ * stream is written directly, without a Web Streams writer.
  *
  * @example
  * ```ts
@@ -104,7 +97,7 @@ export async function pipeResponse(
   options: PipeOptions,
 ): Promise<void> {
   const { gone, idle, buffers } = options;
-  const writer = incoming.writable.getWriter();
+  const stream = incoming.stream;
   const reader = body === null ? null : bodyReader(body);
   const byob = reader instanceof ReadableStreamBYOBReader ? reader : null;
   let buffer: ArrayBuffer | null = null;
@@ -118,17 +111,17 @@ export async function pipeResponse(
       // A BYOB read hands the buffer back as the chunk's (none when the body was cancelled).
       if (byob !== null) buffer = (chunk.value?.buffer as ArrayBuffer | undefined) ?? null;
       if (chunk.done) break;
-      await writer.write(chunk.value);
+      await stream.write(chunk.value);
     }
     if (buffer !== null) buffers.give(buffer);
     // FIN may complete the stream, which is no reason to abort anything.
     gone.release();
-    await writer.close();
+    stream.closeWrite();
   } catch {
     // The backend failed mid-body, stalled, or the stream went away: a reset
     // tells the server the body is incomplete, where a FIN would not.
     await reader?.cancel().catch(() => {});
-    incoming.stream.reset();
+    stream.reset();
   }
 }
 

@@ -8,50 +8,27 @@
  */
 
 import type { Watchdog } from "../shared/time/watchdog.ts";
+import type { MuxStream } from "../shared/mux/mod.ts";
+import { concat } from "../shared/bytes.ts";
 
 /** Response bodies up to this size (by Content-Length) are sent in one piece. */
 export const SMALL_BODY = 64 * 1024;
 
 /**
- * Reads a whole body of at most `limit` bytes. When it turns out longer,
- * returns a stream that yields what was read and then the rest.
+ * Reads a whole body of at most `limit` bytes from `stream`. When it turns
+ * out longer, what was read is put back (`unread`) and null is returned.
  */
-export async function readSmall(
-  readable: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<Uint8Array | ReadableStream<Uint8Array>> {
-  const reader = readable.getReader();
+export async function readSmall(stream: MuxStream, limit: number): Promise<Uint8Array | null> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   while (total <= limit) {
-    const { value, done } = await reader.read();
-    if (done) {
-      reader.releaseLock();
-      if (chunks.length === 1) return chunks[0]!;
-      const out = new Uint8Array(total);
-      let off = 0;
-      for (const c of chunks) {
-        out.set(c, off);
-        off += c.length;
-      }
-      return out;
-    }
+    const value = await stream.read();
+    if (value === null) return chunks.length === 1 ? chunks[0]! : concat(chunks);
     chunks.push(value);
     total += value.length;
   }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = chunks.shift();
-      if (next !== undefined) {
-        controller.enqueue(next);
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
+  stream.unread(concat(chunks));
+  return null;
 }
 
 /**
@@ -62,7 +39,7 @@ export async function readSmall(
  */
 export function pumpBody(
   body: ReadableStream<Uint8Array>,
-  writer: WritableStreamDefaultWriter<Uint8Array>,
+  stream: MuxStream,
   options: {
     watchdog: Watchdog;
     readTimeout: number;
@@ -95,13 +72,11 @@ export function pumpBody(
           break;
         }
         watched.pause();
-        await writer.write(value);
+        await stream.write(value);
       }
-      if (!stopped) await writer.close();
-      else writer.releaseLock();
+      if (!stopped) stream.closeWrite();
     } catch {
       // Client or agent went away; the stream is reset by whoever noticed.
-      writer.releaseLock();
     } finally {
       watched.done();
     }
@@ -110,7 +85,7 @@ export function pumpBody(
 
 /** The agent's response body, counted for the access log, with the write timeout. */
 export function countingBody(
-  src: ReadableStream<Uint8Array>,
+  stream: MuxStream,
   options: {
     watchdog: Watchdog;
     writeTimeout: number;
@@ -120,7 +95,6 @@ export function countingBody(
   },
 ): ReadableStream<Uint8Array> {
   const { onDone } = options;
-  const reader = src.getReader();
   let finished = false;
   const done = (error: string | null) => {
     if (finished) return;
@@ -138,8 +112,8 @@ export function countingBody(
       // waiting for the agent's next chunk (an SSE gap) does not count.
       watched.pause();
       try {
-        const { value, done: end } = await reader.read();
-        if (end) {
+        const value = await stream.read();
+        if (value === null) {
           controller.close();
           done(null);
           return;
@@ -154,7 +128,7 @@ export function countingBody(
     },
     cancel(reason) {
       done(`client went away (${reason ?? "cancelled"})`);
-      return reader.cancel(reason);
+      stream.cancelRead();
     },
   }, { highWaterMark: 0 });
 }

@@ -209,11 +209,10 @@ export class Proxy {
       clientGone = true;
       if (!responded) stream.reset();
     });
-    const writer = stream.writable.getWriter();
-    await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
+    await stream.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
     let aborted: { status: number; reason: string } | null = null;
     if (hasBody) {
-      pumpBody(req.body!, writer, {
+      pumpBody(req.body!, stream, {
         watchdog: this.#watchdog,
         readTimeout: config.limits.readTimeout,
         maxBytes: domain.bodySize,
@@ -224,16 +223,11 @@ export class Proxy {
         },
       });
     } else if (!ws) {
-      await writer.close();
-    } else {
-      writer.releaseLock();
+      stream.closeWrite();
     }
     let reply;
     try {
-      reply = await readReply(stream.readable, {
-        maxBody: maxHead,
-        timeout: config.limits.idleTimeout,
-      });
+      reply = await readReply(stream, { maxBody: maxHead, timeout: config.limits.idleTimeout });
     } catch (e) {
       stream.reset();
       release();
@@ -242,17 +236,15 @@ export class Proxy {
       if (clientGone) return this.#fail(x, domain, 499, "client went away");
       throw e;
     }
-    if (!reply.value.ok) {
+    if (!reply.ok) {
       stream.reset();
       release();
-      const status = HTTP_ERROR_STATUS[reply.value.code] ?? 502;
-      return this.#fail(x, domain, status, `agent: ${reply.value.code}: ${reply.value.message}`);
+      const status = HTTP_ERROR_STATUS[reply.code] ?? 502;
+      return this.#fail(x, domain, status, `agent: ${reply.code}: ${reply.message}`);
     }
-    const response = parseResponseHead(reply.value.data);
+    const response = parseResponseHead(reply.data);
     responded = true;
-    if (ws) {
-      return this.#upgrade(req, x, domain, stream, reply.readable, response, release);
-    }
+    if (ws) return this.#upgrade(req, x, domain, stream, response, release);
     const out = new Headers(endToEndPairs(response.headers));
     if (domain.transactionId) out.set("x-transaction-id", x.tid);
     const finish = (status: number, reason: string | null) => {
@@ -260,7 +252,7 @@ export class Proxy {
       this.#log(x, status, reason);
     };
     if (NULL_BODY.has(response.status) || req.method === "HEAD") {
-      reply.readable.cancel().catch(() => {});
+      stream.cancelRead();
       finish(response.status, null);
       return new Response(null, { status: response.status, headers: out });
     }
@@ -269,8 +261,8 @@ export class Proxy {
       // A small body goes out in one write with the head: Deno's TLS server
       // sockets keep Nagle's algorithm on, so a head and a body written apart
       // would wait for the client's delayed ACK (40 ms).
-      const small = await readSmall(reply.readable, SMALL_BODY);
-      if (small instanceof Uint8Array) {
+      const small = await readSmall(stream, SMALL_BODY);
+      if (small !== null) {
         x.bytesOut = small.length;
         finish(response.status, null);
         return new Response(small as Uint8Array<ArrayBuffer>, {
@@ -278,9 +270,8 @@ export class Proxy {
           headers: out,
         });
       }
-      reply.readable = small;
     }
-    const body = countingBody(reply.readable, {
+    const body = countingBody(stream, {
       watchdog: this.#watchdog,
       writeTimeout: config.limits.writeTimeout,
       onBytes: (n) => x.bytesOut += n,
@@ -297,7 +288,6 @@ export class Proxy {
     x: Exchange,
     domain: ServerDomain,
     stream: MuxStream,
-    readable: ReadableStream<Uint8Array>,
     response: { status: number; headers: [string, string][]; protocol?: string },
     release: () => void,
   ): Response {
@@ -314,7 +304,7 @@ export class Proxy {
     const { socket, response: upgraded } = Deno.upgradeWebSocket(req, {
       ...(response.protocol ? { protocol: response.protocol } : {}),
     });
-    const relay = relayWebSocket(socket, { readable, writable: stream.writable })
+    const relay = relayWebSocket(socket, { readable: stream.readable, writable: stream.writable })
       .catch((e) => {
         this.#deps.log.debug("WebSocket relay for {domain} ended: {error}", {
           domain: domain.name,

@@ -286,7 +286,10 @@ export async function openHttp(
   await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...full } }, 1 << 20));
   // Read the reply while the body goes out, as the server does: an agent that refuses
   // resets the stream, and only a waiting reader is sure to see the ERROR first.
-  const reply = readReply(stream.readable, { maxBody: 1 << 20 });
+  const reply = readReply(stream, { maxBody: 1 << 20 }).then((value) => ({
+    value,
+    readable: stream.readable,
+  }));
   // The test may reset the stream instead of waiting; that rejection is expected.
   reply.catch(() => {});
   try {

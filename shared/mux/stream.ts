@@ -1,6 +1,7 @@
 /**
- * One multiplexed stream: a `readable` fed by the peer's Data frames, a
- * `writable` that sends Data frames within the peer's window.
+ * One multiplexed stream: bytes from the peer's Data frames, read with
+ * `read()` or through `readable`; bytes to the peer with `write()` or through
+ * `writable`, within the peer's window.
  *
  * @module
  */
@@ -32,9 +33,19 @@ export interface StreamHost {
 /** Fewest ms a window epoch may last and still count as "window-limited" for auto-tuning. */
 const MIN_TUNE_EPOCH_MS = 10;
 
+/** What `read()` and `write()` return when nothing is left to wait for. */
+const DONE: Promise<void> = Promise.resolve();
+const EOF: Promise<null> = Promise.resolve(null);
+
 /**
- * A stream of a {@linkcode Session}. Read `readable`, write `writable`;
- * closing `writable` sends FIN (half-close), a remote FIN ends `readable`,
+ * A stream of a {@linkcode Session}.
+ *
+ * Two ways to use each direction; pick one per direction and stay with it:
+ * - `read()` / `unread()` / `cancelRead()` and `write()` / `closeWrite()`:
+ *   direct calls, no Web Streams machinery (the proxy's per-request path);
+ * - `readable` / `writable`: Web Streams over the same calls, made on first use.
+ *
+ * Closing the write side sends FIN (half-close), a remote FIN ends reading,
  * `reset()` aborts both directions with RST.
  *
  * Flow control: the peer may send at most the window this side granted, and
@@ -44,10 +55,6 @@ const MIN_TUNE_EPOCH_MS = 10;
 export class MuxStream {
   /** Stream id: odd for streams opened by the client side, even for the server side. */
   readonly id: number;
-  /** Bytes from the peer. Ends at the peer's FIN, errors on reset or session loss. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer. `close()` sends FIN; `abort()` resets the stream. */
-  readonly writable: WritableStream<Uint8Array>;
   /**
    * Resolves once the session forgets the stream: FIN sent and received, or a
    * reset by either side, or the session's end. Never rejects. Unread data
@@ -61,19 +68,25 @@ export class MuxStream {
   #queue: Uint8Array[] = [];
   #queueHead = 0;
   #buffered = 0;
+  /** Bytes handed back by `unread()`: returned first, outside window accounting. */
+  #front: Uint8Array | null = null;
   #recvWindow = INITIAL_WINDOW;
   #recvAvail = INITIAL_WINDOW;
   #consumed = 0;
   #epochStart = performance.now();
   #budget = 0;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #wantData = false;
+  #waiter: PromiseWithResolvers<Uint8Array | null> | null = null;
   #remoteClosed = false;
   #readDone = false;
+  /** Why reading failed (reset, session gone); reads reject with it. */
+  #readError: Error | null = null;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #readController: ReadableStreamDefaultController<Uint8Array> | null = null;
   // Send side.
   #sendWindow = INITIAL_WINDOW;
   #creditWaiter: PromiseWithResolvers<void> | null = null;
-  #writeController!: WritableStreamDefaultController;
+  #writable: WritableStream<Uint8Array> | null = null;
+  #writeController: WritableStreamDefaultController | null = null;
   #localClosed = false;
   // Both.
   #error: Error | null = null;
@@ -84,31 +97,141 @@ export class MuxStream {
     this.#host = host;
     this.id = id;
     this.closed = this.#closed.promise;
-    this.readable = new ReadableStream<Uint8Array>({
+  }
+
+  /**
+   * Bytes from the peer as a Web Stream (made on first access). Ends at the
+   * peer's FIN, errors on reset or session loss; cancelling it resets the
+   * stream unless the peer already sent FIN.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream<Uint8Array>({
       start: (c) => {
         this.#readController = c;
       },
-      pull: () => this.#pull(),
-      cancel: () => this.#cancelRead(),
+      pull: async (c) => {
+        const chunk = await this.read();
+        if (chunk === null) c.close();
+        else c.enqueue(chunk);
+      },
+      cancel: () => this.cancelRead(),
     }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Uint8Array>({
+  }
+
+  /** Bytes to the peer as a Web Stream (made on first access). `close()` sends FIN; `abort()` resets. */
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>({
       start: (c) => {
         this.#writeController = c;
       },
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#closeWrite(),
+      write: (chunk) => this.write(chunk),
+      close: () => {
+        if (this.#error !== null) throw this.#error;
+        this.closeWrite();
+      },
       abort: () => this.reset(),
     });
   }
 
   /** Bytes received and not yet read. */
   get buffered(): number {
-    return this.#buffered;
+    return this.#buffered + (this.#front?.length ?? 0);
   }
 
   /** Current receive window (grows by auto-tuning up to `maxStreamWindow`). */
   get receiveWindow(): number {
     return this.#recvWindow;
+  }
+
+  /**
+   * The next chunk from the peer, or null once the peer's FIN was read (and
+   * after `cancelRead()`). One read at a time.
+   *
+   * @throws {MuxError} "stream-reset" or "session-closed" when the stream died.
+   */
+  read(): Promise<Uint8Array | null> {
+    const front = this.#front;
+    if (front !== null) {
+      this.#front = null;
+      return Promise.resolve(front);
+    }
+    if (this.#readError !== null) return Promise.reject(this.#readError);
+    if (this.#queueHead < this.#queue.length) return Promise.resolve(this.#take());
+    if (this.#readDone) return EOF;
+    if (this.#remoteClosed) {
+      this.#endOfData();
+      return EOF;
+    }
+    if (this.#waiter !== null) {
+      return Promise.reject(new TypeError(`Stream ${this.id} is already being read`));
+    }
+    this.#waiter = Promise.withResolvers();
+    return this.#waiter.promise;
+  }
+
+  /**
+   * Puts bytes that were read back in front of the stream (what followed a
+   * message the reader parsed): the next `read()` returns them. At most one
+   * chunk may be put back at a time.
+   */
+  unread(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.#readDone) return;
+    if (this.#front !== null) throw new TypeError(`Stream ${this.id} already has unread bytes`);
+    this.#front = chunk;
+  }
+
+  /**
+   * Stops reading: buffered bytes are dropped, reads return null. Resets the
+   * stream unless the peer already sent FIN (it would go on sending into a
+   * window nobody opens).
+   */
+  cancelRead(): void {
+    if (this.#readDone) return;
+    this.#readDone = true;
+    this.#front = null;
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    this.#buffered = 0;
+    const w = this.#waiter;
+    this.#waiter = null;
+    w?.resolve(null);
+    if (!this.#remoteClosed) this.reset();
+    else this.#maybeDone();
+  }
+
+  /**
+   * Sends `chunk` (any size: cut into frames within the peer's window).
+   * Resolves once it is copied into a transport write; the caller may then
+   * reuse the buffer. One write at a time.
+   *
+   * @throws {MuxError} when the stream was reset or its session is gone.
+   * @throws {TypeError} after `closeWrite()`.
+   */
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (!(chunk instanceof Uint8Array)) {
+      return Promise.reject(
+        new TypeError(`Stream ${this.id} accepts Uint8Array chunks, got ${typeof chunk}`),
+      );
+    }
+    if (this.#localClosed) {
+      return Promise.reject(new TypeError(`Stream ${this.id} was closed for writing`));
+    }
+    const n = chunk.length;
+    if (n === 0) return DONE;
+    if (n <= this.#sendWindow && n <= this.#host.config.maxFrameSize) {
+      this.#sendWindow -= n;
+      return this.#host.sendData(this.id, 0, chunk) ?? DONE;
+    }
+    return this.#writeFrames(chunk);
+  }
+
+  /** Sends FIN: nothing more will be written. Idempotent; no effect on a dead stream. */
+  closeWrite(): void {
+    if (this.#localClosed || this.#error !== null) return;
+    this.#localClosed = true;
+    this.#host.sendControl(FrameType.WindowUpdate, Flag.FIN, this.id, 0);
+    this.#maybeDone();
   }
 
   /** Aborts the stream both ways and tells the peer with RST. Idempotent. */
@@ -149,7 +272,12 @@ export class MuxStream {
     if (frame.payload.length > 0) this.#queueData(frame.payload);
     if (frame.last && flags & Flag.FIN && !this.#remoteClosed && !this.#finished) {
       this.#remoteClosed = true;
-      if (this.#wantData) this.#deliver();
+      if (this.#waiter !== null && this.#queueHead === this.#queue.length) {
+        const w = this.#waiter;
+        this.#waiter = null;
+        this.#endOfData();
+        w.resolve(null);
+      }
       this.#maybeDone();
     }
   }
@@ -177,37 +305,37 @@ export class MuxStream {
 
   #queueData(payload: Uint8Array): void {
     if (this.#finished || this.#readDone) return;
-    this.#queue.push(payload);
-    this.#buffered += payload.length;
-    if (this.#wantData) this.#deliver();
-  }
-
-  #pull(): void {
-    if (this.#buffered > 0 || this.#remoteClosed) this.#deliver();
-    else this.#wantData = true;
-  }
-
-  /** Hands one buffered chunk (or EOF) to a waiting reader and credits the peer. */
-  #deliver(): void {
-    this.#wantData = false;
-    if (this.#queueHead < this.#queue.length) {
-      const chunk = this.#queue[this.#queueHead]!;
-      this.#queue[this.#queueHead++] = undefined as unknown as Uint8Array;
-      if (this.#queueHead === this.#queue.length) {
-        this.#queue.length = 0;
-        this.#queueHead = 0;
-      }
-      this.#buffered -= chunk.length;
-      this.#consumed += chunk.length;
-      this.#readController.enqueue(chunk);
+    const w = this.#waiter;
+    if (w !== null && this.#queueHead === this.#queue.length) {
+      // A reader is waiting and nothing is queued: hand the payload straight over.
+      this.#waiter = null;
+      this.#consumed += payload.length;
+      w.resolve(payload);
       this.#maybeGrant();
       return;
     }
-    if (this.#remoteClosed && !this.#readDone) {
-      this.#readDone = true;
-      this.#readController.close();
-      this.#maybeDone();
+    this.#queue.push(payload);
+    this.#buffered += payload.length;
+  }
+
+  /** Takes the oldest queued chunk and credits the peer for it. */
+  #take(): Uint8Array {
+    const chunk = this.#queue[this.#queueHead]!;
+    this.#queue[this.#queueHead++] = undefined as unknown as Uint8Array;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
     }
+    this.#buffered -= chunk.length;
+    this.#consumed += chunk.length;
+    this.#maybeGrant();
+    return chunk;
+  }
+
+  /** The reader reached the peer's FIN. */
+  #endOfData(): void {
+    this.#readDone = true;
+    this.#maybeDone();
   }
 
   /** Sends a window update once half the window was consumed; grows the window for fast readers. */
@@ -233,17 +361,6 @@ export class MuxStream {
     this.#host.sendControl(FrameType.WindowUpdate, 0, this.id, delta);
   }
 
-  #cancelRead(): void {
-    this.#readDone = true;
-    this.#wantData = false;
-    this.#queue.length = 0;
-    this.#queueHead = 0;
-    this.#buffered = 0;
-    // A reader that gives up on a stream the peer is still writing aborts the stream.
-    if (!this.#remoteClosed) this.reset();
-    else this.#maybeDone();
-  }
-
   // ---- Send side -------------------------------------------------------
 
   #credit(delta: number): void {
@@ -255,10 +372,8 @@ export class MuxStream {
     }
   }
 
-  async #write(chunk: Uint8Array): Promise<void> {
-    if (!(chunk instanceof Uint8Array)) {
-      throw new TypeError(`Stream ${this.id} accepts Uint8Array chunks, got ${typeof chunk}`);
-    }
+  /** `write()` for a chunk beyond the window or the frame size: frame by frame, waiting for credit. */
+  async #writeFrames(chunk: Uint8Array): Promise<void> {
     const max = this.#host.config.maxFrameSize;
     let off = 0;
     while (off < chunk.length) {
@@ -275,14 +390,6 @@ export class MuxStream {
       const taken = this.#host.sendData(this.id, 0, part);
       if (taken !== undefined) await taken;
     }
-  }
-
-  #closeWrite(): void {
-    if (this.#error !== null) throw this.#error;
-    if (this.#localClosed) return;
-    this.#localClosed = true;
-    this.#host.sendControl(FrameType.WindowUpdate, Flag.FIN, this.id, 0);
-    this.#maybeDone();
   }
 
   // ---- Both ------------------------------------------------------------
@@ -305,14 +412,19 @@ export class MuxStream {
     this.#error = reason;
     if (!this.#readDone) {
       this.#readDone = true;
+      this.#readError = reason;
+      this.#front = null;
       this.#queue.length = 0;
       this.#queueHead = 0;
       this.#buffered = 0;
-      this.#readController.error(reason);
+      const w = this.#waiter;
+      this.#waiter = null;
+      w?.reject(reason);
+      this.#readController?.error(reason);
     }
     if (!this.#localClosed) {
       this.#localClosed = true;
-      this.#writeController.error(reason);
+      this.#writeController?.error(reason);
     }
     const w = this.#creditWaiter;
     if (w !== null) {

@@ -53,8 +53,8 @@ export async function openStream(
   const request = encodeOpen(message, options.maxBody);
   const stream = await session.open();
   try {
-    await writeOnce(stream.writable, request);
-    const { value: reply, readable } = await readReply(stream.readable, options);
+    await stream.write(request);
+    const reply = await readReply(stream, options);
     if (!reply.ok) {
       throw new OpenError(
         `${kindName(message.kind)} stream refused: ${reply.message} (${reply.code})`,
@@ -62,7 +62,7 @@ export async function openStream(
         reply.code,
       );
     }
-    return { stream, readable, writable: stream.writable, data: reply.data };
+    return { stream, readable: stream.readable, writable: stream.writable, data: reply.data };
   } catch (e) {
     stream.reset();
     throw e;
@@ -106,8 +106,8 @@ export async function serveStream(
     if (answered) throw new Error("Stream was already answered");
     answered = true;
     try {
-      await writeOnce(stream.writable, encodeReply({ ok: false, code, message }));
-      await stream.writable.close();
+      await stream.write(encodeReply({ ok: false, code, message }));
+      stream.closeWrite();
     } catch {
       // The stream is gone already; nothing to tell.
       stream.reset();
@@ -117,18 +117,18 @@ export async function serveStream(
     // it. The opener resets or closes after reading; a stuck one is reset later.
     const timer = setTimeout(() => stream.reset(), REFUSED_LINGER_MS);
     stream.closed.then(() => clearTimeout(timer));
-    if (!stream.readable.locked) stream.readable.pipeTo(new WritableStream()).catch(() => {});
+    drain(stream);
   };
   let opened;
   try {
-    opened = await readOpen(stream.readable, options);
+    opened = await readOpen(stream, options);
   } catch (e) {
     if (e instanceof OpenError && e.code !== "timeout" && e.code !== "truncated") {
       await refuse(e.code, e.message);
     } else stream.reset();
     return;
   }
-  const { kind, params } = opened.value;
+  const { kind, params } = opened;
   const handler = handlers.get(kind);
   if (handler === undefined) {
     await refuse("unknown-kind", `Unknown stream kind ${kindName(kind)}`);
@@ -139,12 +139,16 @@ export async function serveStream(
       stream,
       kind,
       params,
-      readable: opened.readable,
-      writable: stream.writable,
-      accept: async (data = {}) => {
-        if (answered) throw new Error("Stream was already answered");
+      get readable() {
+        return stream.readable;
+      },
+      get writable() {
+        return stream.writable;
+      },
+      accept: (data = {}) => {
+        if (answered) return Promise.reject(new Error("Stream was already answered"));
         answered = true;
-        await writeOnce(stream.writable, encodeReply({ ok: true, data }));
+        return stream.write(encodeReply({ ok: true, data }));
       },
       refuse,
     });
@@ -154,11 +158,13 @@ export async function serveStream(
   }
 }
 
-async function writeOnce(writable: WritableStream<Uint8Array>, bytes: Uint8Array): Promise<void> {
-  const writer = writable.getWriter();
+/** Reads and drops whatever the opener still sends, until its FIN (or a reset). */
+async function drain(stream: MuxStream): Promise<void> {
   try {
-    await writer.write(bytes);
-  } finally {
-    writer.releaseLock();
+    while ((await stream.read()) !== null) {
+      // dropped
+    }
+  } catch {
+    // Reset: nothing left to drain.
   }
 }

@@ -6,7 +6,7 @@
  */
 
 export * from "./message.ts";
-export { type Read, readOpen, type ReadOptions, readReply } from "./read.ts";
+export { type MessageSource, readOpen, type ReadOptions, readReply } from "./read.ts";
 export {
   type IncomingStream,
   type OpenedStream,

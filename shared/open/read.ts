@@ -1,6 +1,6 @@
 /**
  * Reading one stream-open message (request or reply) from the front of a
- * stream, keeping any bytes that follow it.
+ * stream; bytes that follow it are put back for the next reader.
  *
  * @module
  */
@@ -16,6 +16,7 @@ import {
   type Reply,
 } from "./message.ts";
 import { concat } from "../bytes.ts";
+import { Watchdog } from "../time/watchdog.ts";
 
 /** Limits for reading a message. */
 export interface ReadOptions {
@@ -25,54 +26,71 @@ export interface ReadOptions {
   timeout?: number;
 }
 
-/** A message and the stream that continues after it. */
-export interface Read<T> {
-  /** The decoded message. */
-  value: T;
-  /** The rest of the stream: bytes after the message first (none are lost). */
-  readable: ReadableStream<Uint8Array>;
+/** What a message is read from: a `MuxStream`, or anything with its reading calls. */
+export interface MessageSource {
+  /** The next chunk, or null at the end. */
+  read(): Promise<Uint8Array | null>;
+  /** Puts bytes back in front: the next `read()` returns them. */
+  unread(chunk: Uint8Array): void;
+  /** Gives up on the stream (a message that never completes). */
+  reset(): void;
 }
 
 /**
- * Reads an open request from the front of `readable`.
+ * Reads an open request from the front of `source`; bytes after it stay in
+ * `source` for the next reader.
  *
  * @throws {OpenError} on a malformed, oversized, truncated or late message.
  */
 export async function readOpen(
-  readable: ReadableStream<Uint8Array>,
+  source: MessageSource,
   options: ReadOptions = {},
-): Promise<Read<OpenMessage>> {
-  const { header, body, rest } = await readMessage(readable, options);
-  return { value: { kind: header[1]!, params: parseBody(body) }, readable: rest };
+): Promise<OpenMessage> {
+  const { header, body } = await readMessage(source, options);
+  return { kind: header[1]!, params: parseBody(body) };
 }
 
 /**
- * Reads a reply from the front of `readable`.
+ * Reads a reply from the front of `source`; bytes after it stay in `source`.
  *
  * @throws {OpenError} on a malformed, oversized, truncated or late message.
  */
 export async function readReply(
-  readable: ReadableStream<Uint8Array>,
+  source: MessageSource,
   options: ReadOptions = {},
-): Promise<Read<Reply>> {
-  const { header, body, rest } = await readMessage(readable, options);
-  return { value: decodeReply(header, body), readable: rest };
+): Promise<Reply> {
+  const { header, body } = await readMessage(source, options);
+  return decodeReply(header, body);
+}
+
+/** Watchdogs for message deadlines, one per sweep interval: no timer per message. */
+const watchdogs = new Map<number, Watchdog>();
+
+function watchdogFor(timeout: number): Watchdog {
+  const interval = Watchdog.intervalFor(timeout);
+  let w = watchdogs.get(interval);
+  if (w === undefined) {
+    w = new Watchdog(interval);
+    watchdogs.set(interval, w);
+  }
+  return w;
 }
 
 async function readMessage(
-  readable: ReadableStream<Uint8Array>,
+  source: MessageSource,
   options: ReadOptions,
-): Promise<{ header: Uint8Array; body: Uint8Array; rest: ReadableStream<Uint8Array> }> {
+): Promise<{ header: Uint8Array; body: Uint8Array }> {
   const maxBody = options.maxBody ?? MAX_BODY_SIZE;
   const timeout = options.timeout ?? 10_000;
-  const reader = readable.getReader();
+  const late = () =>
+    new OpenError(`No complete stream-open message within ${timeout} ms`, "timeout");
+  let timedOut = false;
+  const deadline = watchdogFor(timeout).watch(timeout, () => {
+    timedOut = true;
+    source.reset();
+  });
   let buf: Uint8Array = new Uint8Array(0);
   let need = OPEN_HEADER_SIZE;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    reader.cancel(new OpenError("Stream-open message timed out", "timeout")).catch(() => {});
-  }, timeout);
   try {
     while (true) {
       if (buf.length >= need) {
@@ -82,11 +100,9 @@ async function readMessage(
         }
         break;
       }
-      const { value, done } = await reader.read();
-      if (timedOut) {
-        throw new OpenError(`No complete stream-open message within ${timeout} ms`, "timeout");
-      }
-      if (done) {
+      const value = await source.read();
+      if (timedOut) throw late();
+      if (value === null) {
         throw new OpenError(
           `Stream ended after ${buf.length} of ${need} bytes of a stream-open message`,
           "truncated",
@@ -95,47 +111,11 @@ async function readMessage(
       buf = buf.length === 0 ? value : concat([buf, value]);
     }
   } catch (e) {
-    reader.releaseLock();
-    if (timedOut && !(e instanceof OpenError)) {
-      throw new OpenError(`No complete stream-open message within ${timeout} ms`, "timeout");
-    }
+    if (timedOut && !(e instanceof OpenError)) throw late();
     throw e;
   } finally {
-    clearTimeout(timer);
+    deadline.done();
   }
-  const header = buf.subarray(0, OPEN_HEADER_SIZE);
-  const body = buf.subarray(OPEN_HEADER_SIZE, need);
-  return { header, body, rest: prepend(buf.subarray(need), reader, readable) };
-}
-
-/**
- * The stream after a message: `rest` first, then whatever `reader` yields.
- * When `rest` is empty the original stream is handed back unwrapped, so the
- * common case adds no layer to the data path.
- */
-function prepend(
-  rest: Uint8Array,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  original: ReadableStream<Uint8Array>,
-): ReadableStream<Uint8Array> {
-  if (rest.length === 0) {
-    reader.releaseLock();
-    return original;
-  }
-  let first: Uint8Array | null = rest;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (first !== null) {
-        controller.enqueue(first);
-        first = null;
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+  if (buf.length > need) source.unread(buf.subarray(need));
+  return { header: buf.subarray(0, OPEN_HEADER_SIZE), body: buf.subarray(OPEN_HEADER_SIZE, need) };
 }

@@ -34,7 +34,7 @@ Deno.test("an agent answering with a malformed response head yields 502 and leav
         const stream = s;
         serving.push(
           (async () => {
-            await readOpen(stream.readable, { maxBody: 1 << 20 });
+            await readOpen(stream, { maxBody: 1 << 20 });
             const w = stream.writable.getWriter();
             await w.write(encodeReply({ ok: true, data: { status: "two hundred", headers: 7 } }));
             w.releaseLock();

@@ -1,0 +1,146 @@
+/**
+ * The direct stream calls (`read`, `unread`, `cancelRead`, `write`,
+ * `closeWrite`) that the proxy's per-request path uses instead of Web
+ * Streams, over every connection type.
+ */
+import assert from "node:assert/strict";
+import { withConnTypes } from "../helpers/conn_types.ts";
+import { randomBytes, sha256, within } from "../helpers/streams.ts";
+import { MuxError, type MuxStream, Session } from "../../shared/mux/mod.ts";
+import { concat } from "../../shared/bytes.ts";
+
+async function sessions(
+  a: ConstructorParameters<typeof Session>[0],
+  b: ConstructorParameters<typeof Session>[0],
+  body: (client: Session, server: Session) => Promise<void>,
+) {
+  const client = new Session(a, { client: true });
+  const server = new Session(b, { client: false });
+  try {
+    await within(60_000, "test body", body(client, server));
+  } finally {
+    await client.close();
+    await server.close();
+  }
+}
+
+/** Reads with `read()` until null. */
+async function readToEnd(stream: MuxStream): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (let c = await stream.read(); c !== null; c = await stream.read()) parts.push(c.slice());
+  return concat(parts);
+}
+
+withConnTypes("direct read/write move large payloads both ways with FIN", async ({ a, b }) => {
+  await sessions(a, b, async (client, server) => {
+    const data = randomBytes(5_000_001);
+    const echo = (async () => {
+      const s = (await server.accept())!;
+      const got = await readToEnd(s);
+      await s.write(got);
+      s.closeWrite();
+    })();
+    const stream = await client.open();
+    const [, back] = await Promise.all([
+      stream.write(data).then(() => stream.closeWrite()),
+      readToEnd(stream),
+    ]);
+    await echo;
+    assert.equal(sha256(back), sha256(data));
+    await stream.closed;
+    assert.equal(client.numStreams, 0);
+    assert.equal(await stream.read(), null, "reads after the end keep returning null");
+  });
+});
+
+withConnTypes(
+  "unread puts bytes back in front, outside the window accounting",
+  async ({ a, b }) => {
+    await sessions(a, b, async (client, server) => {
+      const stream = await client.open();
+      const data = randomBytes(1 << 20);
+      const writing = stream.write(data).then(() => stream.closeWrite());
+      const s = (await server.accept())!;
+      const first = (await s.read())!;
+      s.unread(first.subarray(3));
+      assert.throws(() => s.unread(new Uint8Array(1)), TypeError);
+      const rest = await readToEnd(s);
+      await writing;
+      assert.equal(3 + rest.length, data.length);
+      assert.equal(sha256(concat([first.subarray(0, 3), rest])), sha256(data));
+    });
+  },
+);
+
+withConnTypes("a reset reaches a pending read and a waiting write", async ({ a, b }) => {
+  await sessions(a, b, async (client, server) => {
+    const stream = await client.open();
+    await stream.write(new Uint8Array([1]));
+    const s = (await server.accept())!;
+    assert.deepEqual(await s.read(), new Uint8Array([1]));
+    const pending = s.read();
+    // More than the initial 256 KiB window: the write waits for credit nobody grants.
+    const writing = stream.write(new Uint8Array(1 << 20));
+    s.reset();
+    await assert.rejects(pending, (e) => e instanceof MuxError && e.code === "stream-reset");
+    await assert.rejects(writing, (e) => e instanceof MuxError && e.code === "stream-reset");
+    await assert.rejects(stream.read(), (e) => e instanceof MuxError);
+    assert.doesNotThrow(() => stream.closeWrite(), "closeWrite on a dead stream is a no-op");
+  });
+});
+
+withConnTypes("cancelRead before the peer's FIN resets; after it, just stops", async ({ a, b }) => {
+  await sessions(a, b, async (client, server) => {
+    const one = await client.open();
+    await one.write(new Uint8Array([1, 2]));
+    const s1 = (await server.accept())!;
+    s1.cancelRead();
+    assert.equal(await s1.read(), null);
+    await assert.rejects(one.read(), (e) => e instanceof MuxError && e.code === "stream-reset");
+
+    const two = await client.open();
+    await two.write(new Uint8Array([3]));
+    two.closeWrite();
+    const s2 = (await server.accept())!;
+    assert.deepEqual(await s2.read(), new Uint8Array([3]));
+    s2.cancelRead();
+    await s2.write(new Uint8Array([4]));
+    s2.closeWrite();
+    assert.deepEqual(await readToEnd(two), new Uint8Array([4]));
+    await s2.closed;
+  });
+});
+
+withConnTypes(
+  "write after closeWrite and a second concurrent read are refused",
+  async ({ a, b }) => {
+    await sessions(a, b, async (client, server) => {
+      const stream = await client.open();
+      const s = (await server.accept())!;
+      const first = s.read();
+      await assert.rejects(s.read(), TypeError);
+      stream.closeWrite();
+      await assert.rejects(stream.write(new Uint8Array([1])), TypeError);
+      assert.equal(await first, null);
+    });
+  },
+);
+
+withConnTypes(
+  "readable and writable made late continue where direct calls left off",
+  async ({ a, b }) => {
+    await sessions(a, b, async (client, server) => {
+      const stream = await client.open();
+      await stream.write(new Uint8Array([1, 2, 3, 4]));
+      const w = stream.writable.getWriter();
+      await w.write(new Uint8Array([5]));
+      await w.close();
+      const s = (await server.accept())!;
+      const head = (await s.read())!;
+      s.unread(head.subarray(2));
+      const parts: number[] = [];
+      for await (const c of s.readable) parts.push(...c);
+      assert.deepEqual([...head.subarray(0, 2), ...parts], [1, 2, 3, 4, 5]);
+    });
+  },
+);
