@@ -23,9 +23,7 @@ import {
 import {
   endToEndPairs,
   forwardedHeaders,
-  headerSize,
-  headersToPairs,
-  stripHopByHop,
+  PairList,
   transactionId,
 } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
@@ -118,18 +116,26 @@ export class Proxy {
   ): Promise<Response> {
     const { config } = this.#deps;
     const remote = info.remoteAddr;
-    if (headerSize(req) > config.limits.headerSize) {
+    // Start line ("GET /path HTTP/1.1\r\n") and final blank line, then every header.
+    const size = { bytes: x.method.length + x.path.length + 14 };
+    const headers = new PairList(endToEndPairs(req.headers, size));
+    if (size.bytes > config.limits.headerSize) {
       return this.#fail(x, domain, 431, "request head too large");
     }
+    const ws = isUpgrade(req);
+    if (ws) {
+      headers.set("upgrade", req.headers.get("upgrade")!);
+      headers.set("connection", "Upgrade");
+    }
     const forwarded = forwardedHeaders({
-      headers: stripHopByHop(req.headers, { websocket: isUpgrade(req) }),
+      headers,
       clientIp: remote.hostname,
       trusted: (ip) => domain.trustedForwarders?.contains(ip) ?? false,
       proto,
-      host: req.headers.get("host") ?? x.domain,
+      host: headers.get("host") ?? x.domain,
     });
     x.client = forwarded.clientIp;
-    const verdict = admit(domain.clients, x.client, req.headers.get("authorization"), new Date());
+    const verdict = admit(domain.clients, x.client, headers.get("authorization"), new Date());
     if (!verdict.ok) {
       if (verdict.challenge) {
         this.#log(x, 401, verdict.reason);
@@ -140,9 +146,8 @@ export class Proxy {
       }
       return this.#refuse(x, verdict.reason, domain);
     }
-    const headers = forwarded.headers;
     if (domain.clients.credentials.length > 0) headers.delete("authorization");
-    const length = Number(req.headers.get("content-length") ?? "0");
+    const length = Number(headers.get("content-length") ?? "0");
     if (length > domain.bodySize) return this.#fail(x, domain, 413, "request body too large");
     const inflight = this.#inflight.get(domain.name) ?? 0;
     if (inflight >= domain.concurrency) {
@@ -163,7 +168,11 @@ export class Proxy {
     if (domain.transactionId) headers.set("x-transaction-id", x.tid);
     const opened: { stream?: MuxStream } = {};
     try {
-      return await this.#exchange(req, x, domain, reg, headers, info.completed, release, opened);
+      return await this.#exchange(req, x, domain, reg, headers.pairs, ws, {
+        completed: info.completed,
+        release,
+        opened,
+      });
     } catch (e) {
       // Whatever failed (a bad response head from the agent, a head too large to
       // send…), the stream must not linger on the agent's session.
@@ -178,19 +187,18 @@ export class Proxy {
     x: Exchange,
     domain: ServerDomain,
     reg: Registration,
-    headers: Headers,
-    completed: Promise<void>,
-    release: () => void,
-    opened: { stream?: MuxStream },
+    headers: [string, string][],
+    ws: boolean,
+    life: { completed: Promise<void>; release: () => void; opened: { stream?: MuxStream } },
   ): Promise<Response> {
     const { config } = this.#deps;
-    const ws = isUpgrade(req);
+    const { completed, release, opened } = life;
     const hasBody = !ws && req.body !== null;
     const head: HttpRequestHead = {
       domain: domain.name,
       method: req.method,
       target: x.path,
-      headers: headersToPairs(headers),
+      headers,
       client: x.client,
       tid: x.tid,
       ws,
@@ -245,7 +253,7 @@ export class Proxy {
     const response = parseResponseHead(reply.data);
     responded = true;
     if (ws) return this.#upgrade(req, x, domain, stream, response, release);
-    const out = new Headers(endToEndPairs(response.headers));
+    const out = new PairList(endToEndPairs(response.headers));
     if (domain.transactionId) out.set("x-transaction-id", x.tid);
     const finish = (status: number, reason: string | null) => {
       release();
@@ -254,7 +262,7 @@ export class Proxy {
     if (NULL_BODY.has(response.status) || req.method === "HEAD") {
       stream.cancelRead();
       finish(response.status, null);
-      return new Response(null, { status: response.status, headers: out });
+      return new Response(null, { status: response.status, headers: out.pairs });
     }
     const length = Number(out.get("content-length") ?? "NaN");
     if (length <= SMALL_BODY) {
@@ -267,7 +275,7 @@ export class Proxy {
         finish(response.status, null);
         return new Response(small as Uint8Array<ArrayBuffer>, {
           status: response.status,
-          headers: out,
+          headers: out.pairs,
         });
       }
     }
@@ -280,7 +288,7 @@ export class Proxy {
         finish(response.status, error === null ? null : `response aborted: ${error}`);
       },
     });
-    return new Response(body, { status: response.status, headers: out });
+    return new Response(body, { status: response.status, headers: out.pairs });
   }
 
   #upgrade(

@@ -1,6 +1,6 @@
 /**
  * Pure header helpers of the reverse proxy: hop-by-hop stripping,
- * `X-Forwarded-*`, transaction ids, header size and a wire form of
+ * `X-Forwarded-*` on header pairs, transaction ids and a wire form of
  * `Headers` that keeps every `Set-Cookie`.
  *
  * @module
@@ -28,7 +28,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  * `Connection` header names, in one pass: names in lower case, each pair kept
  * as it is (repeated names, Set-Cookie included, stay separate). Takes header
  * pairs or a `Headers` (which iterates as pairs, one per Set-Cookie). The cheap
- * way to forward headers: no `Headers` object is built.
+ * way to forward headers: no `Headers` object is built. With `size`, adds the
+ * bytes all the headers (hop-by-hop included) take in an HTTP/1.1 head,
+ * `name: value\r\n` each, to `size.bytes`.
  *
  * @example
  * ```ts
@@ -36,10 +38,15 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  * // [["accept", "*\/*"]]
  * ```
  */
-export function endToEndPairs(headers: Iterable<readonly [string, string]>): [string, string][] {
+export function endToEndPairs(
+  headers: Iterable<readonly [string, string]>,
+  size?: { bytes: number },
+): [string, string][] {
   const out: [string, string][] = [];
   let named: string[] | null = null;
+  let bytes = 0;
   for (const [raw, value] of headers) {
+    bytes += raw.length + value.length + 4;
     const name = raw.toLowerCase();
     if (!HOP_BY_HOP.has(name)) out.push([name, value]);
     else if (name === "connection") {
@@ -47,37 +54,80 @@ export function endToEndPairs(headers: Iterable<readonly [string, string]>): [st
       for (const token of value.split(",")) named.push(token.trim().toLowerCase());
     }
   }
+  if (size !== undefined) size.bytes += bytes;
   if (named === null) return out;
   const drop = new Set(named);
   return out.filter(([name]) => !drop.has(name));
 }
 
+/** The header calls {@linkcode forwardedHeaders} makes: `Headers` and {@linkcode PairList} have them. */
+export interface HeaderBag {
+  /** The value of `name` (repeated headers joined with ", "), or null. */
+  get(name: string): string | null;
+  /** Replaces every `name` header with one. */
+  set(name: string, value: string): void;
+  /** True when a `name` header exists. */
+  has(name: string): boolean;
+}
+
 /**
- * Returns a copy of `headers` without hop-by-hop headers, including every
- * header the `Connection` header names (see {@linkcode endToEndPairs}). With
- * `websocket: true` (a WebSocket upgrade being proxied) `Upgrade` is kept and
- * `Connection` is set to just `Upgrade`.
+ * Header pairs (names in lower case) with the few `Headers` calls the proxy
+ * needs, editing the array in place: cheaper than a `Headers` object, whose
+ * every call validates and whose iteration sorts.
  *
  * @example
  * ```ts
- * const out = stripHopByHop(new Headers({ connection: "close, x-a", "x-a": "1", accept: "*\/*" }));
- * // out has only "accept"
+ * const list = new PairList([["x-a", "1"], ["x-a", "2"]]);
+ * list.get("x-a"); // "1, 2"
+ * list.set("x-b", "3");
+ * list.pairs; // [["x-a", "1"], ["x-a", "2"], ["x-b", "3"]]
  * ```
  */
-export function stripHopByHop(headers: Headers, options: { websocket?: boolean } = {}): Headers {
-  const out = new Headers(endToEndPairs(headers));
-  const upgrade = options.websocket ? headers.get("upgrade") : null;
-  if (upgrade !== null) {
-    out.set("upgrade", upgrade);
-    out.set("connection", "Upgrade");
+export class PairList implements HeaderBag {
+  /** The pairs, edited in place. */
+  readonly pairs: [string, string][];
+
+  /** Wraps `pairs` (names must be lower case already). */
+  constructor(pairs: [string, string][]) {
+    this.pairs = pairs;
   }
-  return out;
+
+  /** The value of `name` (lower case), repeated headers joined with ", "; null when absent. */
+  get(name: string): string | null {
+    let out: string | null = null;
+    for (const [n, v] of this.pairs) {
+      if (n === name) out = out === null ? v : `${out}, ${v}`;
+    }
+    return out;
+  }
+
+  /** True when a `name` (lower case) header exists. */
+  has(name: string): boolean {
+    for (const pair of this.pairs) if (pair[0] === name) return true;
+    return false;
+  }
+
+  /** Replaces every `name` (lower case) header with one, at the end. */
+  set(name: string, value: string): void {
+    this.delete(name);
+    this.pairs.push([name, value]);
+  }
+
+  /** Removes every `name` (lower case) header. */
+  delete(name: string): void {
+    const pairs = this.pairs;
+    let j = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      if (pairs[i]![0] !== name) pairs[j++] = pairs[i]!;
+    }
+    pairs.length = j;
+  }
 }
 
 /** What {@link forwardedHeaders} needs to know about the request. */
-export interface ForwardedOptions {
+export interface ForwardedOptions<H extends HeaderBag = Headers> {
   /** Request headers; `X-Forwarded-*` are set on this object. */
-  headers: Headers;
+  headers: H;
   /** Address of the direct peer (the TCP connection), e.g. `"203.0.113.7"` or `"::1"`. */
   clientIp: string;
   /** Whether an address belongs to a proxy whose `X-Forwarded-*` headers are believed. */
@@ -89,9 +139,9 @@ export interface ForwardedOptions {
 }
 
 /** What {@link forwardedHeaders} returns. */
-export interface Forwarded {
+export interface Forwarded<H extends HeaderBag = Headers> {
   /** The `headers` passed in, with `X-Forwarded-*` set. */
-  headers: Headers;
+  headers: H;
   /** The effective client IP. */
   clientIp: string;
 }
@@ -116,7 +166,9 @@ export interface Forwarded {
  * // clientIp === "198.51.100.1"; x-forwarded-for: "198.51.100.1, 10.0.0.2"
  * ```
  */
-export function forwardedHeaders(options: ForwardedOptions): Forwarded {
+export function forwardedHeaders<H extends HeaderBag>(
+  options: ForwardedOptions<H>,
+): Forwarded<H> {
   const { headers, clientIp, trusted, proto, host } = options;
   if (!trusted(clientIp)) {
     headers.set("x-forwarded-for", clientIp);
@@ -199,38 +251,6 @@ export function transactionId(): string {
     }
   }
   return out;
-}
-
-/**
- * Estimates the size in bytes of an HTTP/1.1 head: the start line, each
- * header as `name: value\r\n`, and the blank line. Give a `Request` (its
- * request line is `METHOD /path?query HTTP/1.1`) or a start line and headers.
- * Header values are byte strings, so their length is their size; the start
- * line is measured as UTF-8.
- *
- * @example
- * ```ts
- * headerSize("GET / HTTP/1.1", new Headers({ host: "a" })); // 16 + 9 + 2 = 27
- * headerSize(new Request("http://a/", { headers: { host: "a" } })); // 27
- * ```
- */
-export function headerSize(request: Request): number;
-/** Size of a head given as its start line (`GET / HTTP/1.1`) and headers. */
-export function headerSize(startLine: string, headers: Headers): number;
-export function headerSize(head: Request | string, headers?: Headers): number {
-  let startLine: string;
-  if (typeof head === "string") {
-    startLine = head;
-  } else {
-    const url = new URL(head.url);
-    startLine = `${head.method} ${url.pathname}${url.search} HTTP/1.1`;
-    headers = head.headers;
-  }
-  let size = new TextEncoder().encode(startLine).length + 2;
-  for (const [name, value] of headersToPairs(headers ?? new Headers())) {
-    size += name.length + value.length + 4;
-  }
-  return size + 2;
 }
 
 /**

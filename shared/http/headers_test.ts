@@ -2,85 +2,16 @@ import assert from "node:assert/strict";
 import {
   endToEndPairs,
   forwardedHeaders,
-  headerSize,
   headersToPairs,
-  HOP_BY_HOP,
   normalizeIp,
+  PairList,
   pairsToHeaders,
-  stripHopByHop,
   transactionId,
 } from "./headers.ts";
 
 function sorted(h: Headers): [string, string][] {
   return headersToPairs(h).sort(([a], [b]) => a.localeCompare(b));
 }
-
-Deno.test("stripHopByHop() drops hop-by-hop headers and those Connection names", () => {
-  const cases: {
-    name: string;
-    in: [string, string][];
-    websocket?: boolean;
-    out: [string, string][];
-  }[] = [
-    {
-      name: "every listed header",
-      in: [
-        ["connection", "keep-alive"],
-        ["keep-alive", "timeout=5"],
-        ["proxy-authenticate", "Basic"],
-        ["proxy-authorization", "Basic eA=="],
-        ["proxy-connection", "keep-alive"],
-        ["te", "trailers"],
-        ["trailer", "x-checksum"],
-        ["transfer-encoding", "chunked"],
-        ["upgrade", "websocket"],
-        ["accept", "*/*"],
-      ],
-      out: [["accept", "*/*"]],
-    },
-    {
-      name: "headers named in Connection, any case and spacing",
-      in: [["connection", "close, X-Secret ,x-other"], ["x-secret", "1"], ["x-other", "2"], [
-        "x-kept",
-        "3",
-      ]],
-      out: [["x-kept", "3"]],
-    },
-    {
-      name: "a WebSocket upgrade keeps Upgrade and sets Connection: Upgrade",
-      in: [
-        ["connection", "keep-alive, Upgrade, x-a"],
-        ["upgrade", "websocket"],
-        ["x-a", "1"],
-        ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="],
-      ],
-      websocket: true,
-      out: [
-        ["connection", "Upgrade"],
-        ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="],
-        ["upgrade", "websocket"],
-      ],
-    },
-    {
-      name: "upgrade without an Upgrade header adds nothing",
-      in: [["connection", "close"], ["host", "a"]],
-      websocket: true,
-      out: [["host", "a"]],
-    },
-    {
-      name: "Set-Cookie values survive",
-      in: [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["connection", "close"]],
-      out: [["set-cookie", "a=1"], ["set-cookie", "b=2"]],
-    },
-  ];
-  for (const c of cases) {
-    const input = pairsToHeaders(c.in);
-    const out = stripHopByHop(input, { websocket: c.websocket ?? false });
-    assert.deepEqual(sorted(out), c.out, c.name);
-    assert.deepEqual(sorted(input), sorted(pairsToHeaders(c.in)), `${c.name}: input untouched`);
-  }
-  assert.ok(HOP_BY_HOP.has("transfer-encoding"));
-});
 
 Deno.test("endToEndPairs() drops hop-by-hop headers in one pass, keeping order and repeats", () => {
   const pairs: [string, string][] = [
@@ -249,24 +180,6 @@ Deno.test("transactionId() is 26 Crockford characters, time-sortable and unique"
   assert.equal(many.size, 10_000);
 });
 
-Deno.test("headerSize() counts start line, headers and blank line", () => {
-  const cases: [string, [string, string][], number][] = [
-    ["GET / HTTP/1.1", [], 14 + 2 + 2],
-    ["GET / HTTP/1.1", [["host", "a"]], 16 + 9 + 2],
-    ["HTTP/1.1 200 OK", [["set-cookie", "a=1"], ["set-cookie", "b=22"]], 17 + 17 + 18 + 2],
-    ["GET /é HTTP/1.1", [], 16 + 2 + 2],
-  ];
-  for (const [line, pairs, want] of cases) {
-    assert.equal(headerSize(line, pairsToHeaders(pairs)), want, line);
-  }
-  const request = new Request("http://example.com/a?b=1", {
-    method: "POST",
-    headers: { host: "example.com", "x-a": "1" },
-  });
-  assert.equal(headerSize(request), headerSize("POST /a?b=1 HTTP/1.1", request.headers));
-  assert.equal(headerSize(request), 22 + 19 + 8 + 2);
-});
-
 Deno.test("headersToPairs() and pairsToHeaders() keep every Set-Cookie", () => {
   const pairs: [string, string][] = [
     ["Content-Type", "text/plain"],
@@ -290,4 +203,36 @@ Deno.test("headersToPairs() and pairsToHeaders() keep every Set-Cookie", () => {
   ]);
   assert.deepEqual(sorted(pairsToHeaders(back)), sorted(headers));
   assert.throws(() => pairsToHeaders([["bad name", "x"]]), TypeError);
+});
+
+Deno.test("endToEndPairs() adds the size of every header, hop-by-hop included", () => {
+  const size = { bytes: 10 };
+  endToEndPairs([["Host", "a"], ["connection", "close"]], size);
+  assert.equal(size.bytes, 10 + (4 + 1 + 4) + (10 + 5 + 4));
+});
+
+Deno.test("PairList edits pairs in place like the Headers calls it mirrors", () => {
+  const pairs: [string, string][] = [["x-a", "1"], ["host", "h"], ["x-a", "2"]];
+  const list = new PairList(pairs);
+  assert.equal(list.get("x-a"), "1, 2");
+  assert.equal(list.get("nope"), null);
+  assert.ok(list.has("host") && !list.has("nope"));
+  list.set("x-a", "3");
+  assert.deepEqual(pairs, [["host", "h"], ["x-a", "3"]]);
+  list.delete("host");
+  assert.deepEqual(list.pairs, [["x-a", "3"]]);
+  const { clientIp } = forwardedHeaders({
+    headers: list,
+    clientIp: "203.0.113.7",
+    trusted: () => false,
+    proto: "https",
+    host: "example.com",
+  });
+  assert.equal(clientIp, "203.0.113.7");
+  assert.deepEqual(list.pairs, [
+    ["x-a", "3"],
+    ["x-forwarded-for", "203.0.113.7"],
+    ["x-forwarded-proto", "https"],
+    ["x-forwarded-host", "example.com"],
+  ]);
 });
