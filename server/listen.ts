@@ -9,9 +9,16 @@
  * ≈ 101k, the deprecated `Deno.serveHttp` ≈ 59k, `node:https` with
  * `SNICallback` ≈ 26k.
  *
+ * Deno leaves Nagle's algorithm on for connections `Deno.listenTls` accepts,
+ * so a response written in pieces waits for the client's delayed ACK (~40 ms)
+ * and agent tunnels stall; TCP_NODELAY is set on the listening socket, which
+ * accepted sockets inherit (see `shared/net/nodelay.ts`).
+ *
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
+import { setListenerNoDelay } from "../shared/net/nodelay.ts";
 import { type CertificateStore, SNI_RESOLVER } from "./tls.ts";
 
 /** The request handler: request, client address and completion (see `Deno.ServeHandlerInfo`). */
@@ -128,6 +135,7 @@ function serveTls(
     } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
   );
   const addr = listener.addr;
+  noDelay(addr.port);
   const server = internals().serveHttpOnListener(
     listener,
     new AbortController().signal,
@@ -136,6 +144,25 @@ function serveTls(
     () => {},
   );
   return { addr, shutdown: () => server.shutdown() };
+}
+
+/** Whether a failure to set TCP_NODELAY was logged (once per process). */
+let noDelayFailureLogged = false;
+
+/** Sets TCP_NODELAY for the listener on `port` before it accepts; logs instead of failing. */
+function noDelay(port: number): void {
+  const log = getLogger(["burrow", "server", "listen"]);
+  try {
+    const fds = setListenerNoDelay(port);
+    log.debug("TCP_NODELAY set on listening socket(s) {fds} for port {port}", { fds, port });
+  } catch (e) {
+    if (noDelayFailureLogged) return;
+    noDelayFailureLogged = true;
+    log.info(
+      "HTTPS connections keep Nagle's algorithm, so responses may wait for delayed ACKs: {error}",
+      { error: e instanceof Error ? e.message : String(e) },
+    );
+  }
 }
 
 /** Serves plain HTTP (only when configured: for use behind another proxy). */
