@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Http1Pool } from "./http1/pool.ts";
 import type { Logger } from "@logtape/logtape";
 import type { AgentConfig, AgentDomain } from "./config_types.ts";
 import {
@@ -118,6 +119,7 @@ class Agent implements AgentHandle {
   readonly #log: Logger;
   readonly #tuning: AgentTuning;
   readonly #client = Deno.createHttpClient({ allowHost: true });
+  readonly #pool: Http1Pool;
   readonly #shutdown = new AbortController();
   readonly #served = new Map<string, ServedDomain>();
   readonly #connections = new Map<string, Connection>();
@@ -128,11 +130,13 @@ class Agent implements AgentHandle {
   constructor(config: AgentConfig, log: Logger, tuning: AgentTuning) {
     this.#log = log;
     this.#tuning = tuning;
+    this.#pool = new Http1Pool({ connectTimeout: config.connectTimeout });
     this.#handlers = new Map([[
       StreamKind.Http,
       createHttpHandler({
         lookup: (name) => this.#served.get(name),
         client: this.#client,
+        pool: this.#pool,
         timeouts: config,
         log,
         signal: this.#shutdown.signal,
@@ -196,6 +200,7 @@ class Agent implements AgentHandle {
     await Promise.all([...this.#connections.values()].map((c) => c.close()));
     this.#connections.clear();
     this.#client.close();
+    await this.#pool.close();
     this.#log.info("Agent {id} stopped", { id: this.id });
   }
 

@@ -17,13 +17,15 @@ import { endToEndPairs } from "../shared/http/headers.ts";
 const FETCH_DECODES = new Set(["gzip", "br"]);
 
 /** A backend request: the URL, its headers, its body, and the Accept-Encoding sent. */
-export interface BackendRequest {
+export interface BackendRequest<B = ReadableStream<Uint8Array>> {
   /** Backend URL (see {@linkcode backendUrl}), as a string: `fetch` parses it once, itself. */
   url: string;
+  /** The URL's path and query (origin form), for an HTTP/1.1 request line. */
+  target: string;
   /** Headers to send, as pairs: `fetch` builds its header list from them directly. */
   headers: HeaderPairs;
   /** Request body, or null when the head announces none. */
-  body: ReadableStream<Uint8Array> | null;
+  body: B | null;
   /** The Accept-Encoding value sent, for {@linkcode responseHeaders}. */
   acceptEncoding: string;
 }
@@ -31,8 +33,10 @@ export interface BackendRequest {
 /**
  * The backend request for a request head routed to `base` of `target`:
  * hop-by-hop headers removed, Host set to the target's `host` or the URL's
- * host, Accept-Encoding limited by {@linkcode backendAcceptEncoding}, and the
- * stream's bytes as the body when the head announces one.
+ * host, and the stream's bytes as the body when the head announces one. For
+ * `fetch` (`decoding`, the default), Accept-Encoding is limited by
+ * {@linkcode backendAcceptEncoding}; a client that passes bytes through as
+ * they are keeps the client's Accept-Encoding untouched.
  *
  * @example
  * ```ts
@@ -40,23 +44,27 @@ export interface BackendRequest {
  * await fetch(req.url, { method: head.method, headers: req.headers, body: req.body });
  * ```
  */
-export function backendRequest(
+export function backendRequest<B>(
   head: HttpRequestHead,
   base: URL,
   target: Target,
-  body: ReadableStream<Uint8Array> | null,
-): BackendRequest {
+  body: B | null,
+  decoding = true,
+): BackendRequest<B> {
   const headers: HeaderPairs = [["host", target.host ?? base.host]];
   let asked: string | null = null;
   for (const pair of endToEndPairs(head.headers)) {
     const name = pair[0];
-    if (name === "accept-encoding") asked = asked === null ? pair[1] : `${asked}, ${pair[1]}`;
-    else if (name !== "host") headers.push(pair);
+    if (name === "accept-encoding" && decoding) {
+      asked = asked === null ? pair[1] : `${asked}, ${pair[1]}`;
+    } else if (name !== "host") headers.push(pair);
   }
-  const acceptEncoding = backendAcceptEncoding(asked);
-  headers.push(["accept-encoding", acceptEncoding]);
+  const acceptEncoding = decoding ? backendAcceptEncoding(asked) : "identity";
+  if (decoding) headers.push(["accept-encoding", acceptEncoding]);
+  const path = backendTarget(base, head.target);
   return {
-    url: backendHref(base, head.target),
+    url: base.origin + path,
+    target: path,
     headers,
     body: head.body ? body : null,
     acceptEncoding,
@@ -80,6 +88,11 @@ export function backendUrl(base: URL, requestTarget: string): URL {
 
 /** {@linkcode backendUrl} as a string, not yet parsed. */
 function backendHref(base: URL, requestTarget: string): string {
+  return base.origin + backendTarget(base, requestTarget);
+}
+
+/** The path and query of {@linkcode backendUrl} (its origin form). */
+function backendTarget(base: URL, requestTarget: string): string {
   const q = requestTarget.indexOf("?");
   const path = q < 0 ? requestTarget : requestTarget.slice(0, q);
   const query = q < 0 ? "" : requestTarget.slice(q + 1);
@@ -87,7 +100,7 @@ function backendHref(base: URL, requestTarget: string): string {
   const baseQuery = base.search.slice(1);
   const joined = baseQuery !== "" && query !== "" ? `${baseQuery}&${query}` : baseQuery + query;
   // Concatenated, not resolved: a target such as "//other.host/x" must stay a path.
-  return `${base.origin}${prefix}${path}${joined === "" ? "" : `?${joined}`}`;
+  return `${prefix}${path}${joined === "" ? "" : `?${joined}`}`;
 }
 
 /**

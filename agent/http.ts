@@ -12,10 +12,20 @@ import { RouteError, type Router } from "./router.ts";
 import { proxyWebSocket } from "./http_ws.ts";
 import type { IncomingStream, StreamHandler } from "../shared/open/mod.ts";
 import { type HttpRequestHead, parseRequestHead } from "../shared/http/exchange.ts";
-import { type BackendRequest, backendRequest, responseHeaders } from "./backend.ts";
+import { backendRequest, responseHeaders } from "./backend.ts";
+import type { HeaderPairs } from "../shared/http/exchange.ts";
+import { endToEndPairs } from "../shared/http/headers.ts";
+import type { Http1Pool } from "./http1/pool.ts";
 import { type GoneWatch, watchGone } from "./stream_watch.ts";
 import { Watchdog, type Watched } from "../shared/time/watchdog.ts";
-import { pipeResponse, ReadBuffers, requestBody } from "./http_body.ts";
+import {
+  type BodySource,
+  fetchBody,
+  pipeResponse,
+  ReadBuffers,
+  requestBody,
+  requestSource,
+} from "./http_body.ts";
 
 /** A domain the agent serves, with its routing state and in-flight count. */
 export interface ServedDomain {
@@ -31,8 +41,10 @@ export interface ServedDomain {
 export interface HttpHandlerOptions {
   /** The served domain of that name, if the agent serves it. */
   lookup(name: string): ServedDomain | undefined;
-  /** The agent's HTTP client (`allowHost: true`), shared for keep-alive to backends. */
+  /** The agent's HTTP client for `https:` backends (`allowHost: true`), shared for keep-alive. */
   client: Deno.HttpClient;
+  /** The agent's HTTP/1.1 connection pool for `http:` backends. */
+  pool: Http1Pool;
   /** Backend timeouts, in ms. */
   timeouts: Pick<AgentConfig, "connectTimeout" | "readTimeout" | "idleTimeout">;
   /** System log. */
@@ -170,9 +182,8 @@ async function proxyHttp(
   context.exchanges.add(x.controller);
   if (context.signal.aborted) x.controller.abort(context.signal.reason);
   try {
-    const body = bodyIdle === null ? null : requestBody(incoming.stream, bodyIdle);
-    const exchanged = await forward(incoming, head, served, { context, exchange: x, body });
-    if (exchanged === null) return;
+    const response = await forward(incoming, head, served, { context, exchange: x, bodyIdle });
+    if (response === null) return;
     deadline.done();
     // Like the request body's, it runs only while waiting for the backend's bytes.
     const idle = watchdog.watch(
@@ -180,11 +191,7 @@ async function proxyHttp(
       () => stop("timeout", new DOMException("Response body stalled", "TimeoutError")),
     );
     idle.pause();
-    await respond(incoming, exchanged.response, exchanged.acceptEncoding, {
-      gone: x.gone,
-      idle,
-      buffers: context.buffers,
-    });
+    await respond(incoming, response, { gone: x.gone, idle });
   } finally {
     context.exchanges.delete(x.controller);
     x.gone.release();
@@ -193,19 +200,29 @@ async function proxyHttp(
   }
 }
 
+/** A backend's answer, whichever client got it: end-to-end headers, body chunks to copy. */
+interface BackendResponse {
+  status: number;
+  headers: HeaderPairs;
+  body: BodySource | null;
+}
+
 /**
  * Sends the request to a backend of the routed target and returns its
- * response, or refuses the stream and returns null when none came.
+ * response, or refuses the stream and returns null when none came. `http:`
+ * URLs go through the agent's HTTP/1.1 pool; `https:` ones through `fetch`
+ * (whose TLS honours the system's trust store).
  */
 async function forward(
   incoming: IncomingStream,
   head: HttpRequestHead,
   served: ServedDomain,
-  options: { context: HttpContext; exchange: Exchange; body: ReadableStream<Uint8Array> | null },
-): Promise<{ response: Response; acceptEncoding: string } | null> {
-  const { context, exchange, body } = options;
-  let sent: BackendRequest | undefined;
-  let response: Response;
+  options: { context: HttpContext; exchange: Exchange; bodyIdle: Watched | null },
+): Promise<BackendResponse | null> {
+  const { context, exchange, bodyIdle } = options;
+  const signal = exchange.controller.signal;
+  let sent: string | undefined;
+  let response: BackendResponse;
   try {
     // Retry on another URL only when the request has no body: the body is the
     // stream itself, readable once, and a refused attempt may already have
@@ -213,19 +230,40 @@ async function forward(
     response = await served.router.forward(
       head.method,
       head.target,
-      { retry: body === null },
+      { retry: bodyIdle === null },
       (url, target) => {
-        sent = backendRequest(head, url.url, target, body);
+        const base = url.url;
+        if (base.protocol === "http:") {
+          const body = bodyIdle === null ? null : requestSource(incoming.stream, bodyIdle);
+          const req = backendRequest(head, base, target, body, false);
+          sent = req.url;
+          return context.pool.request({
+            hostname: base.hostname.startsWith("[") ? base.hostname.slice(1, -1) : base.hostname,
+            port: base.port === "" ? 80 : Number(base.port),
+            method: head.method,
+            target: req.target,
+            headers: req.headers,
+            body: req.body,
+            signal,
+          }).then((r) => ({ status: r.status, headers: endToEndPairs(r.headers), body: r.body }));
+        }
+        const body = bodyIdle === null ? null : requestBody(incoming.stream, bodyIdle);
+        const req = backendRequest(head, base, target, body);
+        sent = req.url;
         const init: RequestInit & { client: Deno.HttpClient; duplex?: "half" } = {
           method: head.method,
-          headers: sent.headers,
-          body: sent.body,
+          headers: req.headers,
+          body: req.body,
           redirect: "manual",
           client: context.client,
-          signal: exchange.controller.signal,
+          signal,
         };
-        if (sent.body !== null) init.duplex = "half";
-        return fetch(sent.url, init);
+        if (req.body !== null) init.duplex = "half";
+        return fetch(req.url, init).then((r) => ({
+          status: r.status,
+          headers: responseHeaders(r.headers, req.acceptEncoding),
+          body: r.body === null ? null : fetchBody(r.body, context.buffers),
+        }));
       },
     );
   } catch (e) {
@@ -238,11 +276,11 @@ async function forward(
     domain: head.domain,
     method: head.method,
     target: head.target,
-    url: sent?.url,
+    url: sent,
     status: response.status,
     tid: head.tid,
   });
-  return { response, acceptEncoding: sent?.acceptEncoding ?? "identity" };
+  return response;
 }
 
 async function refuseFor(
@@ -277,16 +315,14 @@ async function refuseFor(
  */
 async function respond(
   incoming: IncomingStream,
-  response: Response,
-  acceptEncoding: string,
-  options: { gone: GoneWatch; idle: Watched; buffers: ReadBuffers },
+  response: BackendResponse,
+  options: { gone: GoneWatch; idle: Watched },
 ): Promise<void> {
   try {
-    const headers = responseHeaders(response.headers, acceptEncoding);
     try {
-      await incoming.accept({ status: response.status, headers });
+      await incoming.accept({ status: response.status, headers: response.headers });
     } catch {
-      await response.body?.cancel().catch(() => {});
+      response.body?.cancel();
       return;
     }
     await pipeResponse(response.body, incoming, options);

@@ -41,6 +41,26 @@ export function requestBody(stream: MuxStream, idle: Watched): ReadableStream<Ui
   }, { highWaterMark: 0 });
 }
 
+/**
+ * The request body for the HTTP/1.1 pool: the mux stream's bytes, with
+ * `idle` running while the backend waits for the server's bytes.
+ */
+export function requestSource(
+  stream: MuxStream,
+  idle: Watched,
+): { read(): Promise<Uint8Array | null> } {
+  return {
+    async read() {
+      idle.touch();
+      try {
+        return await stream.read();
+      } finally {
+        idle.pause();
+      }
+    },
+  };
+}
+
 /** Size of the buffers response bodies are read into: Deno's own chunk for fetch bodies. */
 const READ_CHUNK = 64 * 1024;
 /** Spare read buffers kept for the next responses: 2 MiB at most. */
@@ -70,14 +90,57 @@ export class ReadBuffers {
   }
 }
 
+/**
+ * A backend's response body, whichever client fetched it. A chunk is valid
+ * until the next `read()`: the mux copies it before `write()` resolves.
+ */
+export interface BodySource {
+  /** The next chunk, or null at the end. */
+  read(): Promise<Uint8Array | null>;
+  /** Gives up on the rest. */
+  cancel(): void;
+}
+
+/**
+ * A `fetch` response body as a {@linkcode BodySource}, read with a BYOB
+ * reader into buffers from `buffers` when it is a byte stream (fetch bodies
+ * are). The buffer goes back to `buffers` once the body ended cleanly.
+ */
+export function fetchBody(body: ReadableStream<Uint8Array>, buffers: ReadBuffers): BodySource {
+  let byob: ReadableStreamBYOBReader | null = null;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    reader = body.getReader();
+  }
+  let buffer: ArrayBuffer | null = null;
+  return {
+    async read() {
+      if (byob === null) {
+        const chunk = await reader!.read();
+        return chunk.done ? null : chunk.value;
+      }
+      const chunk = await byob.read(new Uint8Array(buffer ?? buffers.take()));
+      // A BYOB read hands the buffer back as the chunk's (none when the body was cancelled).
+      buffer = (chunk.value?.buffer as ArrayBuffer | undefined) ?? null;
+      if (!chunk.done) return chunk.value;
+      if (buffer !== null) buffers.give(buffer);
+      buffer = null;
+      return null;
+    },
+    cancel() {
+      (byob ?? reader)!.cancel().catch(() => {});
+    },
+  };
+}
+
 /** What {@linkcode pipeResponse} needs besides the body and the stream. */
 export interface PipeOptions {
   /** The exchange's watch for a reset stream, released before FIN. */
   gone: GoneWatch;
   /** Runs while waiting for the backend's bytes. */
   idle: Watched;
-  /** Where the body is read into. */
-  buffers: ReadBuffers;
 }
 
 /**
@@ -88,50 +151,31 @@ export interface PipeOptions {
  * @example
  * ```ts
  * await incoming.accept({ status: response.status, headers });
- * await pipeResponse(response.body, incoming, { gone, idle, buffers });
+ * await pipeResponse(response.body, incoming, { gone, idle });
  * ```
  */
 export async function pipeResponse(
-  body: ReadableStream<Uint8Array> | null,
+  body: BodySource | null,
   incoming: IncomingStream,
   options: PipeOptions,
 ): Promise<void> {
-  const { gone, idle, buffers } = options;
+  const { gone, idle } = options;
   const stream = incoming.stream;
-  const reader = body === null ? null : bodyReader(body);
-  const byob = reader instanceof ReadableStreamBYOBReader ? reader : null;
-  let buffer: ArrayBuffer | null = null;
   try {
-    while (reader !== null) {
+    while (body !== null) {
       idle.touch();
-      const chunk: ReadableStreamReadResult<Uint8Array> = byob !== null
-        ? await byob.read(new Uint8Array(buffer ?? buffers.take()))
-        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      const chunk = await body.read();
       idle.pause();
-      // A BYOB read hands the buffer back as the chunk's (none when the body was cancelled).
-      if (byob !== null) buffer = (chunk.value?.buffer as ArrayBuffer | undefined) ?? null;
-      if (chunk.done) break;
-      await stream.write(chunk.value);
+      if (chunk === null) break;
+      await stream.write(chunk);
     }
-    if (buffer !== null) buffers.give(buffer);
     // FIN may complete the stream, which is no reason to abort anything.
     gone.release();
     stream.closeWrite();
   } catch {
     // The backend failed mid-body, stalled, or the stream went away: a reset
     // tells the server the body is incomplete, where a FIN would not.
-    await reader?.cancel().catch(() => {});
+    body?.cancel();
     stream.reset();
-  }
-}
-
-/** A BYOB reader when the body is a byte stream (fetch bodies are), else a default reader. */
-function bodyReader(
-  body: ReadableStream<Uint8Array>,
-): ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array> {
-  try {
-    return body.getReader({ mode: "byob" });
-  } catch {
-    return body.getReader();
   }
 }

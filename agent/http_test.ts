@@ -1,3 +1,4 @@
+import { Http1Pool } from "./http1/pool.ts";
 import assert from "node:assert/strict";
 import { createHttpHandler, MAX_HTTP_HEAD, type ServedDomain } from "./http.ts";
 import { Router } from "./router.ts";
@@ -33,6 +34,7 @@ function harness(
     onError: () => new Response(null, { status: 500 }),
   }, backend);
   const client = Deno.createHttpClient({ allowHost: true });
+  const pool = new Http1Pool();
   const served: ServedDomain = {
     domain: testDomain("app.test", { remote: "127.0.0.1:1", caFile: "" }),
     router: new Router([testTarget([`http://127.0.0.1:${origin.addr.port}`])]),
@@ -43,6 +45,7 @@ function harness(
     createHttpHandler({
       lookup: (name) => name === "app.test" ? served : undefined,
       client,
+      pool,
       timeouts,
       log,
       signal: shutdown.signal,
@@ -65,6 +68,7 @@ function harness(
       await agent.close();
       await accepting;
       client.close();
+      await pool.close();
       await origin.shutdown();
     },
   };

@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { within } from "../../tests/helpers/streams.ts";
+import { Http1Error, Http1Pool } from "./pool.ts";
+import { helloServer, rawServer, readText, request, sourceOf, utf8 } from "./testing.ts";
+
+Deno.test("Http1Pool reuses one keep-alive connection for sequential requests", async () => {
+  await using server = helloServer();
+  const pool = new Http1Pool();
+  try {
+    for (let i = 0; i < 5; i++) {
+      const res = await within(5000, "GET", pool.request(request(server.port)));
+      assert.equal(res.status, 200);
+      assert.equal(res.statusText, "OK");
+      assert.equal(res.version, "1.1");
+      assert.equal(await readText(res.body), "hello");
+    }
+    assert.equal(server.accepted, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool opens a connection per concurrent request and keeps them idle", async () => {
+  await using server = helloServer();
+  const pool = new Http1Pool({ maxIdlePerOrigin: 2 });
+  try {
+    const responses = await within(
+      5000,
+      "3 GETs",
+      Promise.all([0, 1, 2].map(() => pool.request(request(server.port)))),
+    );
+    for (const res of responses) assert.equal(await readText(res.body), "hello");
+    assert.equal(server.accepted, 3);
+    // Only 2 were kept: 2 more concurrent requests need no new connection.
+    const more = await Promise.all([0, 1].map(() => pool.request(request(server.port))));
+    for (const res of more) assert.equal(await readText(res.body), "hello");
+    assert.equal(server.accepted, 3);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool reuses an HTTP/1.0 connection only with keep-alive", async () => {
+  await using server = rawServer(async (c) => {
+    let head: string | null;
+    while ((head = await c.reader.head()) !== null) {
+      const keep = head.includes("/keep") ? "Connection: Keep-Alive\r\n" : "";
+      await c.send(`HTTP/1.0 200 OK\r\n${keep}Content-Length: 2\r\n\r\nok`);
+      if (keep === "") return;
+    }
+  });
+  const pool = new Http1Pool();
+  try {
+    for (const target of ["/keep", "/keep", "/close", "/keep"]) {
+      const res = await within(5000, target, pool.request(request(server.port, { target })));
+      assert.equal(res.version, "1.0");
+      assert.equal(await readText(res.body), "ok");
+    }
+    assert.equal(server.accepted, 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool rejects with connect-refused when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const pool = new Http1Pool();
+  try {
+    const error = await within(5000, "GET", pool.request(request(port)).catch((e) => e));
+    assert.ok(error instanceof Http1Error);
+    assert.equal(error.code, "connect-refused");
+    assert.ok(error.message.includes(`http://127.0.0.1:${port}`), error.message);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool aborts mid-body with the signal's reason and drops the connection", async () => {
+  await using server = rawServer(async (c) => {
+    while (await c.reader.head() !== null) {
+      await c.send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nfirst");
+    }
+  });
+  const pool = new Http1Pool();
+  try {
+    const controller = new AbortController();
+    const req = request(server.port, { signal: controller.signal });
+    const res = await within(5000, "GET", pool.request(req));
+    assert.equal(new TextDecoder().decode((await res.body!.read())!), "first");
+    const pending = res.body!.read();
+    const reason = new Error("stop");
+    controller.abort(reason);
+    await within(5000, "read", assert.rejects(pending, (e) => e === reason));
+    await assert.rejects(res.body!.read(), (e) => e === reason);
+    // The next request needs a new connection.
+    const next = await within(5000, "GET", pool.request(request(server.port)));
+    next.body!.cancel();
+    assert.equal(server.accepted, 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool rejects a pending request when its signal aborts", async () => {
+  await using server = rawServer(async (c) => {
+    await c.reader.head();
+    await c.reader.eof();
+  });
+  const pool = new Http1Pool();
+  try {
+    const controller = new AbortController();
+    const pending = pool.request(request(server.port, { signal: controller.signal }));
+    const reason = new DOMException("too slow", "TimeoutError");
+    setTimeout(() => controller.abort(reason), 20);
+    await within(5000, "GET", assert.rejects(pending, (e) => e === reason));
+    await assert.rejects(
+      pool.request(request(server.port, { signal: controller.signal })),
+      (e) => e === reason,
+    );
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool retries a GET on a fresh connection when the idle one was closed", async () => {
+  await using server = rawServer(async (c) => {
+    await c.reader.head();
+    await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+    // The backend's keep-alive timeout: it closes the connection right away.
+  });
+  const pool = new Http1Pool();
+  try {
+    for (let i = 0; i < 3; i++) {
+      const body = i === 1 ? utf8("replayable") : null;
+      const method = i === 1 ? "POST" : "GET";
+      const res = await within(5000, "GET", pool.request(request(server.port, { method, body })));
+      assert.equal(await readText(res.body), "hello");
+      // Let the FIN arrive, as a backend's keep-alive timeout would.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(server.accepted, 3);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool does not retry a streamed body on a stale connection", async () => {
+  await using server = rawServer(async (c) => {
+    await c.reader.head();
+    await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+  });
+  const pool = new Http1Pool();
+  try {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(await readText(res.body), "hello");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const req = request(server.port, { method: "POST", body: sourceOf(utf8("once")) });
+    const error = await within(5000, "POST", pool.request(req).catch((e) => e));
+    assert.ok(error instanceof Http1Error && error.code === "closed", String(error));
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool.close() aborts active requests and refuses new ones", async () => {
+  await using server = rawServer(async (c) => {
+    await c.reader.head();
+    await c.send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n");
+    await c.reader.eof();
+  });
+  const pool = new Http1Pool();
+  const idle = new Http1Pool();
+  await using hello = helloServer();
+  try {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    const pending = res.body!.read();
+    await readText((await idle.request(request(hello.port))).body);
+    await pool.close();
+    await idle.close();
+    const error = await within(5000, "read", pending.catch((e) => e));
+    assert.ok(error instanceof Http1Error && error.code === "aborted", String(error));
+    await assert.rejects(
+      pool.request(request(server.port)),
+      (e) => e instanceof Http1Error && e.code === "aborted",
+    );
+  } finally {
+    await pool.close();
+    await idle.close();
+  }
+});
+
+Deno.test("Http1Pool closes connections idle for longer than idleTimeout", async () => {
+  const { promise: closed, resolve } = Promise.withResolvers<boolean>();
+  await using server = rawServer(async (c) => {
+    await c.reader.head();
+    await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+    resolve(await c.reader.eof());
+  });
+  const pool = new Http1Pool({ idleTimeout: 50 });
+  try {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(await readText(res.body), "hello");
+    assert.equal(await within(2000, "idle close", closed), true);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("Http1Pool closes the connection after a response with connection: close", async () => {
+  await using server = rawServer(async (c) => {
+    while (await c.reader.head() !== null) {
+      await c.send("HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok");
+    }
+  });
+  const pool = new Http1Pool();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const res = await within(5000, "GET", pool.request(request(server.port)));
+      assert.equal(await readText(res.body), "ok");
+    }
+    assert.equal(server.accepted, 2);
+  } finally {
+    await pool.close();
+  }
+});
