@@ -3,14 +3,14 @@
  * (Deno.serve answering "hello world\n" in a subprocess): sequential and
  * concurrent GETs, wall time and this process's CPU time per request.
  *
- * Run: `deno run -A agent/http1/pool_bench.ts [requests] [concurrency]`
+ * Run: `deno run -A bench/http1_pool_bench.ts [requests] [concurrency]`
  *
  * @module
  */
 
 import { cpuUsage } from "node:process";
-import { Http1Pool } from "./pool.ts";
-import type { Http1Request } from "./types.ts";
+import { Http1Pool } from "../agent/http1/pool.ts";
+import type { Http1Request } from "../agent/http1/types.ts";
 
 const BACKEND = `
 Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log(port) },
