@@ -187,14 +187,7 @@ export class MuxStream {
    */
   cancelRead(): void {
     if (this.#readDone) return;
-    this.#readDone = true;
-    this.#front = null;
-    this.#queue.length = 0;
-    this.#queueHead = 0;
-    this.#buffered = 0;
-    const w = this.#waiter;
-    this.#waiter = null;
-    w?.resolve(null);
+    this.#stopReading()?.resolve(null);
     if (!this.#remoteClosed) this.reset();
     else this.#maybeDone();
   }
@@ -332,6 +325,18 @@ export class MuxStream {
     return chunk;
   }
 
+  /** Ends reading: drops what is buffered; returns the pending read, if any, to settle. */
+  #stopReading(): PromiseWithResolvers<Uint8Array | null> | null {
+    this.#readDone = true;
+    this.#front = null;
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    this.#buffered = 0;
+    const w = this.#waiter;
+    this.#waiter = null;
+    return w;
+  }
+
   /** The reader reached the peer's FIN. */
   #endOfData(): void {
     this.#readDone = true;
@@ -411,15 +416,8 @@ export class MuxStream {
     if (this.#finished && this.#error !== null) return;
     this.#error = reason;
     if (!this.#readDone) {
-      this.#readDone = true;
       this.#readError = reason;
-      this.#front = null;
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-      this.#buffered = 0;
-      const w = this.#waiter;
-      this.#waiter = null;
-      w?.reject(reason);
+      this.#stopReading()?.reject(reason);
       this.#readController?.error(reason);
     }
     if (!this.#localClosed) {

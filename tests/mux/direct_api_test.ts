@@ -5,24 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { withConnTypes } from "../helpers/conn_types.ts";
-import { randomBytes, sha256, within } from "../helpers/streams.ts";
-import { MuxError, type MuxStream, Session } from "../../shared/mux/mod.ts";
+import { sessions } from "../helpers/sessions.ts";
+import { randomBytes, sha256 } from "../helpers/streams.ts";
+import { MuxError, type MuxStream } from "../../shared/mux/mod.ts";
 import { concat } from "../../shared/bytes.ts";
-
-async function sessions(
-  a: ConstructorParameters<typeof Session>[0],
-  b: ConstructorParameters<typeof Session>[0],
-  body: (client: Session, server: Session) => Promise<void>,
-) {
-  const client = new Session(a, { client: true });
-  const server = new Session(b, { client: false });
-  try {
-    await within(60_000, "test body", body(client, server));
-  } finally {
-    await client.close();
-    await server.close();
-  }
-}
 
 /** Reads with `read()` until null. */
 async function readToEnd(stream: MuxStream): Promise<Uint8Array> {

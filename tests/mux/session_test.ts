@@ -4,24 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { withConnTypes } from "../helpers/conn_types.ts";
+import { sessions } from "../helpers/sessions.ts";
 import { randomBytes, readAll, sha256, within, writeAll } from "../helpers/streams.ts";
 import { MuxError, type MuxStream, Session } from "../../shared/mux/mod.ts";
-
-/** Runs a client and a server session over a pair; closes both after `body`. */
-async function sessions(
-  a: ConstructorParameters<typeof Session>[0],
-  b: ConstructorParameters<typeof Session>[0],
-  body: (client: Session, server: Session) => Promise<void>,
-) {
-  const client = new Session(a, { client: true });
-  const server = new Session(b, { client: false });
-  try {
-    await within(60_000, "test body", body(client, server));
-  } finally {
-    await client.close();
-    await server.close();
-  }
-}
 
 /** Echoes every accepted stream: reads to FIN, then writes it back and closes. */
 async function echoServer(server: Session): Promise<void> {
