@@ -2,15 +2,22 @@
  * Dialling the server: a WebSocket over TLS (or plain `ws://` for local
  * testing) offering Burrow's subprotocol, as a mux transport.
  *
- * Every dial runs our own client (`ws_client.ts`) over a `node:tls` or
- * `node:net` socket with TCP_NODELAY set. Deno's `WebSocket` cannot set it,
- * and with Nagle's algorithm on, when an agent writes a stream ACK and, a few
- * milliseconds later, the reply, the reply waits for the server's delayed
- * ACK (40 ms on Linux): on every proxied request. `node:tls` also
- * lets `insecure` skip the certificate checks, which Deno's `WebSocket` and
- * `Deno.createHttpClient` cannot. Otherwise `node:tls` checks the chain
- * against the default roots plus `caCerts`, and the host name (or IP
- * address) against the certificate.
+ * Every dial runs our own client (`ws_client.ts`) over a socket with
+ * TCP_NODELAY set. Deno's `WebSocket` cannot set it, and with Nagle's
+ * algorithm on, when an agent writes a stream ACK and, a few milliseconds
+ * later, the reply, the reply waits for the server's delayed ACK (40 ms on
+ * Linux): on every proxied request.
+ *
+ * The socket is Deno's own (`Deno.connect`, then `Deno.startTls` for
+ * `wss://`): TCP_NODELAY set on the TCP connection holds for the TLS
+ * connection made over it, and Deno's TLS costs far less CPU per byte than
+ * `node:tls`. Deno's TLS checks the chain against the default roots plus
+ * `caCerts`, and the host name (or IP address) against the certificate.
+ * It cannot skip those checks: an `insecure` dial runs over `node:tls`.
+ * Nor can it drop a connection whose TLS handshake is under way: a dial
+ * given up then (timeout, abort) keeps its socket open, out of our reach,
+ * until the server answers or closes it (Deno 2.9, rustls-tokio-stream's
+ * `close()` awaits the handshake).
  *
  * The server's side is not ours to tune: a `Deno.serve` server keeps Nagle
  * on, so its 101 answer, written just after its TLS 1.3 session ticket, waits
@@ -19,17 +26,16 @@
  * @module
  */
 
-import { connect as tlsConnect, getCACertificates } from "node:tls";
-import { connect as netConnect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { Conn } from "../mux/session.ts";
-import {
-  checkHandshakeOptions,
-  connectWebSocket,
-  DialError,
-  type WebSocketClient,
-} from "./ws_client.ts";
+import type { ByteSocket } from "./byte_socket.ts";
+import { DenoSocket } from "./deno_socket.ts";
+import { DialError, explainDialFailure } from "./dial_error.ts";
+import { NodeSocket } from "./node_socket.ts";
+import { connectWebSocket, type WebSocketClient } from "./ws_client.ts";
+import { checkHandshakeOptions } from "./ws_handshake.ts";
 
-export { DialError, type DialErrorCode } from "./ws_client.ts";
+export { DialError, type DialErrorCode } from "./dial_error.ts";
 
 /** Options of {@linkcode dialWebSocket}. */
 export interface DialOptions {
@@ -38,9 +44,8 @@ export interface DialOptions {
   /** Extra request headers (authorization, say); not the ones the handshake sets itself. */
   headers?: HeadersInit;
   /**
-   * PEM certificates to trust besides the default roots (`node:tls`'s:
-   * Mozilla's bundle, plus the system store and `NODE_EXTRA_CA_CERTS` when
-   * Deno is told to use them).
+   * PEM certificates to trust besides the default roots (Deno's: Mozilla's
+   * bundle, or the system store with `DENO_TLS_CA_STORE=system`).
    */
   caCerts?: string[];
   /** Skip verification of the server's certificate and name (`wss://` only). Default false. */
@@ -72,12 +77,6 @@ export interface DialedWebSocket {
 
 /** Default of {@linkcode DialOptions.timeout}. */
 const DEFAULT_TIMEOUT_MS = 10_000;
-
-/** TLS error codes (node:tls) that mean the server's certificate was not accepted. */
-const CERTIFICATE_ERROR = /CERT|SIGNATURE|ISSUER|SELF_SIGNED/;
-
-/** The node:tls error code of a certificate that does not name the host dialled. */
-const NAME_MISMATCH = "ERR_TLS_CERT_ALTNAME_INVALID";
 
 /**
  * Opens a WebSocket to `url` (`wss://` or `ws://`) offering `protocols` and
@@ -117,7 +116,7 @@ export async function dialWebSocket(url: string, options: DialOptions): Promise<
   }, timeout);
   try {
     abort.signal.throwIfAborted();
-    const client = await connectWith(openSocket(target, options), target, options, abort.signal);
+    const client = await connectWith(target, options, abort.signal);
     // The client refuses a subprotocol that was not offered; "none" is left to us.
     if (options.protocols.length > 0 && !options.protocols.includes(client.protocol)) {
       client.close();
@@ -141,44 +140,20 @@ export async function dialWebSocket(url: string, options: DialOptions): Promise<
 }
 
 /**
- * A TCP (ws:) or TLS (wss:) socket to the URL's host, connecting, with
- * TCP_NODELAY: the mux batches its frames itself, and Nagle's algorithm
- * plus the peer's delayed ACK would add 40 ms to every exchange made of two
- * small writes.
+ * Opens the socket and runs our client's handshake on it; aborting closes
+ * the socket. Failures are explained as {@linkcode DialError}s.
  */
-function openSocket(url: URL, options: DialOptions): Socket {
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (url.protocol === "ws:") {
-    return netConnect({ host, port: Number(url.port || 80), noDelay: true });
-  }
-  const verify = !options.insecure;
-  const socket = tlsConnect({
-    host,
-    port: Number(url.port || 443),
-    // SNI carries names only (RFC 6066); node:tls checks an IP host against IP SANs.
-    ...(isIP(host) ? {} : { servername: host }),
-    rejectUnauthorized: verify,
-    // `ca` replaces the default roots rather than adding to them. With ~150
-    // roots in the list a dial takes ~10 ms more CPU; without caCerts it does not.
-    ...(verify && options.caCerts
-      ? { ca: [...getCACertificates("default"), ...options.caCerts] }
-      : {}),
-  });
-  // tls.connect() honours `noDelay` at run time but its types lack it; this
-  // typed call sets TCP_NODELAY as soon as the socket is connected.
-  return socket.setNoDelay(true);
-}
-
-/** Runs our client's handshake on `socket`; aborting destroys the socket. */
 async function connectWith(
-  socket: Socket,
   url: URL,
   options: DialOptions,
   signal: AbortSignal,
 ): Promise<WebSocketClient> {
-  const onAbort = () => socket.destroy();
+  let socket: ByteSocket | null = null;
+  const onAbort = () => socket?.close();
   signal.addEventListener("abort", onAbort, { once: true });
   try {
+    socket = await openSocket(url, options, signal);
+    signal.throwIfAborted();
     return await connectWebSocket(socket, url, {
       protocols: options.protocols,
       ...(options.headers ? { headers: options.headers } : {}),
@@ -186,34 +161,60 @@ async function connectWith(
       ...(options.closeTimeout !== undefined ? { closeTimeout: options.closeTimeout } : {}),
     });
   } catch (e) {
+    socket?.close();
     if (signal.aborted) throw signal.reason;
-    throw explainSocketFailure(url, e);
+    throw explainDialFailure(url, e);
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
 }
 
-/** Names the dial in a handshake or socket error, and sorts certificate errors out. */
-function explainSocketFailure(url: URL, error: unknown): DialError {
-  const detail = error instanceof Error ? error.message : String(error);
-  const message = `Cannot dial ${url.href}: ${detail.charAt(0).toLowerCase()}${detail.slice(1)}`;
-  if (error instanceof DialError) {
-    return new DialError(message, error.code, {
-      cause: error,
-      ...(error.status ? { status: error.status } : {}),
-    });
+/**
+ * A TCP (ws:) or TLS (wss:) socket to the URL's host with TCP_NODELAY: the
+ * mux batches its frames itself, and Nagle's algorithm plus the peer's
+ * delayed ACK would add 40 ms to every exchange made of two small writes.
+ * Resolves once connected (and the TLS handshake done), except an
+ * `insecure` one, which connects while the WebSocket handshake is queued.
+ */
+async function openSocket(
+  url: URL,
+  options: DialOptions,
+  signal: AbortSignal,
+): Promise<ByteSocket> {
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const tls = url.protocol === "wss:";
+  const port = Number(url.port || (tls ? 443 : 80));
+  if (tls && options.insecure) return new NodeSocket(insecureTls(hostname, port));
+  const tcp = await Deno.connect({ hostname, port, signal });
+  tcp.setNoDelay(true);
+  if (!tls) return new DenoSocket(tcp);
+  // Sends `hostname` as SNI (not for an IP address) and checks the certificate against it.
+  const conn = await Deno.startTls(tcp, {
+    hostname,
+    ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+  });
+  const socket = new DenoSocket(conn);
+  const onAbort = () => socket.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    signal.throwIfAborted();
+    await conn.handshake();
+    return socket;
+  } catch (e) {
+    socket.close();
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== "string" || !CERTIFICATE_ERROR.test(code)) {
-    return new DialError(message, "connect", { cause: error });
-  }
-  const [problem, remedy] = code === NAME_MISMATCH
-    ? [`is not valid for "${url.hostname}"`, "dial a name it lists"]
-    : ["is not trusted", "pass its CA certificate"];
-  return new DialError(
-    `Cannot dial ${url.href}: the server's certificate ${problem} (${code}: ${detail}); ` +
-      `${remedy}, or dial insecure`,
-    "certificate",
-    { cause: error },
-  );
+}
+
+/**
+ * A `node:tls` socket that checks neither the certificate's chain nor its
+ * names, with TCP_NODELAY, still connecting.
+ */
+function insecureTls(host: string, port: number): TLSSocket {
+  const socket = tlsConnect({ host, port, rejectUnauthorized: false });
+  // tls.connect() honours `noDelay` at run time but its types lack it; this
+  // typed call sets TCP_NODELAY as soon as the socket is connected.
+  return socket.setNoDelay(true);
 }

@@ -1,8 +1,9 @@
 /**
  * dialWebSocket against a real `Deno.serve` TLS server on 127.0.0.1: echo in
- * normal and insecure mode, certificate and status errors, timeouts, close
- * from either side, a yamux session over the dialled connection, and the
- * latency of a reply written in two bursts (TCP_NODELAY).
+ * normal (Deno's TLS) and insecure (`node:tls`) mode, certificate and status
+ * errors, timeouts and aborts, close from either side, a yamux session over
+ * the dialled connection, and the latency of a reply written in two bursts
+ * (TCP_NODELAY).
  */
 import assert from "node:assert/strict";
 import { makeCertificates } from "../tls/self_signed.ts";
@@ -223,25 +224,34 @@ Deno.test("dial without the CA fails with a certificate error", async () => {
     dialWebSocket(server.url("/echo"), { protocols: [PROTOCOL] }),
     "certificate",
   );
-  assert.match(e.message, /certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE: /);
+  assert.match(e.message, /certificate is not trusted \(invalid peer certificate: UnknownIssuer\)/);
   assert.match(e.message, /pass its CA certificate, or dial insecure$/);
+});
+
+Deno.test("dial trusting another CA fails with a certificate error", async () => {
+  await using server = await startServer();
+  const other = await makeCertificates({ hostnames: ["localhost"] });
+  const e = await dialFails(
+    dialWebSocket(server.url("/echo"), { protocols: [PROTOCOL], caCerts: [other.caCert] }),
+    "certificate",
+  );
+  // Both CAs bear the same name: the chain is built, and its signature fails.
+  assert.match(e.message, /certificate is not trusted \(invalid peer certificate: BadSignature\)/);
 });
 
 Deno.test("dial with the CA to a name or address the certificate lacks fails with a certificate error", async () => {
   await using server = await startServer({ hostnames: ["tunnel.example"] });
   const options = { protocols: [PROTOCOL], caCerts: [server.caCert] };
   const byName = await dialFails(dialWebSocket(server.url("/echo"), options), "certificate");
-  assert.match(
-    byName.message,
-    /certificate is not valid for "localhost" \(ERR_TLS_CERT_ALTNAME_INVALID: /,
-  );
-  assert.match(byName.message, /DNS:tunnel\.example/);
+  assert.match(byName.message, /certificate is not valid for "localhost" \(NotValidForName: /);
+  assert.match(byName.message, /DnsName\("tunnel\.example"\)/);
+  assert.match(byName.message, /dial a name it lists, or dial insecure$/);
   // No SNI for an address: it is checked against the certificate's IP names.
   const byAddress = await dialFails(
     dialWebSocket(server.url("/echo", "127.0.0.1"), options),
     "certificate",
   );
-  assert.match(byAddress.message, /not valid for "127\.0\.0\.1" \(ERR_TLS_CERT_ALTNAME_INVALID: /);
+  assert.match(byAddress.message, /not valid for "127\.0\.0\.1" \(NotValidForName: /);
   // Insecure mode checks neither the chain nor the name.
   const dialed = await dialWebSocket(server.url("/echo"), {
     protocols: [PROTOCOL],
@@ -328,6 +338,51 @@ Deno.test("an aborted signal stops the dial", async () => {
     dialWebSocket(server.url("/echo"), { protocols: [PROTOCOL], signal: controller.signal }),
     "aborted",
   );
+});
+
+Deno.test("aborting during the TLS handshake stops the dial at once", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  for (const insecure of [false, true]) {
+    const controller = new AbortController();
+    const dialing = dialWebSocket(`wss://localhost:${listener.addr.port}/`, {
+      protocols: [PROTOCOL],
+      insecure,
+      signal: controller.signal,
+    });
+    // The server takes the connection and never answers the ClientHello.
+    const conn = await within(5_000, "accept", listener.accept());
+    try {
+      controller.abort(new Error("shutting down"));
+      const e = await dialFails(dialing, "aborted");
+      assert.match(e.message, /aborted$/);
+      assert.equal(e.cause instanceof Error && e.cause.message, "shutting down");
+      // node:tls drops the socket at once. Deno's TLS cannot: a connection
+      // closed mid-handshake keeps its socket until the handshake ends, here
+      // when the server closes it below (see dial.ts).
+      if (insecure) assert.equal(await within(5_000, "server EOF", readToEnd(conn)), null);
+    } finally {
+      conn.close();
+    }
+  }
+});
+
+/** Reads and drops what the peer sends (a ClientHello, say) until the end; resolves null. */
+async function readToEnd(conn: Deno.Conn): Promise<null> {
+  const buffer = new Uint8Array(4096);
+  try {
+    while (await conn.read(buffer) !== null);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.ConnectionReset)) throw e;
+  }
+  return null;
+}
+
+Deno.test("wss:// to a server that speaks plain HTTP fails with a connect error", async () => {
+  await using server = await startServer({ tls: false });
+  for (const insecure of [false, true]) {
+    const url = server.url("/echo").replace(/^ws:/, "wss:");
+    await dialFails(dialWebSocket(url, { protocols: [PROTOCOL], insecure }), "connect");
+  }
 });
 
 Deno.test("invalid URLs, subprotocols and reserved headers are TypeErrors", async () => {

@@ -1,22 +1,30 @@
 /**
- * A minimal RFC 6455 WebSocket client over a Node-style socket (`node:tls`
- * or `node:net`), the one `dial.ts` uses for every dial: Deno's `WebSocket`
+ * A minimal RFC 6455 WebSocket client over a {@linkcode ByteSocket}: a Deno
+ * TCP or TLS connection, or a Node one (`dial.ts` picks). Deno's `WebSocket`
  * can neither turn Nagle's algorithm off (TCP_NODELAY) nor skip certificate
- * checks (`insecure` mode), and a Node socket can do both. Binary messages
- * only; no extensions. The socket's own flow control is the backpressure
- * both ways.
+ * checks (`insecure` mode). Binary messages only; no extensions. The
+ * socket's own flow control is the backpressure both ways.
  *
  * @module
  */
 
-import type { Socket } from "node:net";
 import type { Conn } from "../mux/session.ts";
-import { VERSION } from "../version.ts";
+import type { ByteSocket } from "./byte_socket.ts";
+import { DialError } from "./dial_error.ts";
+import {
+  checkHandshakeOptions,
+  checkUpgrade,
+  indexOfBlankLine,
+  makeKey,
+  parseHead,
+  requestHead,
+} from "./ws_handshake.ts";
 import {
   CloseCode,
   decodeClosePayload,
   encodeClosePayload,
   encodeFrame,
+  FrameEncoder,
   MessageAssembler,
   Opcode,
   WebSocketProtocolError,
@@ -24,49 +32,8 @@ import {
   WsFrameDecoder,
 } from "./ws_frame.ts";
 
-/** Why a dial failed. */
-export type DialErrorCode =
-  | "timeout"
-  | "aborted"
-  | "connect"
-  | "certificate"
-  | "refused"
-  | "handshake"
-  | "subprotocol";
-
-/**
- * A WebSocket could not be opened. `code` says which step failed; for
- * `"refused"` (the server answered something other than 101), `status` is
- * the HTTP status when it is known.
- *
- * @example
- * ```ts
- * try {
- *   await dialWebSocket(url, { protocols: ["burrow.v1"] });
- * } catch (e) {
- *   if (e instanceof DialError && e.status === 401) console.error("Check the agent token");
- * }
- * ```
- */
-export class DialError extends Error {
-  /** Always "DialError". */
-  override name = "DialError";
-  /** Machine-readable reason. */
-  readonly code: DialErrorCode;
-  /** HTTP status of a refused upgrade, when known. */
-  readonly status: number | undefined;
-
-  /** Creates a dial error; `options.cause` keeps the underlying error. */
-  constructor(
-    message: string,
-    code: DialErrorCode,
-    options: { status?: number; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.code = code;
-    this.status = options.status;
-  }
-}
+export { DialError, type DialErrorCode } from "./dial_error.ts";
+export { checkHandshakeOptions } from "./ws_handshake.ts";
 
 /** Options of {@linkcode connectWebSocket}. */
 export interface WebSocketClientOptions {
@@ -94,72 +61,35 @@ export interface WebSocketClient {
   closed: Promise<void>;
 }
 
-/** Headers the handshake sets itself; a caller may not pass them. */
-const RESERVED_HEADERS: ReadonlySet<string> = new Set([
-  "host",
-  "upgrade",
-  "connection",
-  "sec-websocket-key",
-  "sec-websocket-version",
-  "sec-websocket-protocol",
-  "sec-websocket-extensions",
-  "sec-websocket-accept",
-]);
-
-/** An HTTP token (RFC 9110 §5.6.2), what a subprotocol name must be. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** Fixed GUID of RFC 6455 §1.3, hashed with the key into Sec-WebSocket-Accept. */
-const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
 /** Most bytes of response head read before the handshake gives up. */
 const MAX_HEAD_SIZE = 16 * 1024;
 
 /** Most characters of a refusal's body quoted in the error. */
 const MAX_BODY_QUOTE = 200;
 
-/**
- * Checks subprotocol names and extra headers before a dial: names must be
- * distinct HTTP tokens, and no header may be one the handshake sets itself.
- * Returns the headers as a `Headers` object.
- *
- * @throws {TypeError} on an invalid subprotocol name or a reserved header.
- */
-export function checkHandshakeOptions(protocols: string[], headers?: HeadersInit): Headers {
-  for (const p of protocols) {
-    if (!TOKEN.test(p)) throw new TypeError(`Invalid subprotocol name "${p}"`);
-  }
-  if (new Set(protocols).size !== protocols.length) {
-    throw new TypeError(`Duplicate subprotocol in "${protocols.join(", ")}"`);
-  }
-  const extra = new Headers(headers);
-  for (const name of extra.keys()) {
-    if (RESERVED_HEADERS.has(name)) {
-      throw new TypeError(`Cannot set header "${name}": the WebSocket handshake sets it`);
-    }
-  }
-  return extra;
-}
+/** Size of the buffer the socket is read into, again and again. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+/** Fewest bytes of a payload still missing for which a read goes straight into the payload. */
+const DIRECT_READ_MIN = 16 * 1024;
 
 /**
- * Runs the opening handshake on `socket` (connected or still connecting:
- * writes queue until it is) and resolves with the open connection. On any
- * failure the socket is destroyed. Socket errors (a failed TLS handshake,
- * say) reject with that error as is; a response other than a valid 101
- * rejects with a {@linkcode DialError}. The caller bounds the time: destroy
- * the socket to give up.
+ * Runs the opening handshake on `socket` and resolves with the open
+ * connection. On any failure the socket is closed. Socket errors (a failed
+ * TLS handshake, say) reject with that error as is; a response other than a
+ * valid 101 rejects with a {@linkcode DialError}. The caller bounds the time:
+ * close the socket to give up.
  *
  * @example
  * ```ts
- * import { connect } from "node:tls";
- * const url = new URL("wss://tunnel.example.com/.well-known/burrow-agent");
- * const socket = connect({ host: url.hostname, port: 443, servername: url.hostname });
- * const client = await connectWebSocket(socket, url, { protocols: ["burrow.v1"] });
+ * const url = new URL("ws://127.0.0.1:8080/.well-known/burrow-agent");
+ * const tcp = await Deno.connect({ hostname: url.hostname, port: 8080 });
+ * const client = await connectWebSocket(new DenoSocket(tcp), url, { protocols: ["burrow.v1"] });
  * const session = new Session(client.conn, { client: true });
  * ```
  */
 export async function connectWebSocket(
-  socket: Socket,
+  socket: ByteSocket,
   url: URL,
   options: WebSocketClientOptions,
 ): Promise<WebSocketClient> {
@@ -167,15 +97,13 @@ export async function connectWebSocket(
   try {
     extra = checkHandshakeOptions(options.protocols, options.headers);
   } catch (e) {
-    socket.destroy();
+    socket.close();
     throw e;
   }
-  // Listen before anything else: a socket error with no listener would be thrown.
   const client = new ClientSocket(socket, options);
-  const key = base64(crypto.getRandomValues(new Uint8Array(16)));
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + ACCEPT_GUID));
+  const { key, accept } = await makeKey();
   // The response can only come after the request, which goes out once the answer is known.
-  client.start(base64(new Uint8Array(digest)), requestHead(url, key, options.protocols, extra));
+  client.start(accept, requestHead(url, key, options.protocols, extra));
   const protocol = await client.opened;
   return {
     conn: { readable: client.readable, writable: client.writable, reuseWriteBuffers: true },
@@ -183,25 +111,6 @@ export async function connectWebSocket(
     close: (code, reason) => client.close(code, reason),
     closed: client.closed,
   };
-}
-
-function base64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
-}
-
-function requestHead(url: URL, key: string, protocols: string[], extra: Headers): string {
-  const lines = [
-    `GET ${url.pathname || "/"}${url.search} HTTP/1.1`,
-    `Host: ${url.host}`,
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    `Sec-WebSocket-Key: ${key}`,
-    "Sec-WebSocket-Version: 13",
-  ];
-  if (protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(", ")}`);
-  if (!extra.has("user-agent")) lines.push(`User-Agent: burrow/${VERSION}`);
-  for (const [name, value] of extra) lines.push(`${name}: ${value}`);
-  return lines.join("\r\n") + "\r\n\r\n";
 }
 
 type Phase = "handshake" | "refused" | "open" | "closed";
@@ -212,12 +121,13 @@ class ClientSocket {
   readonly writable: WritableStream<Uint8Array>;
   readonly #opened = Promise.withResolvers<string>();
   readonly #closed = Promise.withResolvers<void>();
-  readonly #socket: Socket;
+  readonly #socket: ByteSocket;
   #accept = "";
   readonly #offered: string[];
   readonly #closeTimeout: number;
   readonly #decoder: WsFrameDecoder;
   readonly #assembler: MessageAssembler;
+  readonly #encoder = new FrameEncoder();
   readonly #handlers: ((frame: WsFrame) => void)[] = [];
   #phase: Phase = "handshake";
   #head: Uint8Array = new Uint8Array(0);
@@ -228,16 +138,23 @@ class ClientSocket {
   #closeSent = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #error: Error | null = null;
-  #drain: PromiseWithResolvers<void> | null = null;
+  /** Wakes the read loop, waiting for the reader to want more (or for the end). */
+  #wake: (() => void) | null = null;
+  #dropped = false;
   #masks = new Uint8Array(0);
   #maskAt = 0;
 
-  constructor(socket: Socket, options: WebSocketClientOptions) {
+  constructor(socket: ByteSocket, options: WebSocketClientOptions) {
     this.#socket = socket;
     this.#offered = options.protocols;
     this.#closeTimeout = options.closeTimeout ?? 2_000;
     const maxMessageSize = options.maxMessageSize ?? 64 * 1024 * 1024;
-    this.#decoder = new WsFrameDecoder({ maxPayload: maxMessageSize, masked: false });
+    // The read buffer is reused: payloads must not be views into it.
+    this.#decoder = new WsFrameDecoder({
+      maxPayload: maxMessageSize,
+      masked: false,
+      copyPayloads: true,
+    });
     this.#assembler = new MessageAssembler(maxMessageSize);
     this.#handlers[Opcode.Continuation] = (f) => this.#onData(f);
     this.#handlers[Opcode.Text] = (f) => this.#onData(f);
@@ -249,13 +166,11 @@ class ClientSocket {
       start: (controller) => {
         this.#controller = controller;
       },
-      pull: () => {
-        if (this.#phase === "open") socket.resume();
-      },
+      pull: () => this.#wakeReader(),
       cancel: () => {
         this.#readDone = true;
         // Keep reading (and dropping data) until the peer's close frame.
-        socket.resume();
+        this.#wakeReader();
         this.close(CloseCode.Normal);
       },
     }, new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterMark ?? 1024 * 1024 }));
@@ -266,22 +181,16 @@ class ClientSocket {
     });
     // Settled only through #opened.promise; a rejection nobody awaits is not unhandled.
     this.#opened.promise.catch(() => {});
-    // A plain Uint8Array view of each Buffer: readers get what other transports give.
-    socket.on(
-      "data",
-      (b: Uint8Array) => this.#onChunk(new Uint8Array(b.buffer, b.byteOffset, b.length)),
-    );
-    socket.on("drain", () => this.#drain?.resolve());
-    socket.on("end", () => this.#onEnd());
-    socket.on("error", (e: Error) => this.#onError(e));
-    socket.on("close", () => this.#onSocketClose());
+    // Reads from the start: a socket error before the request went out is seen too.
+    this.#readLoop();
   }
 
   /** Sends the upgrade request; `accept` is the Sec-WebSocket-Accept it must be answered with. */
   start(accept: string, request: string): void {
     if (this.#phase !== "handshake") return;
     this.#accept = accept;
-    this.#socket.write(request);
+    // A failed write fails the socket, which the read loop reports.
+    this.#socket.write(new TextEncoder().encode(request)).catch(() => {});
   }
 
   /** Resolves with the chosen subprotocol once the server accepted the upgrade. */
@@ -296,7 +205,7 @@ class ClientSocket {
 
   close(code: number = CloseCode.Normal, reason = ""): void {
     if (this.#phase !== "open") {
-      this.#socket.destroy();
+      this.#drop();
       return;
     }
     if (this.#closeSent) return;
@@ -309,17 +218,21 @@ class ClientSocket {
     if (this.#phase !== "open" || this.#closeSent) {
       throw this.#error ?? new Error("WebSocket is closed");
     }
-    if (this.#socket.write(encodeFrame(Opcode.Binary, chunk, { mask: this.#nextMask() }))) return;
-    this.#drain = Promise.withResolvers();
-    await this.#drain.promise;
-    this.#drain = null;
-    if (this.#socket.destroyed) throw this.#error ?? new Error("WebSocket is closed");
+    // Header and payload in one write, from a buffer used again for the next
+    // message: the write resolves only once the socket is done with it.
+    const frame = this.#encoder.encode(Opcode.Binary, chunk, { mask: this.#nextMask() });
+    try {
+      await this.#socket.write(frame);
+    } catch (e) {
+      throw this.#error ?? e;
+    }
   }
 
-  /** Writes one control frame at once, ignoring backpressure (it is at most 131 bytes). */
+  /** Queues one control frame, ignoring backpressure (it is at most 131 bytes). */
   #send(opcode: Opcode, payload: Uint8Array): void {
     if (this.#closeSent || this.#phase !== "open") return;
-    this.#socket.write(encodeFrame(opcode, payload, { mask: this.#nextMask() }));
+    // A failed write fails the socket, which the read loop reports.
+    this.#socket.write(encodeFrame(opcode, payload, { mask: this.#nextMask() })).catch(() => {});
   }
 
   /** A fresh random masking key, taken from a pool refilled 1,024 keys at a time. */
@@ -332,6 +245,61 @@ class ClientSocket {
     return this.#masks.subarray(this.#maskAt - 4, this.#maskAt);
   }
 
+  /**
+   * Reads the socket until it ends, into one buffer, while the reader wants
+   * more; then closes it. Every end of the socket comes through here.
+   */
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_BUFFER_SIZE);
+    try {
+      while (!this.#dropped) {
+        if (this.#readerIsFull()) {
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          continue;
+        }
+        // The rest of a big payload is read straight into the payload's own buffer.
+        const pending = this.#phase === "open" && !this.#broken
+          ? this.#decoder.pendingPayload
+          : null;
+        const direct = pending !== null && pending.length >= DIRECT_READ_MIN;
+        const bytes = await this.#socket.read(direct ? pending : buffer);
+        if (bytes === null) break;
+        if (!direct) this.#onChunk(bytes);
+        else {
+          // A socket that held the bytes already hands out its own buffer.
+          if (bytes.buffer !== pending.buffer || bytes.byteOffset !== pending.byteOffset) {
+            pending.set(bytes);
+          }
+          this.#onPayloadBytes(bytes.length);
+        }
+      }
+      if (!this.#dropped) await this.#onEnd();
+    } catch (e) {
+      this.#error ??= e instanceof Error ? e : new Error(String(e));
+    } finally {
+      this.#socket.close();
+      this.#onSocketClose();
+    }
+  }
+
+  /** True while the reader has all it wants queued: reading waits for its next pull. */
+  #readerIsFull(): boolean {
+    return this.#phase === "open" && !this.#readDone && (this.#controller.desiredSize ?? 1) <= 0;
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /** Drops the connection now; the read loop ends and reports it. */
+  #drop(): void {
+    this.#dropped = true;
+    this.#socket.close();
+    this.#wakeReader();
+  }
+
   #onChunk(chunk: Uint8Array): void {
     try {
       if (this.#phase === "handshake") chunk = this.#readHead(chunk);
@@ -339,7 +307,17 @@ class ClientSocket {
       // After a protocol error the rest of the stream cannot be framed: drop it.
       if (this.#phase !== "open" || this.#broken || chunk.length === 0) return;
       for (const frame of this.#decoder.decode(chunk)) this.#handlers[frame.opcode]!(frame);
-      if (!this.#readDone && (this.#controller.desiredSize ?? 1) <= 0) this.#socket.pause();
+    } catch (e) {
+      if (!(e instanceof WebSocketProtocolError)) throw e;
+      this.#fail(e);
+    }
+  }
+
+  /** Counts `n` bytes read into the decoder's pending payload; handles the frame they complete. */
+  #onPayloadBytes(n: number): void {
+    try {
+      const frame = this.#decoder.filled(n);
+      if (frame) this.#handlers[frame.opcode]!(frame);
     } catch (e) {
       if (!(e instanceof WebSocketProtocolError)) throw e;
       this.#fail(e);
@@ -376,7 +354,7 @@ class ClientSocket {
       this.#readRefusal(new Uint8Array(0));
       return new Uint8Array(0);
     }
-    const problem = this.#checkUpgrade(response.headers);
+    const problem = checkUpgrade(response.headers, this.#accept, this.#offered);
     if (problem) {
       this.#reject(problem);
       return new Uint8Array(0);
@@ -384,34 +362,6 @@ class ClientSocket {
     this.#phase = "open";
     this.#opened.resolve(response.headers.get("sec-websocket-protocol") ?? "");
     return rest;
-  }
-
-  #checkUpgrade(headers: Headers): DialError | null {
-    if (headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new DialError(`101 response has Upgrade "${headers.get("upgrade")}"`, "handshake");
-    }
-    const connection = (headers.get("connection") ?? "").toLowerCase().split(/\s*,\s*/);
-    if (!connection.includes("upgrade")) {
-      return new DialError(
-        `101 response has Connection "${headers.get("connection")}"`,
-        "handshake",
-      );
-    }
-    if (headers.get("sec-websocket-accept") !== this.#accept) {
-      return new DialError("101 response has a wrong Sec-WebSocket-Accept", "handshake");
-    }
-    if (headers.has("sec-websocket-extensions")) {
-      const ext = headers.get("sec-websocket-extensions");
-      return new DialError(`Server chose extension "${ext}", none was offered`, "handshake");
-    }
-    const protocol = headers.get("sec-websocket-protocol");
-    if (protocol !== null && !this.#offered.includes(protocol)) {
-      return new DialError(
-        `Server chose subprotocol "${protocol}", not one of "${this.#offered.join(", ")}"`,
-        "subprotocol",
-      );
-    }
-    return null;
   }
 
   /** Gathers up to `want` body bytes of a refusal, then rejects with its status. */
@@ -446,7 +396,7 @@ class ClientSocket {
   /** Fails the handshake; `opened` rejects once the socket is closed. */
   #reject(error: Error): void {
     this.#error = error;
-    this.#socket.destroy();
+    this.#drop();
   }
 
   #onData(frame: WsFrame): void {
@@ -470,7 +420,7 @@ class ClientSocket {
     const clean = code === CloseCode.Normal || code === CloseCode.NoStatus;
     const why = `WebSocket closed (code ${code}${reason ? `: ${reason}` : ""})`;
     this.#finishRead(clean ? null : new Error(why));
-    this.#socket.end();
+    this.#socket.closeWrite();
     this.#armCloseTimer();
   }
 
@@ -480,7 +430,7 @@ class ClientSocket {
     this.#send(Opcode.Close, encodeClosePayload(error.closeCode, error.message));
     this.#closeSent = true;
     this.#finishRead(error);
-    this.#socket.end();
+    this.#socket.closeWrite();
     this.#armCloseTimer();
   }
 
@@ -490,19 +440,21 @@ class ClientSocket {
     if (error) this.#controller.error(error);
     else this.#controller.close();
     // Nobody reads any more: drain the socket so the close handshake can finish.
-    this.#socket.resume();
+    this.#wakeReader();
   }
 
   #armCloseTimer(): void {
-    this.#closeTimer ??= setTimeout(() => this.#socket.destroy(), this.#closeTimeout);
+    this.#closeTimer ??= setTimeout(() => this.#drop(), this.#closeTimeout);
   }
 
-  #onEnd(): void {
+  /**
+   * The peer ended its side. Like a Node socket that does not allow half-open
+   * connections: what is queued goes out, then our FIN (closeTimeout at most).
+   */
+  async #onEnd(): Promise<void> {
     if (this.#phase === "refused") this.#rejectRefusal();
-  }
-
-  #onError(error: Error): void {
-    this.#error ??= error;
+    this.#armCloseTimer();
+    await this.#socket.closeWrite();
   }
 
   #onSocketClose(): void {
@@ -518,35 +470,6 @@ class ClientSocket {
         : error,
     );
     this.#finishRead(this.#error ?? dropped);
-    this.#drain?.resolve();
     this.#closed.resolve();
   }
-}
-
-/** Index of the first CRLFCRLF at or after `from`, or -1. */
-function indexOfBlankLine(bytes: Uint8Array, from: number): number {
-  for (let i = from; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-/** Status line and headers of an HTTP/1.1 response head; null when malformed. */
-function parseHead(head: string): { status: number; text: string; headers: Headers } | null {
-  const [statusLine = "", ...lines] = head.split("\r\n");
-  const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
-  if (!match) return null;
-  const headers = new Headers();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) return null;
-    try {
-      headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-    } catch {
-      return null;
-    }
-  }
-  return { status: Number(match[1]), text: match[2] ?? "", headers };
 }

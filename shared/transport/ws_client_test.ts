@@ -1,10 +1,14 @@
 /**
  * The WebSocket client against a scripted server on raw loopback TCP, which
  * sends exactly the bytes a test needs: fragments, pings, text, close codes,
- * broken handshakes.
+ * broken handshakes. Each client test runs over both socket kinds: Deno's
+ * and Node's.
  */
 import assert from "node:assert/strict";
 import { connect } from "node:net";
+import type { ByteSocket } from "./byte_socket.ts";
+import { DenoSocket } from "./deno_socket.ts";
+import { NodeSocket } from "./node_socket.ts";
 import { connectWebSocket, DialError, type WebSocketClientOptions } from "./ws_client.ts";
 import { dialWebSocket } from "./dial.ts";
 import {
@@ -101,6 +105,28 @@ async function acceptFor(key: string): Promise<string> {
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
+/** The two socket kinds the client runs over, each opened to 127.0.0.1:`port`. */
+const SOCKETS: { name: string; open: (port: number) => Promise<ByteSocket> }[] = [
+  {
+    name: "Deno",
+    open: async (port) => new DenoSocket(await Deno.connect({ hostname: "127.0.0.1", port })),
+  },
+  // Still connecting when the client starts: the request waits in the socket.
+  { name: "node", open: (port) => Promise.resolve(new NodeSocket(connect({ port }))) },
+];
+
+/** Declares `body` as one test per socket kind; `socketKind` is set while it runs. */
+function clientTest(name: string, body: () => Promise<void>): void {
+  for (const kind of SOCKETS) {
+    Deno.test(`${name} [${kind.name} socket]`, async () => {
+      socketKind = kind;
+      await body();
+    });
+  }
+}
+
+let socketKind = SOCKETS[0]!;
+
 /**
  * Runs `body` with a client dialled at a one-connection raw server whose
  * side is `serve`. Both ends are closed afterwards whatever happened.
@@ -113,7 +139,7 @@ async function withPeer(
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   const peer = listener.accept().then((conn) => new RawPeer(conn));
-  const socket = connect({ host: "127.0.0.1", port });
+  const socket = await socketKind.open(port);
   const opening = connectWebSocket(socket, new URL(`ws://127.0.0.1:${port}/agent?x=1`), {
     protocols: [PROTOCOL],
     ...options,
@@ -127,53 +153,59 @@ async function withPeer(
     (await peer).close();
     await serving.catch(() => {});
     await opening.then((c) => (c.close(), c.closed), () => {});
-    socket.destroy();
+    socket.close();
   }
 }
 
-Deno.test("request head carries path, Host, key, version, subprotocols and extra headers", async () => {
-  await withPeer(async (peer) => {
-    await peer.accept();
-  }, async (opening, peer) => {
-    const client = await opening;
-    const request = (await peer).request;
-    assert.match(request, /^GET \/agent\?x=1 HTTP\/1\.1\r\n/);
-    assert.match(request, /\r\nHost: 127\.0\.0\.1:\d+\r\n/);
-    assert.match(request, /\r\nUpgrade: websocket\r\n/);
-    assert.match(request, /\r\nConnection: Upgrade\r\n/);
-    assert.match(request, /\r\nSec-WebSocket-Version: 13\r\n/);
-    assert.match(request, /\r\nSec-WebSocket-Protocol: burrow\.v1, burrow\.v0\r\n/);
-    assert.match(request, /\r\nauthorization: Bearer t0ken\r\n/);
-    assert.match(request, /\r\nUser-Agent: burrow\//);
-    const key = /Sec-WebSocket-Key: (\S+)/.exec(request)![1]!;
-    assert.equal(atob(key).length, 16);
-    assert.equal(client.protocol, PROTOCOL);
-  }, { protocols: [PROTOCOL, "burrow.v0"], headers: { authorization: "Bearer t0ken" } });
-});
+clientTest(
+  "request head carries path, Host, key, version, subprotocols and extra headers",
+  async () => {
+    await withPeer(async (peer) => {
+      await peer.accept();
+    }, async (opening, peer) => {
+      const client = await opening;
+      const request = (await peer).request;
+      assert.match(request, /^GET \/agent\?x=1 HTTP\/1\.1\r\n/);
+      assert.match(request, /\r\nHost: 127\.0\.0\.1:\d+\r\n/);
+      assert.match(request, /\r\nUpgrade: websocket\r\n/);
+      assert.match(request, /\r\nConnection: Upgrade\r\n/);
+      assert.match(request, /\r\nSec-WebSocket-Version: 13\r\n/);
+      assert.match(request, /\r\nSec-WebSocket-Protocol: burrow\.v1, burrow\.v0\r\n/);
+      assert.match(request, /\r\nauthorization: Bearer t0ken\r\n/);
+      assert.match(request, /\r\nUser-Agent: burrow\//);
+      const key = /Sec-WebSocket-Key: (\S+)/.exec(request)![1]!;
+      assert.equal(atob(key).length, 16);
+      assert.equal(client.protocol, PROTOCOL);
+    }, { protocols: [PROTOCOL, "burrow.v0"], headers: { authorization: "Bearer t0ken" } });
+  },
+);
 
-Deno.test("a fragmented message with a ping between fragments arrives whole; the ping gets its pong", async () => {
-  await withPeer(async (peer) => {
-    await peer.accept({
-      // In the same write as the 101: the client must not lose bytes after the head.
-      after: [
-        encodeFrame(Opcode.Binary, text("ab"), { more: true }),
-        encodeFrame(Opcode.Ping, text("are you there")),
-        encodeFrame(Opcode.Continuation, text("cd"), { more: true }),
-        encodeFrame(Opcode.Continuation, text("ef")),
-        encodeFrame(Opcode.Binary, text("next")),
-      ],
+clientTest(
+  "a fragmented message with a ping between fragments arrives whole; the ping gets its pong",
+  async () => {
+    await withPeer(async (peer) => {
+      await peer.accept({
+        // In the same write as the 101: the client must not lose bytes after the head.
+        after: [
+          encodeFrame(Opcode.Binary, text("ab"), { more: true }),
+          encodeFrame(Opcode.Ping, text("are you there")),
+          encodeFrame(Opcode.Continuation, text("cd"), { more: true }),
+          encodeFrame(Opcode.Continuation, text("ef")),
+          encodeFrame(Opcode.Binary, text("next")),
+        ],
+      });
+      const pong = await peer.nextFrame();
+      assert.deepEqual(pong, { fin: true, opcode: Opcode.Pong, payload: text("are you there") });
+    }, async (opening) => {
+      const reader = (await opening).conn.readable.getReader();
+      assert.deepEqual((await reader.read()).value, text("abcdef"));
+      assert.deepEqual((await reader.read()).value, text("next"));
+      reader.releaseLock();
     });
-    const pong = await peer.nextFrame();
-    assert.deepEqual(pong, { fin: true, opcode: Opcode.Pong, payload: text("are you there") });
-  }, async (opening) => {
-    const reader = (await opening).conn.readable.getReader();
-    assert.deepEqual((await reader.read()).value, text("abcdef"));
-    assert.deepEqual((await reader.read()).value, text("next"));
-    reader.releaseLock();
-  });
-});
+  },
+);
 
-Deno.test("each write is one masked binary message, masked afresh", async () => {
+clientTest("each write is one masked binary message, masked afresh", async () => {
   const payload = new Uint8Array(1000).fill(7);
   await withPeer(async (peer) => {
     await peer.accept();
@@ -215,7 +247,7 @@ for (
     ["an unknown opcode", Uint8Array.of(0x83, 0), 1002, /Unknown opcode 0x3/, {}],
   ] as const
 ) {
-  Deno.test(`${name} closes with ${closeCode} and errors the readable`, async () => {
+  clientTest(`${name} closes with ${closeCode} and errors the readable`, async () => {
     await withPeer(async (peer) => {
       await peer.accept({ after: [frame] });
       const close = await peer.nextFrame();
@@ -229,21 +261,24 @@ for (
   });
 }
 
-Deno.test("server close 1000 ends the readable; the client echoes it and the socket closes", async () => {
-  await withPeer(async (peer) => {
-    await peer.accept({ after: [encodeFrame(Opcode.Close, encodeClosePayload(1000, "bye"))] });
-    const echo = await peer.nextFrame();
-    assert.deepEqual(decodeClosePayload(echo!.payload), { code: 1000, reason: "bye" });
-    assert.equal(await peer.nextFrame(), null, "client ends TCP after the close handshake");
-    peer.close();
-  }, async (opening) => {
-    const client = await opening;
-    assert.equal((await client.conn.readable.getReader().read()).done, true);
-    await within(5_000, "socket closed", client.closed);
-  });
-});
+clientTest(
+  "server close 1000 ends the readable; the client echoes it and the socket closes",
+  async () => {
+    await withPeer(async (peer) => {
+      await peer.accept({ after: [encodeFrame(Opcode.Close, encodeClosePayload(1000, "bye"))] });
+      const echo = await peer.nextFrame();
+      assert.deepEqual(decodeClosePayload(echo!.payload), { code: 1000, reason: "bye" });
+      assert.equal(await peer.nextFrame(), null, "client ends TCP after the close handshake");
+      peer.close();
+    }, async (opening) => {
+      const client = await opening;
+      assert.equal((await client.conn.readable.getReader().read()).done, true);
+      await within(5_000, "socket closed", client.closed);
+    });
+  },
+);
 
-Deno.test("server close 1001 errors the readable with the code and reason", async () => {
+clientTest("server close 1001 errors the readable with the code and reason", async () => {
   await withPeer(async (peer) => {
     await peer.accept({
       after: [encodeFrame(Opcode.Close, encodeClosePayload(1001, "restarting"))],
@@ -256,27 +291,30 @@ Deno.test("server close 1001 errors the readable with the code and reason", asyn
   });
 });
 
-Deno.test("client close sends 1000, still delivers data sent before the echo, then closes", async () => {
-  await withPeer(async (peer) => {
-    await peer.accept();
-    const close = await peer.nextFrame();
-    assert.equal(decodeClosePayload(close!.payload).code, 1000);
-    await peer.write(join(
-      encodeFrame(Opcode.Binary, text("late")),
-      encodeFrame(Opcode.Close, close!.payload),
-    ));
-    peer.close();
-  }, async (opening) => {
-    const client = await opening;
-    const reader = client.conn.readable.getReader();
-    await client.conn.writable.close();
-    assert.deepEqual((await reader.read()).value, text("late"));
-    assert.equal((await reader.read()).done, true);
-    await within(5_000, "socket closed", client.closed);
-  });
-});
+clientTest(
+  "client close sends 1000, still delivers data sent before the echo, then closes",
+  async () => {
+    await withPeer(async (peer) => {
+      await peer.accept();
+      const close = await peer.nextFrame();
+      assert.equal(decodeClosePayload(close!.payload).code, 1000);
+      await peer.write(join(
+        encodeFrame(Opcode.Binary, text("late")),
+        encodeFrame(Opcode.Close, close!.payload),
+      ));
+      peer.close();
+    }, async (opening) => {
+      const client = await opening;
+      const reader = client.conn.readable.getReader();
+      await client.conn.writable.close();
+      assert.deepEqual((await reader.read()).value, text("late"));
+      assert.equal((await reader.read()).done, true);
+      await within(5_000, "socket closed", client.closed);
+    });
+  },
+);
 
-Deno.test("a peer that never answers the close is dropped after closeTimeout", async () => {
+clientTest("a peer that never answers the close is dropped after closeTimeout", async () => {
   await withPeer(async (peer) => {
     await peer.accept();
     assert.equal((await peer.nextFrame())?.opcode, Opcode.Close);
@@ -291,7 +329,7 @@ Deno.test("a peer that never answers the close is dropped after closeTimeout", a
   }, { closeTimeout: 200 });
 });
 
-Deno.test("a connection dropped without a close frame errors the readable (1006)", async () => {
+clientTest("a connection dropped without a close frame errors the readable (1006)", async () => {
   await withPeer(async (peer) => {
     await peer.accept();
     peer.close();
@@ -352,7 +390,7 @@ const BAD_HANDSHAKES: [string, (peer: RawPeer) => Promise<void>, string, RegExp]
 ];
 
 for (const [name, serve, code, message] of BAD_HANDSHAKES) {
-  Deno.test(`handshake with ${name} fails with DialError "${code}"`, async () => {
+  clientTest(`handshake with ${name} fails with DialError "${code}"`, async () => {
     await withPeer(serve, async (opening) => {
       const error = await within(5_000, "handshake", opening.then(() => null, (e: unknown) => e));
       assert.ok(error instanceof DialError, `got ${error}`);
@@ -362,7 +400,7 @@ for (const [name, serve, code, message] of BAD_HANDSHAKES) {
   });
 }
 
-Deno.test("a reader that does not read stops the socket; nothing is lost", async () => {
+clientTest("a reader that does not read stops the socket; nothing is lost", async () => {
   const MESSAGE = 64 * 1024;
   const COUNT = 512; // 32 MiB
   let sent = 0;

@@ -5,6 +5,7 @@ import {
   decodeClosePayload,
   encodeClosePayload,
   encodeFrame,
+  FrameEncoder,
   maskInPlace,
   MessageAssembler,
   Opcode,
@@ -245,5 +246,82 @@ Deno.test("maskInPlace masks payloads at every alignment and length like the byt
       maskInPlace(view, mask);
       assert.deepEqual(view, want, `offset ${off}, length ${len}`);
     }
+  }
+});
+
+Deno.test("FrameEncoder encodes like encodeFrame, reusing one buffer", () => {
+  const encoder = new FrameEncoder();
+  const mask = hex("12 34 56 78");
+  let previous: Uint8Array | null = null;
+  for (const n of [0, 1, 125, 126, 65535, 65536, 131_072 + 4096]) {
+    const payload = bytes(n, n);
+    for (const options of [{}, { mask }, { mask, more: true }]) {
+      const frame = encoder.encode(Opcode.Binary, payload, options);
+      assert.deepEqual(frame, encodeFrame(Opcode.Binary, payload, options), `length ${n}`);
+      assert.deepEqual(payload, bytes(n, n), "payload left as it was");
+      if (previous && "mask" in options && n > 0) {
+        assert.equal(frame.buffer, previous.buffer, `length ${n}: same buffer`);
+      }
+      if ("mask" in options) previous = frame;
+    }
+  }
+  // Control frames follow the same rules as encodeFrame's.
+  assert.throws(() => encoder.encode(Opcode.Ping, bytes(126)), RangeError);
+  assert.throws(() => encoder.encode(Opcode.Binary, bytes(2), { mask: bytes(3) }), RangeError);
+});
+
+Deno.test("FrameEncoder gives a frame bigger than maxKept a buffer of its own", () => {
+  const encoder = new FrameEncoder(64 * 1024);
+  const mask = hex("01 02 03 04");
+  const small = encoder.encode(Opcode.Binary, bytes(1000), { mask });
+  const big = encoder.encode(Opcode.Binary, bytes(100_000), { mask });
+  assert.deepEqual(big, encodeFrame(Opcode.Binary, bytes(100_000), { mask }));
+  assert.notEqual(big.buffer, small.buffer);
+  // The big frame stays valid: the next small one goes to the kept buffer.
+  const again = encoder.encode(Opcode.Binary, bytes(10), { mask });
+  assert.equal(again.buffer, small.buffer);
+  assert.deepEqual(big, encodeFrame(Opcode.Binary, bytes(100_000), { mask }));
+});
+
+Deno.test("decoder with copyPayloads never yields a view into the chunk", () => {
+  const wire = concat([encodeFrame(Opcode.Binary, bytes(10)), encodeFrame(Opcode.Ping, text("p"))]);
+  const decoder = new WsFrameDecoder({ maxPayload: 1000, masked: false, copyPayloads: true });
+  const frames = [...decoder.decode(wire)];
+  assert.equal(frames.length, 2);
+  for (const f of frames) assert.notEqual(f.payload.buffer, wire.buffer);
+  assert.deepEqual(frames[0]!.payload, bytes(10));
+  // Without the option, a whole payload is a view.
+  const views = [...new WsFrameDecoder({ maxPayload: 1000, masked: false }).decode(wire)];
+  assert.equal(views[0]!.payload.buffer, wire.buffer);
+});
+
+Deno.test("a pending payload can be filled directly, then decoding goes on", () => {
+  for (const masked of [false, true]) {
+    const mask = masked ? { mask: hex("aa bb cc dd") } : {};
+    const payload = bytes(50_000, 3);
+    const wire = concat([
+      encodeFrame(Opcode.Binary, payload, mask),
+      encodeFrame(Opcode.Binary, text("next"), mask),
+    ]);
+    const decoder = new WsFrameDecoder({ maxPayload: 1 << 20, masked });
+    const none = decoder.pendingPayload; // (asserting on the getter would narrow it for good)
+    assert.equal(none, null);
+    assert.deepEqual([...decoder.decode(wire.subarray(0, 1000))], []);
+    const headerSize = masked ? 8 : 4;
+    let off = 1000;
+    let pending: Uint8Array | null;
+    for (let step = 0; (pending = decoder.pendingPayload) !== null; step++) {
+      const n = Math.min(pending.length, 7000);
+      pending.set(wire.subarray(off, off + n));
+      off += n;
+      const frame = decoder.filled(n);
+      if (off < headerSize + payload.length) assert.equal(frame, null, `step ${step}`);
+      else assert.deepEqual(frame, { fin: true, opcode: Opcode.Binary, payload });
+    }
+    assert.equal(off, headerSize + payload.length);
+    assert.throws(() => decoder.filled(1), RangeError);
+    assert.deepEqual(decodeAll(decoder, [wire.subarray(off)]), [
+      { fin: true, opcode: Opcode.Binary, payload: text("next") },
+    ]);
   }
 });
