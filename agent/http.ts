@@ -79,6 +79,7 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
     // One sweeping timer for the deadlines of every exchange, not timers per request and chunk.
     watchdog: new Watchdog(
       Watchdog.intervalFor(Math.min(connectTimeout + readTimeout, idleTimeout)),
+      { linger: true },
     ),
     exchanges: new Set(),
     buffers: new ReadBuffers(),
@@ -86,6 +87,7 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
   // One listener for the agent's shutdown, rather than a dependent signal per request.
   options.signal.addEventListener("abort", () => {
     for (const exchange of context.exchanges) exchange.abort(options.signal.reason);
+    context.watchdog.close();
   }, { once: true });
   return async (incoming) => {
     let head: HttpRequestHead;

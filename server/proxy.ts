@@ -69,7 +69,9 @@ export class Proxy {
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
     const { readTimeout, writeTimeout } = deps.config.limits;
-    this.#watchdog = new Watchdog(Watchdog.intervalFor(Math.min(readTimeout, writeTimeout)));
+    this.#watchdog = new Watchdog(Watchdog.intervalFor(Math.min(readTimeout, writeTimeout)), {
+      linger: true,
+    });
   }
 
   /** Stops timers and waits for WebSocket relays to end. */
@@ -344,7 +346,7 @@ export class Proxy {
 
   #log(x: Exchange, status: number, reason: string | null): void {
     this.#deps.access({
-      time: new Date().toISOString(),
+      time: isoNow(),
       domain: x.domain,
       client: x.client,
       method: x.method,
@@ -358,6 +360,16 @@ export class Proxy {
       reason,
     });
   }
+}
+
+/** The last ISO time string made, and the millisecond it is for. */
+let isoCache = { ms: 0, text: "" };
+
+/** `new Date().toISOString()`, made once per millisecond at most. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoCache.ms) isoCache = { ms, text: new Date(ms).toISOString() };
+  return isoCache.text;
 }
 
 /** True for a WebSocket upgrade request. */

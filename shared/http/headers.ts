@@ -216,6 +216,19 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/** Random bytes drawn 4 KiB at a time: one call to the system's generator per 409 ids. */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+
+function randomBytes(n: number): Uint8Array {
+  if (poolAt + n > pool.length) {
+    crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  poolAt += n;
+  return pool.subarray(poolAt - n, poolAt);
+}
+
 /**
  * A new transaction id: 26 characters of Crockford base32, 48 bits of
  * millisecond time then 80 random bits (the ULID layout).
@@ -232,7 +245,7 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
  * ```
  */
 export function transactionId(): string {
-  const random = crypto.getRandomValues(new Uint8Array(10));
+  const random = randomBytes(10);
   let out = "";
   let time = Date.now();
   for (let i = 0; i < 10; i++) {

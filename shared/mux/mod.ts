@@ -15,7 +15,7 @@
  * @module
  */
 
-export { type Conn, Session } from "./session.ts";
+export { type Conn, type ConnSink, Session } from "./session.ts";
 export { MuxStream } from "./stream.ts";
 export { defaultConfig, type SessionConfig, type SessionOptions, verifyConfig } from "./config.ts";
 export { MuxError, type MuxErrorCode, ProtocolError, type ProtocolErrorCode } from "./errors.ts";

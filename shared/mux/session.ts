@@ -25,6 +25,21 @@ export interface Conn {
    * Leave unset for transports that hand chunks on, like an in-memory pipe.
    */
   reuseWriteBuffers?: boolean;
+  /**
+   * The same writes as `writable`, as plain calls: the session uses them
+   * instead of a Web Streams writer when the transport offers them.
+   */
+  sink?: ConnSink;
+}
+
+/** Plain-call writing of a transport: what a `WritableStreamDefaultWriter` offers too. */
+export interface ConnSink {
+  /** Writes one chunk; resolves once the transport took it. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the transport after what was written. */
+  close(): Promise<void>;
+  /** Drops the transport. */
+  abort(reason?: unknown): Promise<void>;
 }
 
 type Handler = (frame: Frame) => void;
@@ -46,7 +61,7 @@ export class Session implements StreamHost {
   readonly closed: Promise<void>;
 
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #writer: ConnSink;
   readonly #streams = new Map<number, MuxStream>();
   readonly #handlers: Handler[];
   #nextId: number;
@@ -78,7 +93,7 @@ export class Session implements StreamHost {
     this.config = verifyConfig(options);
     this.#nextId = this.config.client ? 1 : 2;
     this.#reader = conn.readable.getReader();
-    this.#writer = conn.writable.getWriter();
+    this.#writer = conn.sink ?? conn.writable.getWriter();
     this.#out = new FrameWriter(
       this.#writer,
       this.config.maxBatchSize,
@@ -158,10 +173,19 @@ export class Session implements StreamHost {
 
   /** Outbound streams waiting for their ACK, oldest first (deadlines grow with insertion). */
   #pendingAck = new Map<number, { stream: MuxStream; deadline: number }>();
-  /** One timer for every open deadline, running only while some stream awaits its ACK. */
+  /**
+   * One timer for every open deadline. It runs while streams await their ACK
+   * and stops at the first sweep that finds none: streams opened one after
+   * another do not start and stop a timer each.
+   */
   #ackTimer: ReturnType<typeof setInterval> | undefined;
 
   #sweepUnacked(): void {
+    if (this.#pendingAck.size === 0) {
+      clearInterval(this.#ackTimer);
+      this.#ackTimer = undefined;
+      return;
+    }
     const now = performance.now();
     for (const [, p] of this.#pendingAck) {
       if (p.deadline > now) break;
@@ -327,10 +351,6 @@ export class Session implements StreamHost {
     if (!this.#pendingAck.delete(id)) return;
     this.#unacked--;
     this.#openWaiters.shift()?.resolve();
-    if (this.#pendingAck.size === 0 && this.#ackTimer !== undefined) {
-      clearInterval(this.#ackTimer);
-      this.#ackTimer = undefined;
-    }
   }
 
   #onPing(frame: Frame): void {

@@ -6,6 +6,7 @@
  */
 
 import { encodeHeader, FrameType, HEADER_SIZE } from "../frame/header.ts";
+import type { ConnSink } from "./session.ts";
 
 /** Room kept in every batch buffer for control frames beyond `maxBatchSize`. */
 const CONTROL_SLACK = 4096;
@@ -42,7 +43,7 @@ interface Control {
  * never waits behind Data frames that did not fit.
  */
 export class FrameWriter {
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #writer: ConnSink;
   readonly #cap: number;
   #buf: Uint8Array | null = null;
   #len = 0;
@@ -60,7 +61,7 @@ export class FrameWriter {
    * resolving (TCP, TLS, WebSocket), never for ones that hand it on.
    */
   constructor(
-    writer: WritableStreamDefaultWriter<Uint8Array>,
+    writer: ConnSink,
     maxBatchSize: number,
     reuseBuffers = false,
   ) {

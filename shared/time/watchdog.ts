@@ -80,10 +80,21 @@ export class Watchdog {
     return Math.max(10, Math.min(1000, Math.floor(shortest / 8)));
   }
 
-  /** A watchdog sweeping every `interval` ms (default 1,000). */
-  constructor(interval = 1000) {
+  /**
+   * A watchdog sweeping every `interval` ms (default 1,000). With `linger`,
+   * the timer keeps running until a sweep finds nothing watched, rather than
+   * stopping the moment the last transfer ends: no timer churn when transfers
+   * come one after another; the owner must then `close()` it at shutdown.
+   */
+  constructor(interval = 1000, options: { linger?: boolean } = {}) {
     this.#interval = interval;
-    this.#owner = { entries: this.#entries, idle: () => this.#stop() };
+    const linger = options.linger === true;
+    this.#owner = {
+      entries: this.#entries,
+      idle: () => {
+        if (!linger) this.#stop();
+      },
+    };
   }
 
   /** Transfers being watched. */
@@ -115,6 +126,10 @@ export class Watchdog {
   }
 
   #sweep(): void {
+    if (this.#entries.size === 0) {
+      this.#stop();
+      return;
+    }
     const now = performance.now();
     // Deleting the entry being visited is safe while iterating a Set.
     for (const e of this.#entries) {

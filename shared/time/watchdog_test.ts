@@ -75,3 +75,21 @@ Deno.test("Watchdog.intervalFor() sweeps at an eighth of the shortest timeout, w
   assert.equal(Watchdog.intervalFor(40), 10);
   assert.equal(Watchdog.intervalFor(60_000), 1000);
 });
+
+Deno.test("a lingering watchdog keeps its timer across transfers, then stops on an empty sweep", async () => {
+  const dog = new Watchdog(10, { linger: true });
+  const fired = Promise.withResolvers<void>();
+  dog.watch(1000, () => {}).done();
+  // No timer churn: the next transfer finds the timer still running, and deadlines still fire.
+  dog.watch(15, () => fired.resolve());
+  // The timer is unreferenced; hold the event loop while waiting.
+  const alive = setInterval(() => {}, 1000);
+  try {
+    await fired.promise;
+    assert.equal(dog.size, 0);
+    // An empty sweep stops the timer; the ops sanitizer fails this test if it kept running.
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    clearInterval(alive);
+  }
+});

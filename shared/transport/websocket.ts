@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Conn } from "../mux/session.ts";
+import type { Conn, ConnSink } from "../mux/session.ts";
 
 /** Limits of the WebSocket adapter. */
 export interface WebSocketConnOptions {
@@ -74,7 +74,7 @@ export async function fromWebSocket(
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }));
 
-  const writable = new WritableStream<Uint8Array>({
+  const sink: ConnSink = {
     async write(chunk) {
       if (ws.readyState !== WebSocket.OPEN) throw new Error("WebSocket is closed");
       ws.send(chunk);
@@ -84,10 +84,17 @@ export async function fromWebSocket(
     },
     close() {
       ws.close(1000);
+      return Promise.resolve();
     },
     abort() {
       ws.close(1000);
+      return Promise.resolve();
     },
+  };
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) => sink.write(chunk),
+    close: () => sink.close(),
+    abort: () => sink.abort(),
   });
 
   function fail(
@@ -102,7 +109,7 @@ export async function fromWebSocket(
   }
 
   // WebSocket.send() copies the bytes before it returns.
-  return { readable, writable, reuseWriteBuffers: true };
+  return { readable, writable, sink, reuseWriteBuffers: true };
 }
 
 function opened(ws: WebSocket): Promise<void> {

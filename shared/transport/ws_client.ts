@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Conn } from "../mux/session.ts";
+import type { Conn, ConnSink } from "../mux/session.ts";
 import type { ByteSocket } from "./byte_socket.ts";
 import { DialError } from "./dial_error.ts";
 import {
@@ -106,7 +106,12 @@ export async function connectWebSocket(
   client.start(accept, requestHead(url, key, options.protocols, extra));
   const protocol = await client.opened;
   return {
-    conn: { readable: client.readable, writable: client.writable, reuseWriteBuffers: true },
+    conn: {
+      readable: client.readable,
+      writable: client.writable,
+      sink: client.sink,
+      reuseWriteBuffers: true,
+    },
     protocol,
     close: (code, reason) => client.close(code, reason),
     closed: client.closed,
@@ -119,6 +124,8 @@ type Phase = "handshake" | "refused" | "open" | "closed";
 class ClientSocket {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
+  /** The writes of `writable` as plain calls (for the mux session). */
+  readonly sink: ConnSink;
   readonly #opened = Promise.withResolvers<string>();
   readonly #closed = Promise.withResolvers<void>();
   readonly #socket: ByteSocket;
@@ -174,10 +181,21 @@ class ClientSocket {
         this.close(CloseCode.Normal);
       },
     }, new ByteLengthQueuingStrategy({ highWaterMark: options.highWaterMark ?? 1024 * 1024 }));
-    this.writable = new WritableStream<Uint8Array>({
+    this.sink = {
       write: (chunk) => this.#write(chunk),
-      close: () => this.close(CloseCode.Normal),
-      abort: () => this.close(CloseCode.Normal),
+      close: () => {
+        this.close(CloseCode.Normal);
+        return Promise.resolve();
+      },
+      abort: () => {
+        this.close(CloseCode.Normal);
+        return Promise.resolve();
+      },
+    };
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.sink.write(chunk),
+      close: () => this.sink.close(),
+      abort: () => this.sink.abort(),
     });
     // Settled only through #opened.promise; a rejection nobody awaits is not unhandled.
     this.#opened.promise.catch(() => {});
