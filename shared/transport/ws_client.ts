@@ -25,12 +25,11 @@ import {
   encodeClosePayload,
   encodeFrame,
   FrameEncoder,
-  MessageAssembler,
   Opcode,
   WebSocketProtocolError,
   type WsFrame,
-  WsFrameDecoder,
 } from "./ws_frame.ts";
+import { MessageAssembler, WsFrameDecoder } from "./ws_frame_decode.ts";
 
 export { DialError, type DialErrorCode } from "./dial_error.ts";
 export { checkHandshakeOptions } from "./ws_handshake.ts";

@@ -18,8 +18,8 @@ import {
   encodeFrame,
   Opcode,
   type WsFrame,
-  WsFrameDecoder,
 } from "./ws_frame.ts";
+import { WsFrameDecoder } from "./ws_frame_decode.ts";
 import { within } from "../../tests/helpers/streams.ts";
 
 const PROTOCOL = "burrow.v1";

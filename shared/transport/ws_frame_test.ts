@@ -7,12 +7,11 @@ import {
   encodeFrame,
   FrameEncoder,
   maskInPlace,
-  MessageAssembler,
   Opcode,
   WebSocketProtocolError,
   type WsFrame,
-  WsFrameDecoder,
 } from "./ws_frame.ts";
+import { MessageAssembler, WsFrameDecoder } from "./ws_frame_decode.ts";
 
 const hex = (s: string) => Uint8Array.from(s.split(" "), (b) => parseInt(b, 16));
 const text = (s: string) => new TextEncoder().encode(s);
