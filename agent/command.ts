@@ -5,11 +5,7 @@
  * @module
  */
 
-import { LOG_LEVELS, parseLogLevel } from "../cli/log_level.ts";
-import { waitForShutdown } from "../cli/signals.ts";
-import { parseFlags, runWithUsage } from "../cli/usage.ts";
-import { ConfigError } from "../shared/config/jsonc.ts";
-import { setupLogging } from "../shared/log/setup.ts";
+import { roleUsage, runRoleCommand } from "../cli/role_command.ts";
 import { startAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
 
@@ -17,14 +13,11 @@ import { loadAgentConfig } from "./config.ts";
 export const DEFAULT_AGENT_CONFIG = "conf/agent.jsonc";
 
 /** Usage text of `burrow agent`. */
-export const AGENT_USAGE = `Usage: burrow agent [options]
-
-Run the Burrow agent: dial out to a server over wss and serve its tunnels.
-
-Options:
-  --config <file>      Config file (default: ${DEFAULT_AGENT_CONFIG})
-  --log-level <level>  One of ${LOG_LEVELS.join(", ")} (default: info)
-  -h, --help           Show this help`;
+export const AGENT_USAGE = roleUsage(
+  "agent",
+  "Run the Burrow agent: dial out to a server over wss and serve its tunnels.",
+  DEFAULT_AGENT_CONFIG,
+);
 
 /**
  * Runs `burrow agent` with the arguments after the command word and resolves
@@ -39,54 +32,12 @@ Options:
  * ```
  */
 export async function agentCommand(args: string[]): Promise<number> {
-  return await runWithUsage(async () => {
-    const flags = parseFlags(args, {
-      options: {
-        config: { type: "string", default: DEFAULT_AGENT_CONFIG },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      usage: AGENT_USAGE,
-    });
-    if (flags.help) {
-      console.log(AGENT_USAGE);
-      return 0;
-    }
-    // The flag overrides the config's level only when given.
-    const level = flags["log-level"] === undefined
-      ? undefined
-      : parseLogLevel(flags["log-level"], AGENT_USAGE);
-    return await runAgent(flags.config!, level);
+  return await runRoleCommand(args, {
+    role: "agent",
+    defaultConfig: DEFAULT_AGENT_CONFIG,
+    usage: AGENT_USAGE,
+    load: loadAgentConfig,
+    // The agent watches its domain folder and logs to the system log only.
+    start: (config, logging) => startAgent(config, { domains: "watch", log: logging.system }),
   });
-}
-
-/** Loads the config, starts the agent on the domain folder, and runs until a signal. */
-async function runAgent(file: string, level: string | undefined): Promise<number> {
-  let config;
-  try {
-    config = await loadAgentConfig(file);
-  } catch (e) {
-    if (e instanceof ConfigError || e instanceof Deno.errors.NotFound) {
-      console.error(`burrow agent: ${(e as Error).message}`);
-      return 1;
-    }
-    throw e;
-  }
-  if (level !== undefined) config.log.level = level as typeof config.log.level;
-  const logging = await setupLogging(config.log, { role: "agent" });
-  try {
-    let agent;
-    try {
-      agent = await startAgent(config, { domains: "watch", log: logging.system });
-    } catch (e) {
-      logging.system.fatal("Agent failed to start: {error}", { error: (e as Error).message });
-      return 1;
-    }
-    const signal = await waitForShutdown();
-    logging.system.info("Stopping on {signal}", { signal });
-    await agent.close();
-    return 0;
-  } finally {
-    await logging.close();
-  }
 }

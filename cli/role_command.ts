@@ -1,0 +1,130 @@
+/**
+ * The shape shared by `burrow server` and `burrow agent`: parse `--config`,
+ * `--log-level` and `--help`, load the config, set up logging, start the
+ * role, and run until a shutdown signal.
+ *
+ * @module
+ */
+
+import { LOG_LEVELS, type LogLevel, parseLogLevel } from "./log_level.ts";
+import { waitForShutdown } from "./signals.ts";
+import { parseFlags, runWithUsage } from "./usage.ts";
+import { ConfigError } from "../shared/config/jsonc.ts";
+import type { LogConfig } from "../shared/log/config_types.ts";
+import { type Logging, setupLogging } from "../shared/log/setup.ts";
+
+/** A long-running role: what differs between `burrow server` and `burrow agent`. */
+export interface RoleCommand<C extends { log: LogConfig }> {
+  /** The command word, also the logging role and the prefix of config errors. */
+  role: "server" | "agent";
+  /** Config file read when `--config` is not given. */
+  defaultConfig: string;
+  /** Usage text, printed for `--help` and with usage mistakes. */
+  usage: string;
+  /** Reads and validates the config file; throws {@link ConfigError} or `NotFound`. */
+  load(file: string): Promise<C>;
+  /** Starts the role; a throw is logged as fatal and ends the command with exit code 1. */
+  start(config: C, logging: Logging): Promise<{ close(): Promise<void> }>;
+}
+
+/**
+ * Usage text of a role command with its one-line `summary`.
+ *
+ * @example
+ * ```ts
+ * import { roleUsage } from "./role_command.ts";
+ * const usage = roleUsage("agent", "Run the Burrow agent.", "conf/agent.jsonc");
+ * // usage.startsWith("Usage: burrow agent [options]")
+ * ```
+ */
+export function roleUsage(role: string, summary: string, defaultConfig: string): string {
+  return `Usage: burrow ${role} [options]
+
+${summary}
+
+Options:
+  --config <file>      Config file (default: ${defaultConfig})
+  --log-level <level>  One of ${LOG_LEVELS.join(", ")} (default: info)
+  -h, --help           Show this help`;
+}
+
+/**
+ * Runs a role command with the arguments after the command word and resolves
+ * to the process exit code: 0 after a clean stop (Ctrl-C, SIGTERM) or for
+ * `--help`, 2 for a usage mistake, 1 when the configuration is invalid or the
+ * role cannot start.
+ *
+ * @example
+ * ```ts
+ * import { runRoleCommand } from "./role_command.ts";
+ * import { loadAgentConfig } from "../agent/config.ts";
+ * import { startAgent } from "../agent/agent.ts";
+ * Deno.exitCode = await runRoleCommand(["--help"], {
+ *   role: "agent",
+ *   defaultConfig: "conf/agent.jsonc",
+ *   usage: "Usage: burrow agent [options]",
+ *   load: loadAgentConfig,
+ *   start: (config, logging) => startAgent(config, { domains: "watch", log: logging.system }),
+ * });
+ * ```
+ */
+export async function runRoleCommand<C extends { log: LogConfig }>(
+  args: string[],
+  command: RoleCommand<C>,
+): Promise<number> {
+  return await runWithUsage(async () => {
+    const flags = parseFlags(args, {
+      options: {
+        config: { type: "string", default: command.defaultConfig },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      usage: command.usage,
+    });
+    if (flags.help) {
+      console.log(command.usage);
+      return 0;
+    }
+    // The flag overrides the config's level only when given.
+    const level = flags["log-level"] === undefined
+      ? undefined
+      : parseLogLevel(flags["log-level"], command.usage);
+    return await runRole(command, flags.config!, level);
+  });
+}
+
+/** Loads the config, starts the role, and runs until a signal. */
+async function runRole<C extends { log: LogConfig }>(
+  command: RoleCommand<C>,
+  file: string,
+  level: LogLevel | undefined,
+): Promise<number> {
+  let config;
+  try {
+    config = await command.load(file);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof Deno.errors.NotFound) {
+      console.error(`burrow ${command.role}: ${(e as Error).message}`);
+      return 1;
+    }
+    throw e;
+  }
+  if (level !== undefined) config.log.level = level;
+  const logging = await setupLogging(config.log, { role: command.role });
+  try {
+    let handle;
+    try {
+      handle = await command.start(config, logging);
+    } catch (e) {
+      const name = command.role[0]!.toUpperCase() + command.role.slice(1);
+      logging.system.fatal(`${name} failed to start: {error}`, { error: (e as Error).message });
+      return 1;
+    }
+    const signal = await waitForShutdown();
+    logging.system.info("Stopping on {signal}", { signal });
+    await handle.close();
+    return 0;
+  } finally {
+    await logging.close();
+  }
+}
