@@ -2,7 +2,8 @@
  * The backend of the HTTP benchmark, run as its own process so it never
  * shares an event loop with the tunnel or the client: `Deno.serve` on
  * 127.0.0.1, plain HTTP. Prints `{"port":N}` on one line once listening;
- * SIGTERM stops it.
+ * SIGTERM stops it. With `BENCH_TLS_DIR` (a folder with `cert.pem` and `key.pem`) it serves
+ * HTTPS instead.
  *
  * - `/small`: `hello world\n` (12 bytes)
  * - `/1m`: 1 MiB from one preallocated buffer
@@ -51,9 +52,17 @@ function handle(req: Request): Response {
   }
 }
 
+// With BENCH_TLS_DIR (a folder holding cert.pem and key.pem), HTTPS instead: the bench's
+// "HTTPS front alone" baseline, Deno's TLS server with no tunnel behind it.
+const tlsDir = Deno.env.get("BENCH_TLS_DIR");
+const tls = tlsDir === undefined ? {} : {
+  cert: await Deno.readTextFile(`${tlsDir}/cert.pem`),
+  key: await Deno.readTextFile(`${tlsDir}/key.pem`),
+};
 const server = Deno.serve({
   hostname: "127.0.0.1",
   port: 0,
+  ...tls,
   onListen({ port }) {
     console.log(JSON.stringify({ port }));
   },

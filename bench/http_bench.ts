@@ -8,6 +8,9 @@
  * server` and `http_tunnel.ts agent`: two processes, as in any deployment),
  * and this one, which only starts things and waits. The backend is a process
  * rather than a Worker so it has its own heap and GC, as a real backend would.
+ * Then the same backend behind Deno's own TLS server, no tunnel ("HTTPS front
+ * alone"): the ceiling of any HTTPS front here, next to the plain-HTTP figures
+ * the targets are ratios of.
  *
  * `BENCH_ONE_PROCESS=1` runs server and agent in one process instead
  * (`http_tunnel.ts both`: one JavaScript thread does the work of both). After
@@ -22,6 +25,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { Processes } from "./http/children.ts";
 import { coresBusy, type Meter, meterOf } from "./http/cpu.ts";
 import { type Layout, other, startTunnel, type Urls } from "./http/layout.ts";
@@ -89,6 +93,28 @@ async function measure(
   return { wrks, bulk: opts.withCurl ? await bulkPair(urls) : null };
 }
 
+/**
+ * The backend behind Deno's TLS server (certificate from `tlsDir`), each case
+ * next to its plain-HTTP run: the ceiling of any HTTPS front on this machine.
+ */
+async function measureFront(
+  procs: Processes,
+  direct: string,
+  opts: { tlsDir: string; caFile: string; withCurl: boolean },
+): Promise<Results["front"]> {
+  const front = await procs.start("HTTPS backend", {
+    script: BACKEND,
+    env: { BENCH_BULK_MIB: String(BULK_MIB), BENCH_TLS_DIR: opts.tlsDir },
+  });
+  const urls: Urls = { direct, tunnel: `https://127.0.0.1:${front.port}`, caFile: opts.caFile };
+  await wrkPair("warm-up", urls, "/small", { ...LOAD, duration: WARMUP });
+  const wrks = [
+    await wrkPair("small", urls, "/small", LOAD),
+    await wrkPair("1 MiB", urls, "/1m", LOAD),
+  ];
+  return { wrks, bulk: opts.withCurl ? await bulkPair(urls) : null };
+}
+
 /** Starts backend and tunnel, measures, and stops them all (also on failure). */
 async function run(layout: Layout, notes: string[]): Promise<Results> {
   const withCurl = await has("curl");
@@ -98,12 +124,17 @@ async function run(layout: Layout, notes: string[]): Promise<Results> {
     env: { BENCH_BULK_MIB: String(BULK_MIB) },
   });
   const direct = `http://127.0.0.1:${backend.port}`;
-  let measured: Pick<Results, "wrks" | "bulk">;
+  let measured: Pick<Results, "wrks" | "bulk" | "front">;
   {
     await using tunnel = new Processes(notes);
     const urls = await startTunnel(tunnel, layout, direct);
     printSetup(layout);
-    measured = await measure(urls, { withCurl, meter: meterOf(tunnel, backendProcs) });
+    const tunnelRuns = await measure(urls, { withCurl, meter: meterOf(tunnel, backendProcs) });
+    // The server's certificate and key sit next to its CA file.
+    const tlsDir = dirname(urls.caFile);
+    await using frontProcs = new Processes(notes);
+    const front = await measureFront(frontProcs, direct, { tlsDir, caFile: urls.caFile, withCurl });
+    measured = { ...tunnelRuns, front };
   }
   if (!OTHER_LAYOUT) return { layout, ...measured, other: null };
   await using tunnel = new Processes(notes);

@@ -26,6 +26,11 @@ export interface Results {
   bulk: Pair<CurlResult> | null;
   /** Small responses with the other layout; null when skipped. */
   other: Pair<WrkResult> | null;
+  /**
+   * The backend itself behind Deno's TLS server, no tunnel: the ceiling any
+   * HTTPS front reaches here (its `direct` is the plain-HTTP run of the same case).
+   */
+  front: { wrks: Pair<WrkResult>[]; bulk: Pair<CurlResult> | null };
 }
 
 /** `n` with `digits` decimals. */
@@ -107,14 +112,38 @@ function reportTargets(layout: Layout, wrks: Pair<WrkResult>[]): void {
 }
 
 /** Non-2xx responses, socket errors and failed exits of every run, labelled. */
-function problems({ layout, wrks, bulk, other: second }: Results): string[] {
+function problems({ layout, wrks, bulk, other: second, front }: Results): string[] {
   const pairs: Pair<WrkResult | CurlResult>[] = [...wrks];
   if (bulk !== null) pairs.push(bulk);
+  for (const p of front.wrks) pairs.push({ ...p, name: `${p.name} (HTTPS front alone)` });
+  if (front.bulk !== null) pairs.push({ ...front.bulk, name: "bulk (HTTPS front alone)" });
   if (second !== null) pairs.push({ ...second, name: `small, ${LAYOUT_NAMES[other(layout)]}` });
   return pairs.flatMap((p) => [
     ...p.direct.problems.map((e) => `${p.name} direct: ${e}`),
     ...p.tunnel.problems.map((e) => `${p.name} tunnel: ${e}`),
   ]);
+}
+
+/** The HTTPS-front baseline: what Deno's TLS server alone makes of each case. */
+function reportFront(front: Results["front"]): void {
+  const pct = (a: number, b: number) => `${fmt(a / b * 100)}%`;
+  console.log(
+    "HTTPS front alone (the backend served by Deno.serve with TLS, no tunnel), % of direct:",
+  );
+  for (const p of front.wrks) {
+    console.log(
+      `  ${p.name.padEnd(14)}${fmt(p.tunnel.rps).padStart(8)} req/s (${
+        pct(p.tunnel.rps, p.direct.rps)
+      }), p99 ${ms(p.tunnel.p99)}`,
+    );
+  }
+  if (front.bulk !== null) {
+    console.log(
+      `  bulk          ${fmt(front.bulk.tunnel.mbps).padStart(8)} MB/s (${
+        pct(front.bulk.tunnel.mbps, front.bulk.direct.mbps)
+      })`,
+    );
+  }
 }
 
 /**
@@ -141,6 +170,7 @@ export function report(results: Results, notes: string[]): void {
     );
   }
   reportTargets(layout, wrks);
+  reportFront(results.front);
   reportLayouts(results);
   const found = problems(results);
   console.log(found.length === 0 ? "problems: none" : "PROBLEMS (these figures are suspect):");
