@@ -14,12 +14,17 @@
  * and agent tunnels stall; TCP_NODELAY is set on the listening socket, which
  * accepted sockets inherit (see `shared/net/nodelay.ts`).
  *
+ * Deno's server never closes a connection that sends no request head, or
+ * half of one, or stays idle after a response; a {@link Janitor} per
+ * listening port does (see `server/janitor.ts`), when given `timeouts`.
+ *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import { setListenerNoDelay } from "../shared/net/nodelay.ts";
 import { type CertificateStore, SNI_RESOLVER } from "./tls.ts";
+import { Janitor, type JanitorTimeouts } from "./janitor.ts";
 
 /** The request handler: request, client address and completion (see `Deno.ServeHandlerInfo`). */
 export type Handler = (
@@ -75,16 +80,30 @@ function onError(e: unknown): Response {
   return new Response("Internal Server Error\n", { status: 500 });
 }
 
+/** Where to listen, and the janitor's timeouts (none: no janitor). */
+export interface ListenOptions {
+  /** Host part of the address. */
+  hostname: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Close connections without a request head or idle that long (`server/janitor.ts`). */
+  timeouts?: JanitorTimeouts;
+}
+
 /**
  * Serves HTTPS on `hostname:port`, picking the certificate from `store` per
  * server name. `reload()` applies reloaded certificates.
  */
 export function listenHttps(
-  options: { hostname: string; port: number },
+  options: ListenOptions,
   store: CertificateStore,
-  handler: Handler,
+  serve: Handler,
 ): Listening & { reload(): Promise<void> } {
+  const janitor = options.timeouts ? Janitor.create(options.timeouts) : null;
+  const handler = janitor?.wrap(serve) ?? serve;
   let current = serveTls(options, store, handler);
+  // One janitor for the port: connections of a listener replaced by reload() included.
+  janitor?.start(current.addr);
   const draining = new Set<Promise<void>>();
   return {
     addr: current.addr,
@@ -113,8 +132,12 @@ export function listenHttps(
       }
     },
     async shutdown() {
-      await current.shutdown();
-      await Promise.all([...draining]);
+      try {
+        await current.shutdown();
+        await Promise.all([...draining]);
+      } finally {
+        janitor?.stop();
+      }
     },
   };
 }
@@ -166,15 +189,23 @@ function noDelay(port: number): void {
 }
 
 /** Serves plain HTTP (only when configured: for use behind another proxy). */
-export function listenHttp(
-  options: { hostname: string; port: number },
-  handler: Handler,
-): Listening {
+export function listenHttp(options: ListenOptions, handler: Handler): Listening {
+  const janitor = options.timeouts ? Janitor.create(options.timeouts) : null;
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
     onListen() {},
     onError,
-  }, handler);
-  return { addr: server.addr, shutdown: () => server.shutdown() };
+  }, janitor?.wrap(handler) ?? handler);
+  janitor?.start(server.addr);
+  return {
+    addr: server.addr,
+    async shutdown() {
+      try {
+        await server.shutdown();
+      } finally {
+        janitor?.stop();
+      }
+    },
+  };
 }

@@ -67,7 +67,10 @@ export async function startServer(
   try {
     for (const l of config.listen) {
       if (l.tls === null) {
-        const s = listenHttp(l, (req, info) => proxy.handle(req, info, "http"));
+        const s = listenHttp(
+          { ...l, timeouts: config.limits },
+          (req, info) => proxy.handle(req, info, "http"),
+        );
         listening.push(s);
         log.warn("Plain HTTP on {addr}: use only behind a TLS-terminating proxy", {
           addr: `${s.addr.hostname}:${s.addr.port}`,
@@ -88,7 +91,11 @@ export async function startServer(
         await store.load();
         stores.push(store);
       }
-      const s = listenHttps(l, store, (req, info) => proxy.handle(req, info, "https"));
+      const s = listenHttps(
+        { ...l, timeouts: config.limits },
+        store,
+        (req, info) => proxy.handle(req, info, "https"),
+      );
       listening.push(s);
       reloadable.push({ store, reload: () => s.reload() });
       log.info("Listening on https://{addr}", { addr: `${s.addr.hostname}:${s.addr.port}` });

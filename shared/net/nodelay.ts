@@ -15,6 +15,8 @@
  * @module
  */
 
+import { isPermissionError, openFds, openLibc } from "./libc.ts";
+
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 const SOL_SOCKET = 1;
@@ -64,8 +66,8 @@ export function setListenerNoDelay(port: number): number[] {
   if (Deno.build.os !== "linux") {
     throw new NoDelayError("unsupported", `Cannot set TCP_NODELAY on ${Deno.build.os}`);
   }
-  const fds = openFds();
-  const lib = openLibc();
+  const fds = attempt("Cannot list /proc/self/fd", openFds);
+  const lib = attempt("Cannot load libc", () => openLibc(SYMBOLS));
   try {
     const changed = fds.filter((fd) => isListeningOn(lib.symbols, fd, port));
     if (changed.length === 0) {
@@ -76,28 +78,6 @@ export function setListenerNoDelay(port: number): number[] {
   } finally {
     lib.close();
   }
-}
-
-function openFds(): number[] {
-  try {
-    return [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name))
-      .filter(Number.isInteger);
-  } catch (e) {
-    throw wrap(e, "Cannot list /proc/self/fd");
-  }
-}
-
-function openLibc(): Deno.DynamicLibrary<typeof SYMBOLS> {
-  let last: unknown;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      return Deno.dlopen(name, SYMBOLS);
-    } catch (e) {
-      if (isPermission(e)) throw wrap(e, "Cannot load libc");
-      last = e;
-    }
-  }
-  throw wrap(last, "Cannot load libc");
 }
 
 function isListeningOn(libc: Libc, fd: number, port: number): boolean {
@@ -126,11 +106,13 @@ function getOption(libc: Libc, fd: number, level: number, name: number): number 
   return libc.getsockopt(fd, level, name, value, len) === 0 ? value[0]! : null;
 }
 
-function isPermission(e: unknown): boolean {
-  return e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
-}
-
-function wrap(e: unknown, what: string): NoDelayError {
-  const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-  return new NoDelayError(isPermission(e) ? "permission" : "failed", message, { cause: e });
+/** Runs `f`, turning what it throws into a {@link NoDelayError} saying `what` failed. */
+function attempt<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+    const code = isPermissionError(e) ? "permission" : "failed";
+    throw new NoDelayError(code, message, { cause: e });
+  }
 }

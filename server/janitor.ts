@@ -1,0 +1,234 @@
+/**
+ * The connection janitor: closes client connections that hold a socket
+ * without using it, which Deno's HTTP server never does by itself (it has no
+ * deadline for a request head, denoland/deno#3515, nor a keep-alive idle
+ * timeout, and accepts inside Rust where JavaScript cannot watch).
+ *
+ * Once a second (less often with thousands of connections) it lists the
+ * listener's established connections from the kernel (`/proc/net/tcp{,6}`,
+ * see `shared/net/tcp_table.ts`) and matches them by peer `host:port` against
+ * what the request handler reported ({@link Janitor.wrap}). A connection with no request in flight and no
+ * WebSocket upgrade is shut down (libc `shutdown(fd, SHUT_RDWR)`: Deno still
+ * owns and closes the descriptor) when it
+ * - delivered no request head within `readTimeout` of being first seen: a
+ *   silent client, a slow TLS handshake, or a slowloris head. A large head on
+ *   a slow link (a mobile client) must arrive within `readTimeout` too
+ *   (default 10 s: about 6 KB/s for a 64 KiB head);
+ * - or has been idle longer than `idleTimeout` since its last response was
+ *   sent (keep-alive), which also ends a slowloris head after a first request.
+ *
+ * Requests in flight (a long download, a slow upload: the proxy's own
+ * timeouts watch those) and upgraded connections (agents, relayed
+ * WebSockets) are left alone. Linux only, with `--allow-ffi` and
+ * `--allow-read`; elsewhere {@link Janitor.create} logs once and returns null.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { isPermissionError, openLibc, socketFds } from "../shared/net/libc.ts";
+import { establishedOn } from "../shared/net/tcp_table.ts";
+import type { Handler } from "./listen.ts";
+
+/** How long a connection may go without a request (ms). */
+export interface JanitorTimeouts {
+  /** From first sight to the first request head. */
+  readTimeout: number;
+  /** From the end of a response to the next request head. */
+  idleTimeout: number;
+}
+
+/** Why a connection was closed: no first request head, or idle after a response. */
+export type CloseReason = "head" | "idle";
+
+const SWEEP_INTERVAL = 1000;
+/**
+ * The largest share of time sweeps may take: reading the kernel's table costs
+ * about 5 µs per socket on the host (25 ms for 5,000), so with that many
+ * connections sweeps space out to keep the janitor under 2% of a core.
+ */
+const MAX_SHARE = 0.02;
+const SHUT_RDWR = 2;
+const SYMBOLS = { shutdown: { parameters: ["i32", "i32"], result: "i32" } } as const;
+
+/** What the janitor knows of one connection, keyed by its peer `host:port`. */
+interface Conn {
+  /** Requests started and not yet completed. */
+  inflight: number;
+  /** True once a request arrived. */
+  requested: boolean;
+  /** Never closed: upgraded to a WebSocket, or another process's socket. */
+  exempt: boolean;
+  /** When first seen, or when its last response completed (`performance.now()`). */
+  since: number;
+}
+
+const log = getLogger(["burrow", "server", "janitor"]);
+/** Whether the janitor being unavailable was logged (once per process). */
+let unavailableLogged = false;
+
+/** Closes idle and never-used connections of one listening port. */
+export class Janitor {
+  readonly #timeouts: JanitorTimeouts;
+  readonly #libc: Deno.DynamicLibrary<typeof SYMBOLS>;
+  readonly #conns = new Map<string, Conn>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  /** No sweep before this time (`performance.now()`): see {@link MAX_SHARE}. */
+  #nextSweep = 0;
+  #stopped = false;
+  /** Connections closed so far, by reason. */
+  readonly closed: Record<CloseReason, number> = { head: 0, idle: 0 };
+
+  private constructor(timeouts: JanitorTimeouts, libc: Deno.DynamicLibrary<typeof SYMBOLS>) {
+    this.#timeouts = timeouts;
+    this.#libc = libc;
+  }
+
+  /**
+   * A janitor, or null (logged once) when not on Linux or without the
+   * permissions to read `/proc` and call libc.
+   *
+   * @example
+   * ```ts
+   * const janitor = Janitor.create({ readTimeout: 10_000, idleTimeout: 60_000 });
+   * const server = Deno.serve({ port: 8080 }, janitor?.wrap(handler) ?? handler);
+   * janitor?.start(server.addr);
+   * ```
+   */
+  static create(timeouts: JanitorTimeouts): Janitor | null {
+    try {
+      if (Deno.build.os !== "linux") throw new Error(`not available on ${Deno.build.os}`);
+      Deno.readTextFileSync("/proc/net/tcp");
+      return new Janitor(timeouts, openLibc(SYMBOLS));
+    } catch (e) {
+      if (!unavailableLogged) {
+        unavailableLogged = true;
+        const why = isPermissionError(e) ? "needs --allow-read and --allow-ffi" : String(e);
+        log.info("Idle and silent client connections stay open (connection janitor: {why})", {
+          why,
+        });
+      }
+      return null;
+    }
+  }
+
+  /**
+   * `handler`, reporting each request's start, end and upgrade to this
+   * janitor. The handler gets `info` with its getters read once: each read of
+   * Deno's `remoteAddr` is a call into Rust.
+   */
+  wrap(handler: Handler): Handler {
+    return (req, info) => {
+      const remoteAddr = info.remoteAddr;
+      const completed = info.completed;
+      const remote = remoteAddr.hostname + ":" + remoteAddr.port;
+      this.requestStarted(remote);
+      const ended = () => this.requestEnded(remote);
+      completed.then(ended, ended);
+      const res = handler(req, { remoteAddr, completed });
+      if (res instanceof Response) return this.#checkUpgrade(remote, res);
+      return res.then((r) => this.#checkUpgrade(remote, r));
+    };
+  }
+
+  /** A request arrived from `remote` (`host:port` as in `Deno.NetAddr`). */
+  requestStarted(remote: string): void {
+    const conn = this.#conns.get(remote);
+    if (conn === undefined) {
+      this.#conns.set(remote, { inflight: 1, requested: true, exempt: false, since: 0 });
+    } else {
+      conn.inflight++;
+      conn.requested = true;
+    }
+  }
+
+  /** A response to `remote` was sent in full, or the connection failed. */
+  requestEnded(remote: string): void {
+    const conn = this.#conns.get(remote);
+    if (conn !== undefined && --conn.inflight <= 0) {
+      conn.inflight = 0;
+      conn.since = performance.now();
+    }
+  }
+
+  /** The connection from `remote` became a WebSocket: never close it. */
+  upgraded(remote: string): void {
+    const conn = this.#conns.get(remote);
+    if (conn !== undefined) conn.exempt = true;
+  }
+
+  /** Sweeps the connections of `local` every second until {@link stop}. */
+  start(local: Deno.NetAddr): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    const timer = setInterval(() => {
+      const started = performance.now();
+      if (started < this.#nextSweep) return;
+      this.#sweep(local);
+      this.#nextSweep = started + (performance.now() - started) / MAX_SHARE;
+    }, SWEEP_INTERVAL);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  /** Stops sweeping and releases libc. Safe to call twice. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#libc.close();
+  }
+
+  #checkUpgrade(remote: string, res: Response): Response {
+    if (res.status === 101) this.upgraded(remote);
+    return res;
+  }
+
+  /** Runs synchronously, so no request starts or ends between reading the table and acting. */
+  #sweep(local: Deno.NetAddr): void {
+    let connections;
+    try {
+      connections = establishedOn(local);
+    } catch (e) {
+      log.debug("Cannot read the TCP table: {error}", { error: String(e) });
+      return;
+    }
+    const now = performance.now();
+    const present = new Set<string>();
+    const doomed = new Map<number, { remote: string; reason: CloseReason }>();
+    for (const { remote, inode } of connections) {
+      present.add(remote);
+      const conn = this.#conns.get(remote);
+      if (conn === undefined) {
+        this.#conns.set(remote, { inflight: 0, requested: false, exempt: false, since: now });
+      } else if (conn.inflight === 0 && !conn.exempt) {
+        const reason = conn.requested ? "idle" : "head";
+        const limit = conn.requested ? this.#timeouts.idleTimeout : this.#timeouts.readTimeout;
+        if (now - conn.since >= limit) doomed.set(inode, { remote, reason });
+      }
+    }
+    for (const [remote, conn] of this.#conns) {
+      if (!present.has(remote) && (conn.inflight === 0 || conn.exempt)) this.#conns.delete(remote);
+    }
+    if (doomed.size > 0) this.#shutdown(doomed);
+  }
+
+  #shutdown(doomed: Map<number, { remote: string; reason: CloseReason }>): void {
+    const fds = socketFds(new Set(doomed.keys()));
+    for (const [inode, { remote, reason }] of doomed) {
+      const fd = fds.get(inode);
+      if (fd === undefined) {
+        this.#conns.get(remote)!.exempt = true; // another process's socket on the port
+        continue;
+      }
+      this.#conns.delete(remote);
+      if (this.#libc.symbols.shutdown(fd, SHUT_RDWR) !== 0) continue; // e.g. reset meanwhile
+      this.closed[reason]++;
+      log.debug("Closed the connection from {remote}: {why}", {
+        remote,
+        why: reason === "head"
+          ? `no request within readTimeout (${this.#timeouts.readTimeout} ms)`
+          : `idle longer than idleTimeout (${this.#timeouts.idleTimeout} ms)`,
+      });
+    }
+  }
+}

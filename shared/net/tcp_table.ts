@@ -1,0 +1,100 @@
+/**
+ * The kernel's table of TCP sockets (`/proc/net/tcp` and `/proc/net/tcp6`,
+ * Linux), read to find the connections a listener accepted when Deno hands
+ * JavaScript no connection object (its HTTP server accepts inside Rust).
+ *
+ * The table lists every socket of the network namespace; `socketFds`
+ * (in `libc.ts`) tells which belong to this process. Addresses are printed
+ * the way Deno prints `Deno.NetAddr.hostname` (Rust's `IpAddr` display:
+ * `127.0.0.1`, `::1`, `::ffff:127.0.0.1`), so a connection found here and a
+ * request's `remoteAddr` meet on the same `host:port` text.
+ *
+ * @module
+ */
+
+/** `st` column value of an established connection. */
+const ESTABLISHED = "01";
+
+/** One established TCP connection accepted on a local address. */
+export interface TcpConnection {
+  /** The peer as `host:port`, `host` printed like `Deno.NetAddr.hostname`. */
+  remote: string;
+  /** Inode of the socket, to find its file descriptor. */
+  inode: number;
+}
+
+/**
+ * The established connections whose local end is `local` (its port; its
+ * address too unless it is `0.0.0.0` or `::`). An IPv6 listener's table is
+ * `/proc/net/tcp6`, IPv4 clients of a dual-stack one included.
+ *
+ * @throws what reading `/proc/net/tcp{,6}` throws (no `--allow-read`, not Linux).
+ *
+ * @example
+ * ```ts
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * establishedOn(listener.addr); // [{ remote: "127.0.0.1:50432", inode: 1055342 }, …]
+ * ```
+ */
+export function establishedOn(local: Deno.NetAddr): TcpConnection[] {
+  const v6 = local.hostname.includes(":");
+  const anyHost = local.hostname === "0.0.0.0" || local.hostname === "::";
+  const port = local.port.toString(16).toUpperCase().padStart(4, "0");
+  const needle = `:${port} `;
+  const found: TcpConnection[] = [];
+  for (const line of Deno.readTextFileSync(v6 ? "/proc/net/tcp6" : "/proc/net/tcp").split("\n")) {
+    if (!line.includes(needle)) continue; // most lines: other ports
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+    const f = line.trim().split(/\s+/);
+    const [localHex, localPort] = f[1]?.split(":") ?? [];
+    if (localPort !== port || f[3] !== ESTABLISHED || localHex === undefined) continue;
+    if (!anyHost && formatHexAddress(localHex) !== local.hostname) continue;
+    const [remoteHex, remotePort] = f[2]!.split(":");
+    found.push({
+      remote: `${formatHexAddress(remoteHex!)}:${parseInt(remotePort!, 16)}`,
+      inode: Number(f[9]),
+    });
+  }
+  return found;
+}
+
+/**
+ * Prints an address as `/proc/net/tcp{,6}` writes it (hex of 32-bit words in
+ * host byte order; little-endian hosts assumed, as are all Deno's Linux
+ * targets) the way Deno prints a `NetAddr.hostname`.
+ *
+ * @example
+ * ```ts
+ * formatHexAddress("0100007F"); // "127.0.0.1"
+ * formatHexAddress("0000000000000000FFFF00000100007F"); // "::ffff:127.0.0.1"
+ * ```
+ */
+export function formatHexAddress(hex: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < hex.length; i += 8) {
+    const word = parseInt(hex.slice(i, i + 8), 16);
+    bytes.push(word & 255, (word >>> 8) & 255, (word >>> 16) & 255, word >>> 24);
+  }
+  if (bytes.length === 4) return bytes.join(".");
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${bytes.slice(12).join(".")}`;
+  }
+  return formatGroups(groups);
+}
+
+/** RFC 5952 text of eight 16-bit groups: the first longest run of two or more zeros is `::`. */
+function formatGroups(groups: number[]): string {
+  let start = 0;
+  let length = 0;
+  for (let i = 0; i < groups.length;) {
+    let j = i;
+    while (groups[j] === 0) j++;
+    if (j - i > length) [start, length] = [i, j - i];
+    i = j + 1;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
+  if (length < 2) return hex(groups);
+  return `${hex(groups.slice(0, start))}::${hex(groups.slice(start + length))}`;
+}
