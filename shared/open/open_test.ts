@@ -199,3 +199,13 @@ Deno.test("a malformed open message is answered with ERROR naming the problem", 
     assert.equal(!value.ok && value.code, "bad-version");
   });
 });
+
+Deno.test("non-ASCII parameters round-trip; bad UTF-8 stays an error", async () => {
+  const params = { host: "例え.テスト", note: "é\u{1F600}", plain: "abc" };
+  const msg = encodeOpen({ kind: StreamKind.Http, params });
+  assert.deepEqual(await readOpen(sourceOf(msg)), { kind: StreamKind.Http, params });
+  const ascii = encodeOpen({ kind: StreamKind.Http, params: { a: "x".repeat(5000) } });
+  assert.deepEqual((await readOpen(sourceOf(ascii))).params, { a: "x".repeat(5000) });
+  const bad = new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 4, 0x22, 0xff, 0x22, 0x20]);
+  await assert.rejects(readOpen(sourceOf(bad)), isOpenError("bad-json"));
+});
