@@ -48,6 +48,16 @@ export class Http1Conn {
   idleSince = 0;
   readonly #owner: ConnOwner;
   #busy = false;
+  /**
+   * A read started when the connection went idle: it notices a backend that
+   * closes the connection, or writes (a 408, say), while nobody uses it; the
+   * next exchange takes it over as its first read.
+   */
+  #pending: Promise<number | null> | null = null;
+  /** Settles once no read is pending (for closing without a dangling read). */
+  #pendingDone: Promise<void> = Promise.resolve();
+  /** Called when the idle read finishes while the connection is still idle. */
+  #onIdleEnd: (() => void) | null = null;
   #signal: AbortSignal | null = null;
   #scratch: Uint8Array | null = null;
 
@@ -59,9 +69,36 @@ export class Http1Conn {
     tcp.setNoDelay(true);
   }
 
+  /**
+   * Watches an idle connection: reads in the background, and calls `onEnd`
+   * if the read ends (EOF, stray bytes, an error) before an exchange begins.
+   * A connection the backend closed is then dropped from the pool rather than
+   * handed to a request, and stray bytes are never taken for a response.
+   */
+  watchIdle(onEnd: () => void): void {
+    if (this.closed || this.#pending !== null) return;
+    this.#onIdleEnd = onEnd;
+    this.start = this.end = 0;
+    const read = this.tcp.read(this.buf);
+    this.#pending = read;
+    this.#pendingDone = read.then(() => this.#idleReadEnded(), () => this.#idleReadEnded());
+  }
+
+  #idleReadEnded(): void {
+    const onEnd = this.#onIdleEnd;
+    this.#onIdleEnd = null;
+    onEnd?.();
+  }
+
+  /** Resolves once no background read is pending (after `close()`, promptly). */
+  settled(): Promise<void> {
+    return this.#pendingDone;
+  }
+
   /** Starts an exchange, listening to `signal`. */
   begin(signal: AbortSignal | undefined): void {
     this.#busy = true;
+    this.#onIdleEnd = null;
     this.received = 0;
     this.writing = false;
     if (signal !== undefined) {
@@ -126,7 +163,10 @@ export class Http1Conn {
     }
     let n: number | null;
     try {
-      n = await this.tcp.read(this.end === 0 ? this.buf : this.buf.subarray(this.end));
+      // The idle read, if any, was started into `buf` at 0 with nothing unread.
+      const pending = this.#pending;
+      this.#pending = null;
+      n = await (pending ?? this.tcp.read(this.end === 0 ? this.buf : this.buf.subarray(this.end)));
     } catch (e) {
       throw this.failure ?? this.#broken(e);
     }

@@ -87,17 +87,24 @@ export class Http1Pool {
   }
 
   /** Closes idle connections and aborts active ones; later requests reject. */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#stopSweeper();
-    for (const stack of this.#idle.values()) for (const conn of stack) conn.close();
+    const idle: Http1Conn[] = [];
+    for (const stack of this.#idle.values()) {
+      for (const conn of stack) {
+        conn.close();
+        idle.push(conn);
+      }
+    }
     this.#idle.clear();
     this.#idleCount = 0;
     for (const conn of this.#active) conn.abort(poolClosed(conn.origin));
     this.#active.clear();
     for (const controller of this.#connecting) controller.abort(poolClosed("the backend"));
-    return Promise.resolve();
+    // Closing ended the idle connections' background reads; let them settle.
+    await Promise.all(idle.map((conn) => conn.settled()));
   }
 
   /** A reused connection that the backend had closed: the request may go again. */
@@ -130,12 +137,24 @@ export class Http1Pool {
     conn.idleSince = Date.now();
     stack.push(conn);
     this.#idleCount++;
+    conn.watchIdle(() => this.#dropIdle(conn));
     if (this.#sweeper === undefined) {
       const every = Math.max(10, Math.min(1000, this.#idleTimeout / 4));
       const sweeper = setInterval(() => this.#sweep(), every);
       Deno.unrefTimer(sweeper);
       this.#sweeper = sweeper;
     }
+  }
+
+  /** An idle connection the backend closed (or wrote to unasked): out of the pool. */
+  #dropIdle(conn: Http1Conn): void {
+    conn.close();
+    const stack = this.#idle.get(conn.origin);
+    const i = stack?.indexOf(conn) ?? -1;
+    if (i < 0) return;
+    stack!.splice(i, 1);
+    this.#idleCount--;
+    if (stack!.length === 0) this.#idle.delete(conn.origin);
   }
 
   /** Closes connections idle for longer than the timeout; stops when none is idle. */

@@ -124,7 +124,7 @@ Deno.test("Http1Pool rejects a pending request when its signal aborts", async ()
   }
 });
 
-Deno.test("Http1Pool retries a GET on a fresh connection when the idle one was closed", async () => {
+Deno.test("Http1Pool drops an idle connection the backend closed, before reusing it", async () => {
   await using server = rawServer(async (c) => {
     await c.reader.head();
     await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
@@ -133,9 +133,7 @@ Deno.test("Http1Pool retries a GET on a fresh connection when the idle one was c
   const pool = new Http1Pool();
   try {
     for (let i = 0; i < 3; i++) {
-      const body = i === 1 ? utf8("replayable") : null;
-      const method = i === 1 ? "POST" : "GET";
-      const res = await within(5000, "GET", pool.request(request(server.port, { method, body })));
+      const res = await within(5000, "GET", pool.request(request(server.port)));
       assert.equal(await readText(res.body), "hello");
       // Let the FIN arrive, as a backend's keep-alive timeout would.
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -146,19 +144,75 @@ Deno.test("Http1Pool retries a GET on a fresh connection when the idle one was c
   }
 });
 
-Deno.test("Http1Pool does not retry a streamed body on a stale connection", async () => {
+Deno.test("Http1Pool never takes bytes a backend sent on an idle connection for a response", async () => {
   await using server = rawServer(async (c) => {
     await c.reader.head();
-    await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+    await c.send(`HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nconn${c.index}`);
+    if (c.index > 0) return;
+    // An answer nobody asked for on the idle connection, which stays open: a client that
+    // took it for the next response would hand the wrong status to the wrong request.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await c.send("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n");
+    await c.reader.eof();
   });
+  const pool = new Http1Pool();
+  try {
+    const first = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(await readText(first.body), "conn0");
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const second = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(second.status, 200);
+    assert.equal(await readText(second.body), "conn1");
+  } finally {
+    await pool.close();
+  }
+});
+
+/**
+ * A backend whose first connection answers one request, then reads the next
+ * request's head and closes without a word: a keep-alive close that raced
+ * the request. Later connections answer normally.
+ */
+function racingCloseServer() {
+  return rawServer(async (c) => {
+    await c.reader.head();
+    await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+    if (c.index > 0) return;
+    await c.reader.head();
+  });
+}
+
+Deno.test("Http1Pool retries a replayable request whose reused connection closed under it", async () => {
+  for (const method of ["GET", "POST"]) {
+    await using server = racingCloseServer();
+    const pool = new Http1Pool();
+    try {
+      const res = await within(5000, "first", pool.request(request(server.port)));
+      assert.equal(await readText(res.body), "hello");
+      const body = method === "POST" ? utf8("replayable") : null;
+      const again = await within(
+        5000,
+        method,
+        pool.request(request(server.port, { method, body })),
+      );
+      assert.equal(await readText(again.body), "hello");
+      assert.equal(server.accepted, 2);
+    } finally {
+      await pool.close();
+    }
+  }
+});
+
+Deno.test("Http1Pool does not retry a streamed body on a connection that closed under it", async () => {
+  await using server = racingCloseServer();
   const pool = new Http1Pool();
   try {
     const res = await within(5000, "GET", pool.request(request(server.port)));
     assert.equal(await readText(res.body), "hello");
-    await new Promise((resolve) => setTimeout(resolve, 20));
     const req = request(server.port, { method: "POST", body: sourceOf(utf8("once")) });
     const error = await within(5000, "POST", pool.request(req).catch((e) => e));
     assert.ok(error instanceof Http1Error && error.code === "closed", String(error));
+    assert.equal(server.accepted, 1);
   } finally {
     await pool.close();
   }
