@@ -1,4 +1,6 @@
 import { Http1Pool } from "./http1/pool.ts";
+import { makeCertificates } from "../shared/tls/self_signed.ts";
+import { gzipSync } from "node:zlib";
 import assert from "node:assert/strict";
 import { createHttpHandler, MAX_HTTP_HEAD, type ServedDomain } from "./http.ts";
 import { Router } from "./router.ts";
@@ -12,6 +14,15 @@ import { encodeOpen, readReply, serveStream, StreamKind } from "../shared/open/m
 const log = await testLogger();
 
 type Timeouts = Pick<AgentConfig, "connectTimeout" | "readTimeout" | "idleTimeout">;
+const DEFAULT_TIMEOUTS: Timeouts = { connectTimeout: 2000, readTimeout: 3000, idleTimeout: 3000 };
+
+/**
+ * `http:` backends go through the agent's HTTP/1.1 pool, `https:` ones through
+ * `fetch`: the exchange tests run against both.
+ */
+type Scheme = "http" | "https";
+const SCHEMES: readonly Scheme[] = ["http", "https"];
+const certs = await makeCertificates({ hostnames: ["127.0.0.1"] });
 
 /**
  * The Http handler alone: a mux session pair in memory, the "server" side
@@ -19,7 +30,8 @@ type Timeouts = Pick<AgentConfig, "connectTimeout" | "readTimeout" | "idleTimeou
  */
 function harness(
   backend: (req: Request) => Response | Promise<Response>,
-  timeouts: Timeouts = { connectTimeout: 2000, readTimeout: 3000, idleTimeout: 3000 },
+  timeouts: Timeouts = DEFAULT_TIMEOUTS,
+  scheme: Scheme = "http",
 ) {
   const [a, b] = memoryPair();
   const server = new Session(a, { client: false, enableKeepAlive: false });
@@ -27,17 +39,19 @@ function harness(
   const shutdown = new AbortController();
   // A backend of our own rather than startBackend(), which reads each request body first;
   // handlers that fail because the agent gave up are expected here, so quietly 500.
+  const tls = scheme === "https" ? { cert: certs.cert, key: certs.key } : {};
   const origin = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
+    ...tls,
     onListen() {},
     onError: () => new Response(null, { status: 500 }),
   }, backend);
-  const client = Deno.createHttpClient({ allowHost: true });
+  const client = Deno.createHttpClient({ allowHost: true, caCerts: [certs.caCert] });
   const pool = new Http1Pool();
   const served: ServedDomain = {
     domain: testDomain("app.test", { remote: "127.0.0.1:1", caFile: "" }),
-    router: new Router([testTarget([`http://127.0.0.1:${origin.addr.port}`])]),
+    router: new Router([testTarget([`${scheme}://127.0.0.1:${origin.addr.port}`])]),
     active: 0,
   };
   const handlers = new Map([[
@@ -86,109 +100,132 @@ function stalledBody(first: string, cancelled: PromiseWithResolvers<void>) {
   });
 }
 
-Deno.test("Http handler: a backend body that stalls past idleTimeout resets the stream and is cancelled", async () => {
-  const cancelled = Promise.withResolvers<void>();
-  await using h = harness(
-    () => new Response(stalledBody("part", cancelled)),
-    { connectTimeout: 1000, readTimeout: 1000, idleTimeout: 150 },
-  );
-  const { reply } = await openHttp(h.session, { domain: "app.test", target: "/" });
-  const { value, readable } = await reply;
-  assert.ok(value.ok);
-  const reader = readable.getReader();
-  const start = performance.now();
-  assert.equal(new TextDecoder().decode((await reader.read()).value), "part");
-  await assert.rejects(reader.read(), "the stream is reset, not ended: the body is incomplete");
-  assert.ok(performance.now() - start >= 150, "not before idleTimeout");
-  await cancelled.promise;
-});
-
-Deno.test("Http handler: a request body that stalls past idleTimeout answers timeout", async () => {
-  await using h = harness(
-    async (req) => new Response(await req.text()),
-    { connectTimeout: 1000, readTimeout: 2000, idleTimeout: 150 },
-  );
-  const stream = await h.session.open();
-  const writer = stream.writable.getWriter();
-  const head = {
-    domain: "app.test",
-    method: "POST",
-    target: "/",
-    headers: [],
-    client: "203.0.113.7",
-    tid: "t1",
-    ws: false,
-    body: true,
-  };
-  await writer.write(encodeOpen({ kind: StreamKind.Http, params: head }));
-  await writer.write(new TextEncoder().encode("some of the body"));
-  // No more bytes and no FIN: the backend waits for the rest.
-  const start = performance.now();
-  const value = await readReply(stream);
-  assert.equal(!value.ok && value.code, "timeout");
-  assert.ok(performance.now() - start < 1500, "the body stall, not the head timeout, ended it");
-  writer.releaseLock();
-  stream.reset();
-});
-
-Deno.test("Http handler: the server resetting the stream mid-body cancels the backend body", async () => {
-  const cancelled = Promise.withResolvers<void>();
-  await using h = harness(() => new Response(stalledBody("part", cancelled)));
-  const { stream, reply } = await openHttp(h.session, { domain: "app.test", target: "/" });
-  const { value, readable } = await reply;
-  assert.ok(value.ok);
-  const reader = readable.getReader();
-  assert.equal(new TextDecoder().decode((await reader.read()).value), "part");
-  stream.reset();
-  await cancelled.promise;
-  await assert.rejects(reader.read());
-});
-
-Deno.test("Http handler: shutting down refuses the requests waiting for a backend", async () => {
-  const arrived = Promise.withResolvers<void>();
-  const aborted = Promise.withResolvers<void>();
-  await using h = harness((req) => {
-    arrived.resolve();
-    return new Promise<Response>((resolve) => {
-      req.signal.addEventListener("abort", () => {
-        aborted.resolve();
-        resolve(new Response("too late"));
-      });
-    });
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: a backend body that stalls past idleTimeout resets the stream and is cancelled [${scheme}]`, async () => {
+    const cancelled = Promise.withResolvers<void>();
+    await using h = harness(
+      () => new Response(stalledBody("part", cancelled)),
+      { connectTimeout: 1000, readTimeout: 1000, idleTimeout: 150 },
+      scheme,
+    );
+    const { reply } = await openHttp(h.session, { domain: "app.test", target: "/" });
+    const { value, readable } = await reply;
+    assert.ok(value.ok);
+    const reader = readable.getReader();
+    const start = performance.now();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "part");
+    await assert.rejects(reader.read(), "the stream is reset, not ended: the body is incomplete");
+    assert.ok(performance.now() - start >= 150, "not before idleTimeout");
+    await cancelled.promise;
   });
-  const pending = request(h.session, { domain: "app.test", target: "/slow" });
-  await arrived.promise;
-  h.shutdown.abort();
-  const answer = await pending;
-  assert.equal(!answer.ok && answer.message, "Agent is shutting down");
-  await aborted.promise;
-  assert.equal(h.served.active, 0);
-});
+}
 
-Deno.test("Http handler: a POST whose request and response both complete is not mistaken for a reset", async () => {
-  await using h = harness(async (req) =>
-    new Response(`got ${await req.text()}`, {
-      headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["connection", "x-hop"], [
-        "x-hop",
-        "1",
-      ]],
-    })
-  );
-  for (let i = 0; i < 3; i++) {
-    const answer = await request(h.session, {
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: a request body that stalls past idleTimeout answers timeout [${scheme}]`, async () => {
+    await using h = harness(
+      async (req) => new Response(await req.text()),
+      { connectTimeout: 1000, readTimeout: 2000, idleTimeout: 150 },
+      scheme,
+    );
+    const stream = await h.session.open();
+    const writer = stream.writable.getWriter();
+    const head = {
       domain: "app.test",
       method: "POST",
-      target: "/echo",
-    }, `body ${i}`);
-    assert.ok(answer.ok);
-    assert.equal(answer.body, `got body ${i}`);
-    assert.deepEqual(answer.headers.filter(([n]) => n === "set-cookie" || n === "x-hop"), [
-      ["set-cookie", "a=1"],
-      ["set-cookie", "b=2"],
-    ]);
-  }
-  assert.equal(h.served.active, 0);
-});
+      target: "/",
+      headers: [],
+      client: "203.0.113.7",
+      tid: "t1",
+      ws: false,
+      body: true,
+    };
+    await writer.write(encodeOpen({ kind: StreamKind.Http, params: head }));
+    await writer.write(new TextEncoder().encode("some of the body"));
+    // No more bytes and no FIN: the backend waits for the rest.
+    const start = performance.now();
+    const value = await readReply(stream);
+    assert.equal(!value.ok && value.code, "timeout");
+    assert.ok(performance.now() - start < 1500, "the body stall, not the head timeout, ended it");
+    writer.releaseLock();
+    stream.reset();
+  });
+}
+
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: the server resetting the stream mid-body cancels the backend body [${scheme}]`, async () => {
+    const cancelled = Promise.withResolvers<void>();
+    await using h = harness(
+      () => new Response(stalledBody("part", cancelled)),
+      DEFAULT_TIMEOUTS,
+      scheme,
+    );
+    const { stream, reply } = await openHttp(h.session, { domain: "app.test", target: "/" });
+    const { value, readable } = await reply;
+    assert.ok(value.ok);
+    const reader = readable.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "part");
+    stream.reset();
+    await cancelled.promise;
+    await assert.rejects(reader.read());
+  });
+}
+
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: shutting down refuses the requests waiting for a backend [${scheme}]`, async () => {
+    const arrived = Promise.withResolvers<void>();
+    const aborted = Promise.withResolvers<void>();
+    await using h = harness(
+      (req) => {
+        arrived.resolve();
+        return new Promise<Response>((resolve) => {
+          req.signal.addEventListener("abort", () => {
+            aborted.resolve();
+            resolve(new Response("too late"));
+          });
+        });
+      },
+      DEFAULT_TIMEOUTS,
+      scheme,
+    );
+    const pending = request(h.session, { domain: "app.test", target: "/slow" });
+    await arrived.promise;
+    h.shutdown.abort();
+    const answer = await pending;
+    assert.equal(!answer.ok && answer.message, "Agent is shutting down");
+    await aborted.promise;
+    assert.equal(h.served.active, 0);
+  });
+}
+
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: a POST whose request and response both complete is not mistaken for a reset [${scheme}]`, async () => {
+    await using h = harness(
+      async (req) =>
+        new Response(`got ${await req.text()}`, {
+          headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["connection", "x-hop"], [
+            "x-hop",
+            "1",
+          ]],
+        }),
+      DEFAULT_TIMEOUTS,
+      scheme,
+    );
+    for (let i = 0; i < 3; i++) {
+      const answer = await request(h.session, {
+        domain: "app.test",
+        method: "POST",
+        target: "/echo",
+      }, `body ${i}`);
+      assert.ok(answer.ok);
+      assert.equal(answer.body, `got body ${i}`);
+      assert.deepEqual(answer.headers.filter(([n]) => n === "set-cookie" || n === "x-hop"), [
+        ["set-cookie", "a=1"],
+        ["set-cookie", "b=2"],
+      ]);
+    }
+    assert.equal(h.served.active, 0);
+  });
+}
 
 /** Reads `readable` to its end slowly, so the agent's writes wait for window. */
 async function readSlowly(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
@@ -206,38 +243,68 @@ async function readSlowly(readable: ReadableStream<Uint8Array>): Promise<Uint8Ar
   return out;
 }
 
-Deno.test("Http handler: concurrent large bodies arrive intact while read buffers are reused", async () => {
-  const SIZE = 1024 * 1024 + 7;
-  const pattern = (seed: number) => {
-    const bytes = new Uint8Array(SIZE);
-    for (let i = 0; i < SIZE; i++) bytes[i] = (i * 31 + seed) & 0xff;
-    return bytes;
-  };
-  await using h = harness((req) => {
-    const seed = Number(new URL(req.url).searchParams.get("seed"));
-    // Streamed in uneven pieces, so reads end at odd offsets inside the read buffer.
-    const bytes = pattern(seed);
-    let off = 0;
-    return new Response(
-      new ReadableStream<Uint8Array>({
-        pull(controller) {
-          const n = Math.min(10_000 + seed * 997, SIZE - off);
-          controller.enqueue(bytes.slice(off, off + n));
-          off += n;
-          if (off === SIZE) controller.close();
-        },
-      }),
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: concurrent large bodies arrive intact while read buffers are reused [${scheme}]`, async () => {
+    const SIZE = 1024 * 1024 + 7;
+    const pattern = (seed: number) => {
+      const bytes = new Uint8Array(SIZE);
+      for (let i = 0; i < SIZE; i++) bytes[i] = (i * 31 + seed) & 0xff;
+      return bytes;
+    };
+    await using h = harness(
+      (req) => {
+        const seed = Number(new URL(req.url).searchParams.get("seed"));
+        // Streamed in uneven pieces, so reads end at odd offsets inside the read buffer.
+        const bytes = pattern(seed);
+        let off = 0;
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              const n = Math.min(10_000 + seed * 997, SIZE - off);
+              controller.enqueue(bytes.slice(off, off + n));
+              off += n;
+              if (off === SIZE) controller.close();
+            },
+          }),
+        );
+      },
+      DEFAULT_TIMEOUTS,
+      scheme,
     );
+    for (let round = 0; round < 2; round++) {
+      const bodies = await Promise.all([1, 2, 3, 4].map(async (seed) => {
+        const { reply } = await openHttp(h.session, {
+          domain: "app.test",
+          target: `/?seed=${seed}`,
+        });
+        const { value, readable } = await reply;
+        assert.ok(value.ok);
+        return await readSlowly(readable);
+      }));
+      bodies.forEach((body, i) => {
+        assert.ok(body.length === SIZE && body.every((b, j) => b === ((j * 31 + i + 1) & 0xff)));
+      });
+    }
   });
-  for (let round = 0; round < 2; round++) {
-    const bodies = await Promise.all([1, 2, 3, 4].map(async (seed) => {
-      const { reply } = await openHttp(h.session, { domain: "app.test", target: `/?seed=${seed}` });
-      const { value, readable } = await reply;
-      assert.ok(value.ok);
-      return await readSlowly(readable);
-    }));
-    bodies.forEach((body, i) => {
-      assert.ok(body.length === SIZE && body.every((b, j) => b === ((j * 31 + i + 1) & 0xff)));
-    });
-  }
+}
+
+Deno.test("Http handler: an https backend (fetch) gets Accept-Encoding narrowed and its bytes pass intact", async () => {
+  const gzipped = new Uint8Array(gzipSync("hello ".repeat(100)));
+  let asked: string | null = null;
+  await using h = harness(
+    (req) => {
+      asked = req.headers.get("accept-encoding");
+      return new Response(gzipped, { headers: { "content-encoding": "gzip" } });
+    },
+    DEFAULT_TIMEOUTS,
+    "https",
+  );
+  const res = await request(h.session, {
+    domain: "app.test",
+    headers: [["accept-encoding", "gzip, br"]],
+  });
+  assert.ok(res.ok);
+  assert.equal(asked, "identity", "fetch would decode gzip and br itself");
+  assert.ok(res.headers.some(([n, v]) => n === "content-encoding" && v === "gzip"));
+  assert.deepEqual(res.bytes, gzipped);
 });
