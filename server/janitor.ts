@@ -28,6 +28,7 @@
 import { getLogger } from "@logtape/logtape";
 import { isPermissionError, openLibc, socketFds } from "../shared/net/libc.ts";
 import { establishedOn } from "../shared/net/tcp_table.ts";
+import { SHUT_RDWR, SHUTDOWN_SYMBOLS } from "../shared/net/shutdown.ts";
 import type { Handler } from "./listen.ts";
 
 /** How long a connection may go without a request (ms). */
@@ -48,8 +49,6 @@ const SWEEP_INTERVAL = 1000;
  * connections sweeps space out to keep the janitor under 2% of a core.
  */
 const MAX_SHARE = 0.02;
-const SHUT_RDWR = 2;
-const SYMBOLS = { shutdown: { parameters: ["i32", "i32"], result: "i32" } } as const;
 
 /** What the janitor knows of one connection, keyed by its peer `host:port`. */
 interface Conn {
@@ -70,7 +69,7 @@ let unavailableLogged = false;
 /** Closes idle and never-used connections of one listening port. */
 export class Janitor {
   readonly #timeouts: JanitorTimeouts;
-  readonly #libc: Deno.DynamicLibrary<typeof SYMBOLS>;
+  readonly #libc: Deno.DynamicLibrary<typeof SHUTDOWN_SYMBOLS>;
   readonly #conns = new Map<string, Conn>();
   #timer: ReturnType<typeof setInterval> | undefined;
   /** No sweep before this time (`performance.now()`): see {@link MAX_SHARE}. */
@@ -79,7 +78,10 @@ export class Janitor {
   /** Connections closed so far, by reason. */
   readonly closed: Record<CloseReason, number> = { head: 0, idle: 0 };
 
-  private constructor(timeouts: JanitorTimeouts, libc: Deno.DynamicLibrary<typeof SYMBOLS>) {
+  private constructor(
+    timeouts: JanitorTimeouts,
+    libc: Deno.DynamicLibrary<typeof SHUTDOWN_SYMBOLS>,
+  ) {
     this.#timeouts = timeouts;
     this.#libc = libc;
   }
@@ -99,7 +101,7 @@ export class Janitor {
     try {
       if (Deno.build.os !== "linux") throw new Error(`not available on ${Deno.build.os}`);
       Deno.readTextFileSync("/proc/net/tcp");
-      return new Janitor(timeouts, openLibc(SYMBOLS));
+      return new Janitor(timeouts, openLibc(SHUTDOWN_SYMBOLS));
     } catch (e) {
       if (!unavailableLogged) {
         unavailableLogged = true;

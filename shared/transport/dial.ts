@@ -14,10 +14,11 @@
  * `node:tls`. Deno's TLS checks the chain against the default roots plus
  * `caCerts`, and the host name (or IP address) against the certificate.
  * It cannot skip those checks: an `insecure` dial runs over `node:tls`.
- * Nor can it drop a connection whose TLS handshake is under way: a dial
- * given up then (timeout, abort) keeps its socket open, out of our reach,
- * until the server answers or closes it (Deno 2.9, rustls-tokio-stream's
- * `close()` awaits the handshake).
+ * Nor can it drop a connection whose TLS handshake is under way (Deno 2.9,
+ * rustls-tokio-stream's `close()` awaits the handshake): a dial given up
+ * then (timeout, abort) shuts the TCP connection down through libc instead
+ * (`shared/net/shutdown.ts`; Linux with `--allow-ffi`; elsewhere the socket
+ * stays open until the server answers or closes it).
  *
  * The server's side is not ours to tune: a `Deno.serve` server keeps Nagle
  * on, so its 101 answer, written just after its TLS 1.3 session ticket, waits
@@ -26,6 +27,7 @@
  * @module
  */
 
+import { shutdownConnection } from "../net/shutdown.ts";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { Conn } from "../mux/session.ts";
 import type { ByteSocket } from "./byte_socket.ts";
@@ -189,12 +191,19 @@ async function openSocket(
   tcp.setNoDelay(true);
   if (!tls) return new DenoSocket(tcp);
   // Sends `hostname` as SNI (not for an IP address) and checks the certificate against it.
+  const local = tcp.localAddr;
+  const remote = tcp.remoteAddr;
   const conn = await Deno.startTls(tcp, {
     hostname,
     ...(options.caCerts ? { caCerts: options.caCerts } : {}),
   });
   const socket = new DenoSocket(conn);
-  const onAbort = () => socket.close();
+  const onAbort = () => {
+    socket.close();
+    // Deno's TLS keeps a socket whose handshake is under way open until the
+    // server answers; shutting the connection down ends that handshake now.
+    shutdownConnection(local, remote);
+  };
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     signal.throwIfAborted();
