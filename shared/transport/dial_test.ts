@@ -356,9 +356,11 @@ Deno.test("aborting during the TLS handshake stops the dial at once", async () =
       const e = await dialFails(dialing, "aborted");
       assert.match(e.message, /aborted$/);
       assert.equal(e.cause instanceof Error && e.cause.message, "shutting down");
-      // node:tls drops the socket at once; Deno's TLS cannot, so the dial shuts the
-      // connection down through libc (see dial.ts): the server sees the end either way.
-      assert.equal(await within(5_000, "server EOF", readToEnd(conn)), null);
+      // node:tls drops the socket at once; Deno's TLS cannot, so on Linux the dial shuts
+      // the connection down through libc (see dial.ts): the server sees the end either way.
+      if (insecure || Deno.build.os === "linux") {
+        assert.equal(await within(5_000, "server EOF", readToEnd(conn)), null);
+      }
     } finally {
       conn.close();
     }

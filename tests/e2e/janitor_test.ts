@@ -9,8 +9,11 @@ import { within } from "../helpers/streams.ts";
 const SECRET = "e2e-secret-0123456789";
 const READ_TIMEOUT = 1000;
 const IDLE_TIMEOUT = 2000;
-/** The janitor sweeps once a second: it may first see a connection a second late. */
-const SLACK = 2000;
+/**
+ * The janitor sweeps once a second (less often when the host has many sockets): it may
+ * first see a connection a second late, and decide a second after the deadline.
+ */
+const SLACK = 4000;
 
 /** Reads `conn` until the server ends it; the ms since `since`, and the text received. */
 async function untilClosed(
@@ -44,7 +47,11 @@ async function stalledClient(world: World, head: string): Promise<{ ms: number }
   return await within(READ_TIMEOUT + SLACK + 1000, "server to close", untilClosed(conn, started));
 }
 
-Deno.test("the janitor closes silent, slow and idle connections; downloads and agents stay", async (t) => {
+// The janitor reads Linux's /proc and calls libc; elsewhere the server runs without one.
+Deno.test({
+  name: "the janitor closes silent, slow and idle connections; downloads and agents stay",
+  ignore: Deno.build.os !== "linux",
+}, async (t) => {
   const world = await World.create({ limits: { readTimeout: "1s", idleTimeout: "2s" } });
   try {
     const backend = world.backend((req) => {
