@@ -16,7 +16,7 @@ import {
   type Reply,
 } from "./message.ts";
 import { concat } from "../bytes.ts";
-import { Watchdog } from "../time/watchdog.ts";
+import { Watchdog, type Watched } from "../time/watchdog.ts";
 
 /** Limits for reading a message. */
 export interface ReadOptions {
@@ -34,6 +34,8 @@ export interface MessageSource {
   unread(chunk: Uint8Array): void;
   /** Gives up on the stream (a message that never completes). */
   reset(): void;
+  /** Bytes that `read()` can return without waiting, when the source knows. */
+  readonly buffered?: number;
 }
 
 /**
@@ -85,10 +87,14 @@ async function readMessage(
   const late = () =>
     new OpenError(`No complete stream-open message within ${timeout} ms`, "timeout");
   let timedOut = false;
-  const deadline = watchdogFor(timeout).watch(timeout, () => {
-    timedOut = true;
-    source.reset();
-  });
+  // A deadline only for a message that makes us wait: one that arrived with the
+  // stream's first frames (the usual case) is read without a timer entry.
+  let deadline: Watched | null = null;
+  const wait = () =>
+    deadline ??= watchdogFor(timeout).watch(timeout, () => {
+      timedOut = true;
+      source.reset();
+    });
   let buf: Uint8Array = new Uint8Array(0);
   let need = OPEN_HEADER_SIZE;
   try {
@@ -100,6 +106,7 @@ async function readMessage(
         }
         break;
       }
+      if (!(source.buffered! > 0)) wait();
       const value = await source.read();
       if (timedOut) throw late();
       if (value === null) {
@@ -114,7 +121,7 @@ async function readMessage(
     if (timedOut && !(e instanceof OpenError)) throw late();
     throw e;
   } finally {
-    deadline.done();
+    (deadline as Watched | null)?.done();
   }
   if (buf.length > need) source.unread(buf.subarray(need));
   return { header: buf.subarray(0, OPEN_HEADER_SIZE), body: buf.subarray(OPEN_HEADER_SIZE, need) };
