@@ -10,7 +10,7 @@ export const DOMAIN = "bench.test";
 /** Length of each full wrk run. */
 export const DURATION = "5s";
 /** Length of each warm-up wrk run. */
-export const WARMUP = "1s";
+export const WARMUP = "3s";
 /** Length of the one-connection wrk run. */
 export const SINGLE_DURATION = "3s";
 /** Size of the bulk download in MiB (`BENCH_BULK_MIB`, default 1024). */
