@@ -27,20 +27,15 @@ import type { MuxStream } from "../shared/mux/mod.ts";
  * ```
  */
 export function requestBody(stream: MuxStream, idle: Watched): ReadableStream<Uint8Array> {
+  const source = requestSource(stream, idle);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      idle.touch();
-      try {
-        const value = await stream.read();
-        if (value === null) controller.close();
-        else controller.enqueue(value);
-      } finally {
-        idle.pause();
-      }
+      const value = await source.read();
+      if (value === null) controller.close();
+      else controller.enqueue(value);
     },
   }, { highWaterMark: 0 });
 }
-
 /**
  * The request body for the HTTP/1.1 pool: the mux stream's bytes, with
  * `idle` running while the backend waits for the server's bytes.

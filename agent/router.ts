@@ -86,7 +86,6 @@ const REFUSED = /connection refused|actively refused|ECONNREFUSED/i;
 export function isConnectionRefused(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
     if (e instanceof Deno.errors.ConnectionRefused || REFUSED.test(e.message)) return true;
-    if ((e as { code?: unknown }).code === "connect-refused") return true;
     e = e.cause;
   }
   return false;

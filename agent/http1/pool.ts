@@ -86,6 +86,11 @@ export class Http1Pool {
     return await exchange(await this.#connect(req, origin), req, head);
   }
 
+  /** `await using pool = new Http1Pool()` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Closes idle connections and aborts active ones; later requests reject. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -5,39 +5,31 @@ import { helloServer, rawServer, readText, request, sourceOf, utf8 } from "./tes
 
 Deno.test("Http1Pool reuses one keep-alive connection for sequential requests", async () => {
   await using server = helloServer();
-  const pool = new Http1Pool();
-  try {
-    for (let i = 0; i < 5; i++) {
-      const res = await within(5000, "GET", pool.request(request(server.port)));
-      assert.equal(res.status, 200);
-      assert.equal(res.statusText, "OK");
-      assert.equal(res.version, "1.1");
-      assert.equal(await readText(res.body), "hello");
-    }
-    assert.equal(server.accepted, 1);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (let i = 0; i < 5; i++) {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(res.status, 200);
+    assert.equal(res.statusText, "OK");
+    assert.equal(res.version, "1.1");
+    assert.equal(await readText(res.body), "hello");
   }
+  assert.equal(server.accepted, 1);
 });
 
 Deno.test("Http1Pool opens a connection per concurrent request and keeps them idle", async () => {
   await using server = helloServer();
-  const pool = new Http1Pool({ maxIdlePerOrigin: 2 });
-  try {
-    const responses = await within(
-      5000,
-      "3 GETs",
-      Promise.all([0, 1, 2].map(() => pool.request(request(server.port)))),
-    );
-    for (const res of responses) assert.equal(await readText(res.body), "hello");
-    assert.equal(server.accepted, 3);
-    // Only 2 were kept: 2 more concurrent requests need no new connection.
-    const more = await Promise.all([0, 1].map(() => pool.request(request(server.port))));
-    for (const res of more) assert.equal(await readText(res.body), "hello");
-    assert.equal(server.accepted, 3);
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool({ maxIdlePerOrigin: 2 });
+  const responses = await within(
+    5000,
+    "3 GETs",
+    Promise.all([0, 1, 2].map(() => pool.request(request(server.port)))),
+  );
+  for (const res of responses) assert.equal(await readText(res.body), "hello");
+  assert.equal(server.accepted, 3);
+  // Only 2 were kept: 2 more concurrent requests need no new connection.
+  const more = await Promise.all([0, 1].map(() => pool.request(request(server.port))));
+  for (const res of more) assert.equal(await readText(res.body), "hello");
+  assert.equal(server.accepted, 3);
 });
 
 Deno.test("Http1Pool reuses an HTTP/1.0 connection only with keep-alive", async () => {
@@ -49,32 +41,24 @@ Deno.test("Http1Pool reuses an HTTP/1.0 connection only with keep-alive", async 
       if (keep === "") return;
     }
   });
-  const pool = new Http1Pool();
-  try {
-    for (const target of ["/keep", "/keep", "/close", "/keep"]) {
-      const res = await within(5000, target, pool.request(request(server.port, { target })));
-      assert.equal(res.version, "1.0");
-      assert.equal(await readText(res.body), "ok");
-    }
-    assert.equal(server.accepted, 2);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (const target of ["/keep", "/keep", "/close", "/keep"]) {
+    const res = await within(5000, target, pool.request(request(server.port, { target })));
+    assert.equal(res.version, "1.0");
+    assert.equal(await readText(res.body), "ok");
   }
+  assert.equal(server.accepted, 2);
 });
 
 Deno.test("Http1Pool rejects with connect-refused when nothing listens", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const pool = new Http1Pool();
-  try {
-    const error = await within(5000, "GET", pool.request(request(port)).catch((e) => e));
-    assert.ok(error instanceof Http1Error);
-    assert.equal(error.code, "connect-refused");
-    assert.ok(error.message.includes(`http://127.0.0.1:${port}`), error.message);
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const error = await within(5000, "GET", pool.request(request(port)).catch((e) => e));
+  assert.ok(error instanceof Http1Error);
+  assert.equal(error.code, "connect-refused");
+  assert.ok(error.message.includes(`http://127.0.0.1:${port}`), error.message);
 });
 
 Deno.test("Http1Pool aborts mid-body with the signal's reason and drops the connection", async () => {
@@ -83,24 +67,20 @@ Deno.test("Http1Pool aborts mid-body with the signal's reason and drops the conn
       await c.send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nfirst");
     }
   });
-  const pool = new Http1Pool();
-  try {
-    const controller = new AbortController();
-    const req = request(server.port, { signal: controller.signal });
-    const res = await within(5000, "GET", pool.request(req));
-    assert.equal(new TextDecoder().decode((await res.body!.read())!), "first");
-    const pending = res.body!.read();
-    const reason = new Error("stop");
-    controller.abort(reason);
-    await within(5000, "read", assert.rejects(pending, (e) => e === reason));
-    await assert.rejects(res.body!.read(), (e) => e === reason);
-    // The next request needs a new connection.
-    const next = await within(5000, "GET", pool.request(request(server.port)));
-    next.body!.cancel();
-    assert.equal(server.accepted, 2);
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const controller = new AbortController();
+  const req = request(server.port, { signal: controller.signal });
+  const res = await within(5000, "GET", pool.request(req));
+  assert.equal(new TextDecoder().decode((await res.body!.read())!), "first");
+  const pending = res.body!.read();
+  const reason = new Error("stop");
+  controller.abort(reason);
+  await within(5000, "read", assert.rejects(pending, (e) => e === reason));
+  await assert.rejects(res.body!.read(), (e) => e === reason);
+  // The next request needs a new connection.
+  const next = await within(5000, "GET", pool.request(request(server.port)));
+  next.body!.cancel();
+  assert.equal(server.accepted, 2);
 });
 
 Deno.test("Http1Pool rejects a pending request when its signal aborts", async () => {
@@ -108,20 +88,16 @@ Deno.test("Http1Pool rejects a pending request when its signal aborts", async ()
     await c.reader.head();
     await c.reader.eof();
   });
-  const pool = new Http1Pool();
-  try {
-    const controller = new AbortController();
-    const pending = pool.request(request(server.port, { signal: controller.signal }));
-    const reason = new DOMException("too slow", "TimeoutError");
-    setTimeout(() => controller.abort(reason), 20);
-    await within(5000, "GET", assert.rejects(pending, (e) => e === reason));
-    await assert.rejects(
-      pool.request(request(server.port, { signal: controller.signal })),
-      (e) => e === reason,
-    );
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const controller = new AbortController();
+  const pending = pool.request(request(server.port, { signal: controller.signal }));
+  const reason = new DOMException("too slow", "TimeoutError");
+  setTimeout(() => controller.abort(reason), 20);
+  await within(5000, "GET", assert.rejects(pending, (e) => e === reason));
+  await assert.rejects(
+    pool.request(request(server.port, { signal: controller.signal })),
+    (e) => e === reason,
+  );
 });
 
 Deno.test("Http1Pool drops an idle connection the backend closed, before reusing it", async () => {
@@ -130,18 +106,14 @@ Deno.test("Http1Pool drops an idle connection the backend closed, before reusing
     await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
     // The backend's keep-alive timeout: it closes the connection right away.
   });
-  const pool = new Http1Pool();
-  try {
-    for (let i = 0; i < 3; i++) {
-      const res = await within(5000, "GET", pool.request(request(server.port)));
-      assert.equal(await readText(res.body), "hello");
-      // Let the FIN arrive, as a backend's keep-alive timeout would.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    assert.equal(server.accepted, 3);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (let i = 0; i < 3; i++) {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(await readText(res.body), "hello");
+    // Let the FIN arrive, as a backend's keep-alive timeout would.
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  assert.equal(server.accepted, 3);
 });
 
 Deno.test("Http1Pool never takes bytes a backend sent on an idle connection for a response", async () => {
@@ -155,17 +127,13 @@ Deno.test("Http1Pool never takes bytes a backend sent on an idle connection for 
     await c.send("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n");
     await c.reader.eof();
   });
-  const pool = new Http1Pool();
-  try {
-    const first = await within(5000, "GET", pool.request(request(server.port)));
-    assert.equal(await readText(first.body), "conn0");
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    const second = await within(5000, "GET", pool.request(request(server.port)));
-    assert.equal(second.status, 200);
-    assert.equal(await readText(second.body), "conn1");
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const first = await within(5000, "GET", pool.request(request(server.port)));
+  assert.equal(await readText(first.body), "conn0");
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  const second = await within(5000, "GET", pool.request(request(server.port)));
+  assert.equal(second.status, 200);
+  assert.equal(await readText(second.body), "conn1");
 });
 
 /**
@@ -185,37 +153,29 @@ function racingCloseServer() {
 Deno.test("Http1Pool retries a replayable request whose reused connection closed under it", async () => {
   for (const method of ["GET", "POST"]) {
     await using server = racingCloseServer();
-    const pool = new Http1Pool();
-    try {
-      const res = await within(5000, "first", pool.request(request(server.port)));
-      assert.equal(await readText(res.body), "hello");
-      const body = method === "POST" ? utf8("replayable") : null;
-      const again = await within(
-        5000,
-        method,
-        pool.request(request(server.port, { method, body })),
-      );
-      assert.equal(await readText(again.body), "hello");
-      assert.equal(server.accepted, 2);
-    } finally {
-      await pool.close();
-    }
+    await using pool = new Http1Pool();
+    const res = await within(5000, "first", pool.request(request(server.port)));
+    assert.equal(await readText(res.body), "hello");
+    const body = method === "POST" ? utf8("replayable") : null;
+    const again = await within(
+      5000,
+      method,
+      pool.request(request(server.port, { method, body })),
+    );
+    assert.equal(await readText(again.body), "hello");
+    assert.equal(server.accepted, 2);
   }
 });
 
 Deno.test("Http1Pool does not retry a streamed body on a connection that closed under it", async () => {
   await using server = racingCloseServer();
-  const pool = new Http1Pool();
-  try {
-    const res = await within(5000, "GET", pool.request(request(server.port)));
-    assert.equal(await readText(res.body), "hello");
-    const req = request(server.port, { method: "POST", body: sourceOf(utf8("once")) });
-    const error = await within(5000, "POST", pool.request(req).catch((e) => e));
-    assert.ok(error instanceof Http1Error && error.code === "closed", String(error));
-    assert.equal(server.accepted, 1);
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const res = await within(5000, "GET", pool.request(request(server.port)));
+  assert.equal(await readText(res.body), "hello");
+  const req = request(server.port, { method: "POST", body: sourceOf(utf8("once")) });
+  const error = await within(5000, "POST", pool.request(req).catch((e) => e));
+  assert.ok(error instanceof Http1Error && error.code === "closed", String(error));
+  assert.equal(server.accepted, 1);
 });
 
 Deno.test("Http1Pool.close() aborts active requests and refuses new ones", async () => {
@@ -252,14 +212,10 @@ Deno.test("Http1Pool closes connections idle for longer than idleTimeout", async
     await c.send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
     resolve(await c.reader.eof());
   });
-  const pool = new Http1Pool({ idleTimeout: 50 });
-  try {
-    const res = await within(5000, "GET", pool.request(request(server.port)));
-    assert.equal(await readText(res.body), "hello");
-    assert.equal(await within(2000, "idle close", closed), true);
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool({ idleTimeout: 50 });
+  const res = await within(5000, "GET", pool.request(request(server.port)));
+  assert.equal(await readText(res.body), "hello");
+  assert.equal(await within(2000, "idle close", closed), true);
 });
 
 Deno.test("Http1Pool closes the connection after a response with connection: close", async () => {
@@ -268,14 +224,10 @@ Deno.test("Http1Pool closes the connection after a response with connection: clo
       await c.send("HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok");
     }
   });
-  const pool = new Http1Pool();
-  try {
-    for (let i = 0; i < 2; i++) {
-      const res = await within(5000, "GET", pool.request(request(server.port)));
-      assert.equal(await readText(res.body), "ok");
-    }
-    assert.equal(server.accepted, 2);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (let i = 0; i < 2; i++) {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(await readText(res.body), "ok");
   }
+  assert.equal(server.accepted, 2);
 });

@@ -11,37 +11,29 @@ Deno.test("Http1Pool talks to Deno.serve: headers lower-cased, body and status",
       headers: { "X-Echo": req.headers.get("x-test") ?? "" },
     })
   );
-  const pool = new Http1Pool();
-  try {
-    const port = server.addr.port;
-    const headers: [string, string][] = [["host", `127.0.0.1:${port}`], ["x-test", "  a b "]];
-    const res = await within(
-      5000,
-      "GET",
-      pool.request(request(port, { target: "/p?q=1", headers })),
-    );
-    assert.equal(res.status, 201);
-    assert.deepEqual(res.headers.find(([n]) => n === "x-echo"), ["x-echo", "a b"]);
-    assert.equal(await readText(res.body), "GET /p?q=1");
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const port = server.addr.port;
+  const headers: [string, string][] = [["host", `127.0.0.1:${port}`], ["x-test", "  a b "]];
+  const res = await within(
+    5000,
+    "GET",
+    pool.request(request(port, { target: "/p?q=1", headers })),
+  );
+  assert.equal(res.status, 201);
+  assert.deepEqual(res.headers.find(([n]) => n === "x-echo"), ["x-echo", "a b"]);
+  assert.equal(await readText(res.body), "GET /p?q=1");
 });
 
 Deno.test("Http1Pool sends a Uint8Array body, small and large, with content-length", async () => {
   await using server = serve(async (req) =>
     new Response(`${req.headers.get("content-length")} ${await sha256Body(req)}`)
   );
-  const pool = new Http1Pool();
-  try {
-    for (const size of [0, 10, 16 * 1024, 3 * 1024 * 1024 + 7]) {
-      const data = randomBytes(size);
-      const req = request(server.addr.port, { method: "POST", body: data });
-      const res = await within(10_000, `POST ${size}`, pool.request(req));
-      assert.equal(await readText(res.body), `${size} ${sha256(data)}`);
-    }
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (const size of [0, 10, 16 * 1024, 3 * 1024 * 1024 + 7]) {
+    const data = randomBytes(size);
+    const req = request(server.addr.port, { method: "POST", body: data });
+    const res = await within(10_000, `POST ${size}`, pool.request(req));
+    assert.equal(await readText(res.body), `${size} ${sha256(data)}`);
   }
 });
 
@@ -55,23 +47,19 @@ Deno.test("Http1Pool streams a ByteSource body chunked, and by content-length", 
       )}`,
     )
   );
-  const pool = new Http1Pool();
-  try {
-    const data = randomBytes(10 * 1024 * 1024);
-    const port = server.addr.port;
-    // Large chunks (framed by separate writes) and small ones (copied next to their framing).
-    for (const chunk of [65536, 1000]) {
-      const req = request(port, { method: "PUT", body: sourceOf(data, chunk) });
-      const res = await within(20_000, "chunked PUT", pool.request(req));
-      assert.equal(await readText(res.body), `chunked null ${sha256(data)}`);
-    }
-    const headers: [string, string][] = [["host", "x"], ["content-length", String(data.length)]];
-    const req = request(port, { method: "POST", headers, body: sourceOf(data) });
-    const res = await within(20_000, "sized POST", pool.request(req));
-    assert.equal(await readText(res.body), `null ${data.length} ${sha256(data)}`);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  const data = randomBytes(10 * 1024 * 1024);
+  const port = server.addr.port;
+  // Large chunks (framed by separate writes) and small ones (copied next to their framing).
+  for (const chunk of [65536, 1000]) {
+    const req = request(port, { method: "PUT", body: sourceOf(data, chunk) });
+    const res = await within(20_000, "chunked PUT", pool.request(req));
+    assert.equal(await readText(res.body), `chunked null ${sha256(data)}`);
   }
+  const headers: [string, string][] = [["host", "x"], ["content-length", String(data.length)]];
+  const req = request(port, { method: "POST", headers, body: sourceOf(data) });
+  const res = await within(20_000, "sized POST", pool.request(req));
+  assert.equal(await readText(res.body), `null ${data.length} ${sha256(data)}`);
 });
 
 Deno.test("Http1Pool rejects a ByteSource giving more or fewer bytes than its content-length", async () => {
@@ -79,16 +67,12 @@ Deno.test("Http1Pool rejects a ByteSource giving more or fewer bytes than its co
     await c.reader.head();
     await c.reader.eof();
   });
-  const pool = new Http1Pool();
-  try {
-    for (const size of [5, 15]) {
-      const headers: [string, string][] = [["host", "x"], ["content-length", "10"]];
-      const body = sourceOf(new Uint8Array(size), 4);
-      const req = request(server.port, { method: "POST", headers, body });
-      await within(5000, `${size} bytes`, assert.rejects(pool.request(req), RangeError));
-    }
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (const size of [5, 15]) {
+    const headers: [string, string][] = [["host", "x"], ["content-length", "10"]];
+    const body = sourceOf(new Uint8Array(size), 4);
+    const req = request(server.port, { method: "POST", headers, body });
+    await within(5000, `${size} bytes`, assert.rejects(pool.request(req), RangeError));
   }
 });
 
@@ -97,18 +81,14 @@ Deno.test("Http1Pool rejects with a failing ByteSource's error", async () => {
     await c.reader.head();
     await c.reader.eof();
   });
-  const pool = new Http1Pool();
-  try {
-    const failure = new Error("client went away");
-    let n = 0;
-    const body: ByteSource = {
-      read: () => n++ < 3 ? Promise.resolve(new Uint8Array(100)) : Promise.reject(failure),
-    };
-    const req = request(server.port, { method: "POST", body });
-    await within(5000, "POST", assert.rejects(pool.request(req), (e) => e === failure));
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const failure = new Error("client went away");
+  let n = 0;
+  const body: ByteSource = {
+    read: () => n++ < 3 ? Promise.resolve(new Uint8Array(100)) : Promise.reject(failure),
+  };
+  const req = request(server.port, { method: "POST", body });
+  await within(5000, "POST", assert.rejects(pool.request(req), (e) => e === failure));
 });
 
 Deno.test("Http1Pool takes an early response while the upload is still going", async () => {
@@ -122,25 +102,21 @@ Deno.test("Http1Pool takes an early response while the upload is still going", a
     }
     await c.send("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
   });
-  const pool = new Http1Pool();
-  try {
-    // 64 MiB: far more than socket buffers hold.
-    let left = 1024;
-    const chunk = new Uint8Array(65536);
-    const body: ByteSource = {
-      read: () => Promise.resolve(left-- > 0 ? chunk : null),
-    };
-    const req = request(server.port, { method: "POST", body });
-    const res = await within(5000, "POST", pool.request(req));
-    assert.equal(res.status, 413);
-    assert.equal(await within(5000, "body", readText(res.body)), "too big!");
-    const big = request(server.port, { method: "POST", body: new Uint8Array(32 * 1024 * 1024) });
-    const next = await within(5000, "POST", pool.request(big));
-    assert.equal(await readText(next.body), "ok");
-    assert.equal(server.accepted, 2);
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  // 64 MiB: far more than socket buffers hold.
+  let left = 1024;
+  const chunk = new Uint8Array(65536);
+  const body: ByteSource = {
+    read: () => Promise.resolve(left-- > 0 ? chunk : null),
+  };
+  const req = request(server.port, { method: "POST", body });
+  const res = await within(5000, "POST", pool.request(req));
+  assert.equal(res.status, 413);
+  assert.equal(await within(5000, "body", readText(res.body)), "too big!");
+  const big = request(server.port, { method: "POST", body: new Uint8Array(32 * 1024 * 1024) });
+  const next = await within(5000, "POST", pool.request(big));
+  assert.equal(await readText(next.body), "ok");
+  assert.equal(server.accepted, 2);
 });
 
 Deno.test("Http1Pool rejects with the signal's reason when aborted mid-upload", async () => {
@@ -148,22 +124,18 @@ Deno.test("Http1Pool rejects with the signal's reason when aborted mid-upload", 
     await c.reader.head();
     await c.reader.eof();
   });
-  const pool = new Http1Pool();
-  try {
-    const controller = new AbortController();
-    const reason = new Error("client gone");
-    let sent = 0;
-    const body: ByteSource = {
-      read() {
-        if (++sent === 10) controller.abort(reason);
-        return Promise.resolve(new Uint8Array(1000));
-      },
-    };
-    const req = request(server.port, { method: "POST", body, signal: controller.signal });
-    await within(5000, "POST", assert.rejects(pool.request(req), (e) => e === reason));
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const controller = new AbortController();
+  const reason = new Error("client gone");
+  let sent = 0;
+  const body: ByteSource = {
+    read() {
+      if (++sent === 10) controller.abort(reason);
+      return Promise.resolve(new Uint8Array(1000));
+    },
+  };
+  const req = request(server.port, { method: "POST", body, signal: controller.signal });
+  await within(5000, "POST", assert.rejects(pool.request(req), (e) => e === reason));
 });
 
 Deno.test("Http1Pool serves many concurrent mixed requests against Deno.serve", async () => {
@@ -172,23 +144,19 @@ Deno.test("Http1Pool serves many concurrent mixed requests against Deno.serve", 
     const size = Number(new URL(req.url).searchParams.get("size"));
     return new Response(size > 0 ? new Uint8Array(size).fill(7) : `${req.method} ${body.length}`);
   });
-  const pool = new Http1Pool({ maxIdlePerOrigin: 8 });
-  try {
-    const port = server.addr.port;
-    await within(
-      20_000,
-      "200 requests",
-      Promise.all(Array.from({ length: 200 }, async (_, i) => {
-        const size = i % 3 === 0 ? 100_000 + i : 0;
-        const body = i % 5 === 0 ? new Uint8Array(i * 100) : null;
-        const method = body === null ? "GET" : "POST";
-        const res = await pool.request(request(port, { method, target: `/?size=${size}`, body }));
-        const got = await readBody(res.body);
-        if (size > 0) assert.equal(got.length, size);
-        else assert.equal(new TextDecoder().decode(got), `${method} ${body?.length ?? 0}`);
-      })),
-    );
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool({ maxIdlePerOrigin: 8 });
+  const port = server.addr.port;
+  await within(
+    20_000,
+    "200 requests",
+    Promise.all(Array.from({ length: 200 }, async (_, i) => {
+      const size = i % 3 === 0 ? 100_000 + i : 0;
+      const body = i % 5 === 0 ? new Uint8Array(i * 100) : null;
+      const method = body === null ? "GET" : "POST";
+      const res = await pool.request(request(port, { method, target: `/?size=${size}`, body }));
+      const got = await readBody(res.body);
+      if (size > 0) assert.equal(got.length, size);
+      else assert.equal(new TextDecoder().decode(got), `${method} ${body?.length ?? 0}`);
+    })),
+  );
 });

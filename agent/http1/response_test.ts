@@ -12,26 +12,22 @@ Deno.test("Http1Pool answers HEAD, 204 and 304 without a body and keeps the conn
       else await c.send("HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n");
     }
   });
-  const pool = new Http1Pool();
-  try {
-    const cases: [string, string, number][] = [["HEAD", "/", 200], ["GET", "/204", 204], [
-      "GET",
-      "/304",
-      304,
-    ]];
-    for (const [method, target, status] of cases) {
-      const res = await within(
-        5000,
-        target,
-        pool.request(request(server.port, { method, target })),
-      );
-      assert.equal(res.status, status);
-      assert.equal(res.body, null);
-    }
-    assert.equal(server.accepted, 1);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  const cases: [string, string, number][] = [["HEAD", "/", 200], ["GET", "/204", 204], [
+    "GET",
+    "/304",
+    304,
+  ]];
+  for (const [method, target, status] of cases) {
+    const res = await within(
+      5000,
+      target,
+      pool.request(request(server.port, { method, target })),
+    );
+    assert.equal(res.status, status);
+    assert.equal(res.body, null);
   }
+  assert.equal(server.accepted, 1);
 });
 
 Deno.test("Http1Pool decodes a chunked response arriving byte by byte", async () => {
@@ -42,17 +38,13 @@ Deno.test("Http1Pool decodes a chunked response arriving byte by byte", async ()
       for (const ch of wire) await c.send(ch);
     }
   });
-  const pool = new Http1Pool();
-  try {
-    for (let i = 0; i < 2; i++) {
-      const res = await within(5000, "GET", pool.request(request(server.port)));
-      assert.deepEqual(res.headers, [["transfer-encoding", "chunked"]]);
-      assert.equal(await within(5000, "body", readText(res.body)), "helloX0123456789abcdef");
-    }
-    assert.equal(server.accepted, 1);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (let i = 0; i < 2; i++) {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    assert.deepEqual(res.headers, [["transfer-encoding", "chunked"]]);
+    assert.equal(await within(5000, "body", readText(res.body)), "helloX0123456789abcdef");
   }
+  assert.equal(server.accepted, 1);
 });
 
 Deno.test("Http1Pool reads a close-delimited response and does not reuse its connection", async () => {
@@ -61,16 +53,12 @@ Deno.test("Http1Pool reads a close-delimited response and does not reuse its con
     await c.send("HTTP/1.1 200 OK\r\n\r\nuntil ");
     await c.send("close");
   });
-  const pool = new Http1Pool();
-  try {
-    for (let i = 0; i < 2; i++) {
-      const res = await within(5000, "GET", pool.request(request(server.port)));
-      assert.equal(await readText(res.body), "until close");
-    }
-    assert.equal(server.accepted, 2);
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (let i = 0; i < 2; i++) {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    assert.equal(await readText(res.body), "until close");
   }
+  assert.equal(server.accepted, 2);
 });
 
 Deno.test("Http1Pool skips 100 Continue and 103 Early Hints before the final response", async () => {
@@ -79,14 +67,10 @@ Deno.test("Http1Pool skips 100 Continue and 103 Early Hints before the final res
     await c.send("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n");
     await c.send("HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ndone");
   });
-  const pool = new Http1Pool();
-  try {
-    const res = await within(5000, "GET", pool.request(request(server.port)));
-    assert.equal(res.status, 200);
-    assert.equal(await readText(res.body), "done");
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const res = await within(5000, "GET", pool.request(request(server.port)));
+  assert.equal(res.status, 200);
+  assert.equal(await readText(res.body), "done");
 });
 
 Deno.test("Http1Pool keeps repeated headers in order (Set-Cookie)", async () => {
@@ -97,19 +81,15 @@ Deno.test("Http1Pool keeps repeated headers in order (Set-Cookie)", async () => 
         "Content-Length: 0\r\n\r\n",
     );
   });
-  const pool = new Http1Pool();
-  try {
-    const res = await within(5000, "GET", pool.request(request(server.port)));
-    assert.deepEqual(res.headers, [
-      ["set-cookie", "a=1; Path=/"],
-      ["x-a", "1"],
-      ["set-cookie", "b=2"],
-      ["content-length", "0"],
-    ]);
-    assert.equal(res.body, null);
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const res = await within(5000, "GET", pool.request(request(server.port)));
+  assert.deepEqual(res.headers, [
+    ["set-cookie", "a=1; Path=/"],
+    ["x-a", "1"],
+    ["set-cookie", "b=2"],
+    ["content-length", "0"],
+  ]);
+  assert.equal(res.body, null);
 });
 
 Deno.test("Http1Pool rejects malformed responses with bad-response", async () => {
@@ -127,17 +107,13 @@ Deno.test("Http1Pool rejects malformed responses with bad-response", async () =>
     await c.send(bad[c.index]!);
     await c.reader.eof();
   });
-  const pool = new Http1Pool();
-  try {
-    for (const wire of bad) {
-      const what = JSON.stringify(wire.slice(0, 40));
-      const error = await within(5000, what, pool.request(request(server.port)).catch((e) => e));
-      assert.ok(error instanceof Http1Error, what);
-      assert.equal(error.code, "bad-response", what);
-      assert.match(error.message, /Bad response from http:\/\/127\.0\.0\.1:\d+: /);
-    }
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (const wire of bad) {
+    const what = JSON.stringify(wire.slice(0, 40));
+    const error = await within(5000, what, pool.request(request(server.port)).catch((e) => e));
+    assert.ok(error instanceof Http1Error, what);
+    assert.equal(error.code, "bad-response", what);
+    assert.match(error.message, /Bad response from http:\/\/127\.0\.0\.1:\d+: /);
   }
 });
 
@@ -147,14 +123,10 @@ Deno.test("Http1Pool rejects a bad chunk size while reading the body", async () 
     await c.send("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n");
     await c.reader.eof();
   });
-  const pool = new Http1Pool();
-  try {
-    const res = await within(5000, "GET", pool.request(request(server.port)));
-    const error = await within(5000, "body", readBody(res.body).catch((e) => e));
-    assert.ok(error instanceof Http1Error && error.code === "bad-response", String(error));
-  } finally {
-    await pool.close();
-  }
+  await using pool = new Http1Pool();
+  const res = await within(5000, "GET", pool.request(request(server.port)));
+  const error = await within(5000, "body", readBody(res.body).catch((e) => e));
+  assert.ok(error instanceof Http1Error && error.code === "bad-response", String(error));
 });
 
 Deno.test("Http1Pool makes a truncated body throw closed, never end cleanly", async () => {
@@ -167,17 +139,13 @@ Deno.test("Http1Pool makes a truncated body throw closed, never end cleanly", as
     await c.reader.head();
     await c.send(wires[c.index]!);
   });
-  const pool = new Http1Pool();
-  try {
-    for (const wire of wires) {
-      const res = await within(5000, "GET", pool.request(request(server.port)));
-      const error = await within(5000, "body", readBody(res.body).catch((e) => e));
-      assert.ok(error instanceof Http1Error, wire);
-      assert.equal(error.code, "closed", wire);
-      // Later reads keep failing.
-      await assert.rejects(res.body!.read(), Http1Error);
-    }
-  } finally {
-    await pool.close();
+  await using pool = new Http1Pool();
+  for (const wire of wires) {
+    const res = await within(5000, "GET", pool.request(request(server.port)));
+    const error = await within(5000, "body", readBody(res.body).catch((e) => e));
+    assert.ok(error instanceof Http1Error, wire);
+    assert.equal(error.code, "closed", wire);
+    // Later reads keep failing.
+    await assert.rejects(res.body!.read(), Http1Error);
   }
 });
