@@ -8,6 +8,7 @@ import {
   WsFrameType,
 } from "../shared/http/relay_frame.ts";
 import { FakeServer, openHttp, request } from "./testing/fake_server.ts";
+import { decodeResponseHead } from "../shared/http/exchange.ts";
 import {
   eventually,
   freePort,
@@ -319,7 +320,11 @@ Deno.test("a WebSocket upgrade is relayed to the backend with the client's subpr
     });
     const answer = await reply;
     assert.ok(answer.value.ok);
-    assert.deepEqual(answer.value.data, { status: 101, headers: [], protocol: "chat" });
+    assert.deepEqual(decodeResponseHead(answer.value.text), {
+      status: 101,
+      headers: [],
+      protocol: "chat",
+    });
     const seen = backend.seen.at(-1)!;
     assert.equal(seen.target, "/chat?room=1");
     assert.equal(seen.headers.get("cookie"), "a=b");

@@ -11,7 +11,11 @@ import type { AgentConfig, AgentDomain } from "./config_types.ts";
 import { RouteError, type Router } from "./router.ts";
 import { proxyWebSocket } from "./http_ws.ts";
 import type { IncomingStream, StreamHandler } from "../shared/open/mod.ts";
-import { type HttpRequestHead, parseRequestHead } from "../shared/http/exchange.ts";
+import {
+  decodeRequestHead,
+  encodeResponseHead,
+  type HttpRequestHead,
+} from "../shared/http/exchange.ts";
 import { backendRequest, responseHeaders } from "./backend.ts";
 import type { HeaderPairs } from "../shared/http/exchange.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
@@ -92,7 +96,7 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
   return async (incoming) => {
     let head: HttpRequestHead;
     try {
-      head = parseRequestHead(incoming.params);
+      head = decodeRequestHead(incoming.text);
     } catch (e) {
       await incoming.refuse("bad-request", (e as Error).message);
       return;
@@ -322,7 +326,9 @@ async function respond(
 ): Promise<void> {
   try {
     try {
-      await incoming.accept({ status: response.status, headers: response.headers });
+      await incoming.accept(
+        encodeResponseHead({ status: response.status, headers: response.headers }),
+      );
     } catch {
       response.body?.cancel();
       return;

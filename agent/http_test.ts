@@ -9,6 +9,7 @@ import { openHttp, request } from "./testing/fake_server.ts";
 import { testDomain, testLogger, testTarget } from "./testing/helpers.ts";
 import { Session } from "../shared/mux/session.ts";
 import { memoryPair } from "../shared/transport/memory.ts";
+import { encodeRequestHead } from "../shared/http/exchange.ts";
 import { encodeOpen, readReply, serveStream, StreamKind } from "../shared/open/mod.ts";
 
 const log = await testLogger();
@@ -129,7 +130,7 @@ for (const scheme of SCHEMES) {
     );
     const stream = await h.session.open();
     const writer = stream.writable.getWriter();
-    const head = {
+    const head = encodeRequestHead({
       domain: "app.test",
       method: "POST",
       target: "/",
@@ -138,8 +139,8 @@ for (const scheme of SCHEMES) {
       tid: "t1",
       ws: false,
       body: true,
-    };
-    await writer.write(encodeOpen({ kind: StreamKind.Http, params: head }));
+    });
+    await writer.write(encodeOpen({ kind: StreamKind.Http, text: head }));
     await writer.write(new TextEncoder().encode("some of the body"));
     // No more bytes and no FIN: the backend waits for the rest.
     const start = performance.now();
@@ -307,4 +308,27 @@ Deno.test("Http handler: an https backend (fetch) gets Accept-Encoding narrowed 
   assert.equal(asked, "identity", "fetch would decode gzip and br itself");
   assert.ok(res.headers.some(([n, v]) => n === "content-encoding" && v === "gzip"));
   assert.deepEqual(res.bytes, gzipped);
+});
+
+Deno.test("Http handler: a malformed request head is refused with bad-request, the backend untouched", async () => {
+  let calls = 0;
+  await using h = harness(() => {
+    calls++;
+    return new Response("no");
+  });
+  for (
+    const text of [
+      "app.test\nGET\n/\n\n",
+      "app.test\nGET\nnot-a-path\n\n\n",
+      "app.test\nGET\n/\n\n\n\nhost",
+    ]
+  ) {
+    const stream = await h.session.open();
+    await stream.write(encodeOpen({ kind: StreamKind.Http, text }));
+    stream.closeWrite();
+    const value = await readReply(stream);
+    assert.equal(!value.ok && value.code, "bad-request", text);
+    stream.reset();
+  }
+  assert.equal(calls, 0);
 });

@@ -10,7 +10,11 @@ import type { HttpHandlerOptions, ServedDomain } from "./http.ts";
 import { backendWebSocketUrl } from "./backend.ts";
 import { watchGone } from "./stream_watch.ts";
 import type { IncomingStream } from "../shared/open/mod.ts";
-import type { HeaderPairs, HttpRequestHead } from "../shared/http/exchange.ts";
+import {
+  encodeResponseHead,
+  type HeaderPairs,
+  type HttpRequestHead,
+} from "../shared/http/exchange.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 
@@ -67,7 +71,7 @@ export async function proxyWebSocket(
       await incoming.refuse("bad-gateway", `WebSocket to the backend failed: ${failure}`);
       return;
     }
-    await incoming.accept({ status: 101, headers: [], protocol: ws.protocol });
+    await incoming.accept(encodeResponseHead({ status: 101, headers: [], protocol: ws.protocol }));
     options.log.debug("{domain}: WebSocket {target} -> {url} open", { ...where, url: wsUrl.href });
     await relayWebSocket(ws, { readable: incoming.readable, writable: incoming.writable });
   } catch (e) {

@@ -4,7 +4,8 @@
  * deadline for a request head, denoland/deno#3515, nor a keep-alive idle
  * timeout, and accepts inside Rust where JavaScript cannot watch).
  *
- * Once a second (less often with thousands of connections) it lists the
+ * Every fifth of the shorter timeout (1–10 s; less often with thousands of
+ * connections) it lists the
  * listener's established connections from the kernel (`/proc/net/tcp{,6}`,
  * see `shared/net/tcp_table.ts`) and matches them by peer `host:port` against
  * what the request handler reported ({@link Janitor.wrap}). A connection with no request in flight and no
@@ -42,13 +43,18 @@ export interface JanitorTimeouts {
 /** Why a connection was closed: no first request head, or idle after a response. */
 export type CloseReason = "head" | "idle";
 
-const SWEEP_INTERVAL = 1000;
+/**
+ * Sweeps run a fifth of the shorter timeout apart, within these bounds (ms):
+ * with the default 10 s `readTimeout` a silent connection goes within 12 s.
+ */
+const SWEEP_INTERVAL = { min: 1000, max: 10_000 };
 /**
  * The largest share of time sweeps may take: reading the kernel's table costs
- * about 5 µs per socket on the host (25 ms for 5,000), so with that many
- * connections sweeps space out to keep the janitor under 2% of a core.
+ * 1.5–3 ms for 60–260 sockets here and about 5 µs per socket beyond (25 ms
+ * for 5,000), so with that many connections sweeps space out to keep the
+ * janitor under 0.5% of a core.
  */
-const MAX_SHARE = 0.02;
+const MAX_SHARE = 0.005;
 
 /** What the janitor knows of one connection, keyed by its peer `host:port`. */
 interface Conn {
@@ -159,15 +165,20 @@ export class Janitor {
     if (conn !== undefined) conn.exempt = true;
   }
 
-  /** Sweeps the connections of `local` every second until {@link stop}. */
+  /** Sweeps the connections of `local` until {@link stop}: see {@link SWEEP_INTERVAL}. */
   start(local: Deno.NetAddr): void {
     if (this.#timer !== undefined || this.#stopped) return;
+    const { readTimeout, idleTimeout } = this.#timeouts;
+    const interval = Math.min(
+      SWEEP_INTERVAL.max,
+      Math.max(SWEEP_INTERVAL.min, Math.min(readTimeout, idleTimeout) / 5),
+    );
     const timer = setInterval(() => {
       const started = performance.now();
       if (started < this.#nextSweep) return;
       this.#sweep(local);
       this.#nextSweep = started + (performance.now() - started) / MAX_SHARE;
-    }, SWEEP_INTERVAL);
+    }, interval);
     Deno.unrefTimer(timer);
     this.#timer = timer;
   }

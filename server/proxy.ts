@@ -14,11 +14,11 @@ import { admit, challenge } from "./rules.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import { countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
 import type { MuxStream } from "../shared/mux/mod.ts";
-import { encodeOpen, readReply, StreamKind } from "../shared/open/mod.ts";
+import { encodeOpen, readTextReply, StreamKind } from "../shared/open/mod.ts";
 import {
+  decodeResponseHead,
+  encodeRequestHead,
   HTTP_ERROR_STATUS,
-  type HttpRequestHead,
-  parseResponseHead,
 } from "../shared/http/exchange.ts";
 import {
   endToEndPairs,
@@ -196,7 +196,7 @@ export class Proxy {
     const { config } = this.#deps;
     const { completed, release, opened } = life;
     const hasBody = !ws && req.body !== null;
-    const head: HttpRequestHead = {
+    const head = encodeRequestHead({
       domain: domain.name,
       method: req.method,
       target: x.path,
@@ -205,7 +205,7 @@ export class Proxy {
       tid: x.tid,
       ws,
       body: hasBody,
-    };
+    });
     const maxHead = config.limits.headerSize + 4096;
     const stream = await reg.session.open();
     opened.stream = stream;
@@ -219,7 +219,7 @@ export class Proxy {
       clientGone = true;
       if (!responded) stream.reset();
     });
-    await stream.write(encodeOpen({ kind: StreamKind.Http, params: { ...head } }, maxHead));
+    await stream.write(encodeOpen({ kind: StreamKind.Http, text: head }, maxHead));
     let aborted: { status: number; reason: string } | null = null;
     if (hasBody) {
       pumpBody(req.body!, stream, {
@@ -237,7 +237,10 @@ export class Proxy {
     }
     let reply;
     try {
-      reply = await readReply(stream, { maxBody: maxHead, timeout: config.limits.idleTimeout });
+      reply = await readTextReply(stream, {
+        maxBody: maxHead,
+        timeout: config.limits.idleTimeout,
+      });
     } catch (e) {
       stream.reset();
       release();
@@ -252,7 +255,7 @@ export class Proxy {
       const status = HTTP_ERROR_STATUS[reply.code] ?? 502;
       return this.#fail(x, domain, status, `agent: ${reply.code}: ${reply.message}`);
     }
-    const response = parseResponseHead(reply.data);
+    const response = decodeResponseHead(reply.text);
     responded = true;
     if (ws) return this.#upgrade(req, x, domain, stream, response, release);
     const out = new PairList(endToEndPairs(response.headers));

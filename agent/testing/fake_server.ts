@@ -13,14 +13,18 @@ import {
   encodeOpen,
   type IncomingStream,
   type Params,
-  readReply,
+  readTextReply,
   serveStream,
   type StreamHandler,
   StreamKind,
 } from "../../shared/open/mod.ts";
 import { fromWebSocket } from "../../shared/transport/websocket.ts";
 import { type Certificates, makeCertificates } from "../../shared/tls/self_signed.ts";
-import type { HttpRequestHead } from "../../shared/http/exchange.ts";
+import {
+  decodeResponseHead,
+  encodeRequestHead,
+  type HttpRequestHead,
+} from "../../shared/http/exchange.ts";
 
 /** The agent path of the fake server. */
 export const SERVICE = "/.well-known/burrow-agent";
@@ -251,11 +255,11 @@ export async function request(
   const reply = await (await openHttp(session, head, body)).reply;
   if (!reply.value.ok) return { ok: false, code: reply.value.code, message: reply.value.message };
   const bytes = await readAll(reply.readable);
-  const data = reply.value.data;
+  const data = decodeResponseHead(reply.value.text);
   return {
     ok: true,
-    status: data.status as number,
-    headers: data.headers as [string, string][],
+    status: data.status,
+    headers: data.headers,
     protocol: data.protocol,
     body: new TextDecoder().decode(bytes),
     bytes,
@@ -283,10 +287,10 @@ export async function openHttp(
   };
   const stream = await session.open();
   const writer = stream.writable.getWriter();
-  await writer.write(encodeOpen({ kind: StreamKind.Http, params: { ...full } }, 1 << 20));
+  await writer.write(encodeOpen({ kind: StreamKind.Http, text: encodeRequestHead(full) }, 1 << 20));
   // Read the reply while the body goes out, as the server does: an agent that refuses
   // resets the stream, and only a waiting reader is sure to see the ERROR first.
-  const reply = readReply(stream, { maxBody: 1 << 20 }).then((value) => ({
+  const reply = readTextReply(stream, { maxBody: 1 << 20 }).then((value) => ({
     value,
     readable: stream.readable,
   }));

@@ -1,6 +1,13 @@
 /**
  * The parameters of Http and Control streams (see `docs/protocol.md`):
- * typed shapes and validation of what arrives in open and reply messages.
+ * typed shapes, the text codec of Http heads, and validation of what arrives
+ * in open and reply messages.
+ *
+ * An Http head is a list of fields separated by LF (`\n`), which no field
+ * may contain: a request head is `domain, method, target, client, tid,
+ * flags` then header name/value pairs; a response head is `status,
+ * protocol` then the pairs. Cheaper than JSON on the per-request path: no
+ * quoting to make, one `split` to read.
  *
  * @module
  */
@@ -74,44 +81,135 @@ function str(p: Params, key: string, max = 8192): string {
   return v;
 }
 
-function pairs(p: Params, key: string): HeaderPairs {
-  const v = p[key];
-  if (!Array.isArray(v)) throw bad(`"${key}" must be an array of [name, value] pairs`);
-  for (const pair of v) {
-    if (
-      !Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" ||
-      typeof pair[1] !== "string"
-    ) {
-      throw bad(`"${key}" must be an array of [name, value] pairs`);
-    }
-  }
-  return v as HeaderPairs;
+/** Fields of a request head before its header pairs. */
+const REQUEST_FIELDS = 6;
+/** Fields of a response head before its header pairs. */
+const RESPONSE_FIELDS = 2;
+/** A status code as a response head carries it. */
+const STATUS = /^[1-5][0-9][0-9]$/;
+
+function badHead(message: string): OpenError {
+  return new OpenError(message, "bad-head");
 }
 
-/** Validates the params of an Http open message. */
-export function parseRequestHead(p: Params): HttpRequestHead {
-  const target = str(p, "target", 65536);
-  if (!target.startsWith("/")) throw bad(`"target" must start with "/"`);
+/** `field`, refused when it contains the separator (a caller's bug: Deno and our parsers never let one through). */
+function line(field: string, what: string): string {
+  if (field.indexOf("\n") !== -1) throw new TypeError(`${what} contains a line feed`);
+  return field;
+}
+
+/** Appends the header pairs to an encoded head. */
+function withHeaders(text: string, headers: HeaderPairs): string {
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    text += "\n" + line(name, "A header name") + "\n" + line(value, `Header ${name}`);
+  }
+  return text;
+}
+
+/** Header pairs from the fields after the fixed ones. */
+function headersFrom(fields: string[], start: number): HeaderPairs {
+  if ((fields.length - start) % 2 !== 0) throw badHead("Http head has a header name without value");
+  const headers: HeaderPairs = new Array((fields.length - start) / 2);
+  for (let i = start, j = 0; i < fields.length; i += 2, j++) {
+    headers[j] = [fields[i]!, fields[i + 1]!];
+  }
+  return headers;
+}
+
+/**
+ * Encodes the body of an Http open message.
+ *
+ * @throws {TypeError} when a field contains a line feed.
+ * @example
+ * ```ts
+ * const text = encodeRequestHead({
+ *   domain: "app.example.com", method: "GET", target: "/", headers: [["accept", "*\/*"]],
+ *   client: "203.0.113.7", tid: "4f2c", ws: false, body: false,
+ * });
+ * ```
+ */
+export function encodeRequestHead(head: HttpRequestHead): string {
+  const flags = head.ws ? (head.body ? "wb" : "w") : head.body ? "b" : "";
+  return withHeaders(
+    line(head.domain, "The domain") + "\n" + line(head.method, "The method") + "\n" +
+      line(head.target, "The target") + "\n" + line(head.client, "The client address") +
+      "\n" + line(head.tid, "The transaction id") + "\n" + flags,
+    head.headers,
+  );
+}
+
+/**
+ * Decodes and validates the body of an Http open message.
+ *
+ * @throws {OpenError} "bad-head" naming the first field that is wrong.
+ */
+export function decodeRequestHead(text: string): HttpRequestHead {
+  const fields = text.split("\n");
+  if (fields.length < REQUEST_FIELDS) {
+    throw badHead(`Http request head has ${fields.length} fields, expected at least 6`);
+  }
+  const [domain, method, target, client, tid, flags] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (domain.length === 0 || domain.length > 253) throw badHead("Http request head: bad domain");
+  if (method.length === 0 || method.length > 32) throw badHead("Http request head: bad method");
+  if (target[0] !== "/" || target.length > 65536) {
+    throw badHead(`Http request head: the target must start with "/"`);
+  }
+  if (client.length > 64) throw badHead("Http request head: bad client address");
+  if (tid.length > 64) throw badHead("Http request head: bad transaction id");
+  if (flags !== "" && flags !== "b" && flags !== "w" && flags !== "wb") {
+    throw badHead(`Http request head: unknown flags ${JSON.stringify(flags)}`);
+  }
   return {
-    domain: str(p, "domain", 253),
-    method: str(p, "method", 32),
+    domain,
+    method,
     target,
-    headers: pairs(p, "headers"),
-    client: str(p, "client", 64),
-    tid: str(p, "tid", 64),
-    ws: p.ws === true,
-    body: p.body === true,
+    headers: headersFrom(fields, REQUEST_FIELDS),
+    client,
+    tid,
+    ws: flags[0] === "w",
+    body: flags[flags.length - 1] === "b",
   };
 }
 
-/** Validates the data of an Http OK reply. */
-export function parseResponseHead(p: Params): HttpResponseHead {
-  const status = p.status;
-  if (typeof status !== "number" || !Number.isInteger(status) || status < 100 || status > 599) {
-    throw bad(`"status" must be an HTTP status code`);
+/**
+ * Encodes the body of an Http OK reply.
+ *
+ * @throws {TypeError} when a field contains a line feed.
+ */
+export function encodeResponseHead(head: HttpResponseHead): string {
+  return withHeaders(
+    head.status + "\n" + line(head.protocol ?? "", "The subprotocol"),
+    head.headers,
+  );
+}
+
+/**
+ * Decodes and validates the body of an Http OK reply.
+ *
+ * @throws {OpenError} "bad-head" when the status or the fields are wrong.
+ */
+export function decodeResponseHead(text: string): HttpResponseHead {
+  const fields = text.split("\n");
+  if (fields.length < RESPONSE_FIELDS) {
+    throw badHead("Http response head without subprotocol field");
   }
-  const head: HttpResponseHead = { status, headers: pairs(p, "headers") };
-  if (typeof p.protocol === "string") head.protocol = p.protocol;
+  const code = fields[0]!;
+  if (!STATUS.test(code)) {
+    throw badHead(`Http response head: ${JSON.stringify(code.slice(0, 16))} is not a status code`);
+  }
+  const head: HttpResponseHead = {
+    status: Number(code),
+    headers: headersFrom(fields, RESPONSE_FIELDS),
+  };
+  if (fields[1] !== "") head.protocol = fields[1];
   return head;
 }
 

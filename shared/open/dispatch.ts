@@ -75,14 +75,19 @@ export interface IncomingStream {
   stream: MuxStream;
   /** Kind from the open message. */
   kind: number;
-  /** Parameters from the open message. */
+  /** Parameters from the open message (JSON kinds). */
   params: Params;
+  /** Body of the open message (text kinds, see `TEXT_KINDS`). */
+  text: string;
   /** The opener's bytes after its open message. */
   readable: ReadableStream<Uint8Array>;
   /** Bytes to the opener; write only after `accept()`. */
   writable: WritableStream<Uint8Array>;
-  /** Answers OK (with optional data); payload may flow afterwards. */
-  accept(data?: Params): Promise<void>;
+  /**
+   * Answers OK, with optional data: a JSON object, or for a text kind its
+   * text body; payload may flow afterwards.
+   */
+  accept(data?: Params | string): Promise<void>;
   /** Answers ERROR with a code and a reason, then ends the stream. */
   refuse(code: string, message: string): Promise<void>;
 }
@@ -128,7 +133,7 @@ export async function serveStream(
     } else stream.reset();
     return;
   }
-  const { kind, params } = opened;
+  const { kind, params, text } = opened;
   const handler = handlers.get(kind);
   if (handler === undefined) {
     await refuse("unknown-kind", `Unknown stream kind ${kindName(kind)}`);
@@ -139,6 +144,7 @@ export async function serveStream(
       stream,
       kind,
       params,
+      text,
       get readable() {
         return stream.readable;
       },
@@ -148,7 +154,13 @@ export async function serveStream(
       accept: (data = {}) => {
         if (answered) return Promise.reject(new Error("Stream was already answered"));
         answered = true;
-        return stream.write(encodeReply({ ok: true, data }));
+        // The largest message this side reads is also the largest it answers with.
+        return stream.write(
+          encodeReply(
+            typeof data === "string" ? { ok: true, text: data } : { ok: true, data },
+            options.maxBody,
+          ),
+        );
       },
       refuse,
     });

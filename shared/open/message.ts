@@ -10,13 +10,16 @@
  * | 0      | 1    | version, {@linkcode OPEN_VERSION}                |
  * | 1      | 1    | open: stream kind; reply: status (0 OK, 1 ERROR) |
  * | 2      | 4    | length of the body                               |
- * | 6      | n    | body: a UTF-8 JSON object                        |
+ * | 6      | n    | body: a UTF-8 JSON object, or text for {@linkcode TEXT_KINDS} |
  *
  * @module
  */
 
-/** Version of the stream-open layer; a message with another version is refused. */
-export const OPEN_VERSION = 1;
+/**
+ * Version of the stream-open layer; a message with another version is
+ * refused. Version 2: Http heads are text lines instead of JSON.
+ */
+export const OPEN_VERSION = 2;
 
 /** Size of the fixed part of an open or reply message. */
 export const OPEN_HEADER_SIZE = 6;
@@ -55,6 +58,14 @@ export const StreamKind = {
 /** A stream kind value. */
 export type StreamKind = typeof StreamKind[keyof typeof StreamKind];
 
+/**
+ * Kinds whose open body and OK reply body are UTF-8 text in a kind-specific
+ * format (an Http head: `shared/http/exchange.ts`), not a JSON object:
+ * cheaper to make and read on the per-request path. ERROR replies are JSON
+ * for every kind.
+ */
+export const TEXT_KINDS: ReadonlySet<number> = new Set([StreamKind.Http]);
+
 /** Name of a known kind, or its hex value. */
 export function kindName(kind: number): string {
   for (const [name, value] of Object.entries(StreamKind)) if (value === kind) return name;
@@ -67,7 +78,7 @@ export const ReplyStatus = { Ok: 0, Error: 1 } as const;
 /** JSON parameters of an open message or the data of a reply. */
 export type Params = Record<string, unknown>;
 
-/** An open request. */
+/** An open request of a JSON kind. */
 export interface OpenMessage {
   /** What the stream is for. */
   kind: number;
@@ -75,10 +86,26 @@ export interface OpenMessage {
   params: Params;
 }
 
-/** The acceptor's answer. */
-export type Reply =
-  | { ok: true; data: Params }
-  | { ok: false; code: string; message: string };
+/** An open request of a text kind ({@linkcode TEXT_KINDS}). */
+export interface TextOpenMessage {
+  /** What the stream is for. */
+  kind: number;
+  /** The body, in the kind's text format. */
+  text: string;
+}
+
+/** The acceptor's ERROR answer. */
+export interface ErrorReply {
+  ok: false;
+  code: string;
+  message: string;
+}
+
+/** The acceptor's answer to a JSON kind. */
+export type Reply = { ok: true; data: Params } | ErrorReply;
+
+/** The acceptor's answer to a text kind. */
+export type TextReply = { ok: true; text: string } | ErrorReply;
 
 /** Why an open or reply message was refused. */
 export type OpenErrorCode =
@@ -86,6 +113,8 @@ export type OpenErrorCode =
   | "bad-status"
   | "too-large"
   | "bad-json"
+  | "bad-text"
+  | "bad-head"
   | "truncated"
   | "unexpected-data"
   | "timeout"
@@ -125,8 +154,8 @@ const SLAB_SIZE = 64 * 1024;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 
-function frame(second: number, body: Params, maxBody: number): Uint8Array {
-  const text = JSON.stringify(body);
+function frame(second: number, body: Params | string, maxBody: number): Uint8Array {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
   // UTF-8 takes at most 3 bytes per UTF-16 code unit.
   const room = OPEN_HEADER_SIZE + 3 * text.length;
   let out: Uint8Array;
@@ -160,18 +189,22 @@ function frame(second: number, body: Params, maxBody: number): Uint8Array {
  * const bytes = encodeOpen({ kind: StreamKind.TcpForward, params: { host: "127.0.0.1", port: 22 } });
  * ```
  */
-export function encodeOpen(message: OpenMessage, maxBody = MAX_BODY_SIZE): Uint8Array {
+export function encodeOpen(
+  message: OpenMessage | TextOpenMessage,
+  maxBody = MAX_BODY_SIZE,
+): Uint8Array {
   if (!Number.isInteger(message.kind) || message.kind < 0 || message.kind > 255) {
     throw new RangeError(`Stream kind must be a byte, got ${message.kind}`);
   }
-  return frame(message.kind, message.params, maxBody);
+  return frame(message.kind, "text" in message ? message.text : message.params, maxBody);
 }
 
-/** Encodes a reply. */
-export function encodeReply(reply: Reply, maxBody = MAX_BODY_SIZE): Uint8Array {
-  return reply.ok
-    ? frame(ReplyStatus.Ok, reply.data, maxBody)
-    : frame(ReplyStatus.Error, { code: reply.code, message: reply.message }, maxBody);
+/** Encodes a reply: OK with JSON data, OK with a text body (text kinds), or ERROR. */
+export function encodeReply(reply: Reply | TextReply, maxBody = MAX_BODY_SIZE): Uint8Array {
+  if (!reply.ok) {
+    return frame(ReplyStatus.Error, { code: reply.code, message: reply.message }, maxBody);
+  }
+  return frame(ReplyStatus.Ok, "text" in reply ? reply.text : reply.data, maxBody);
 }
 
 /**
@@ -207,16 +240,35 @@ export function parseBody(body: Uint8Array): Params {
   return value as Params;
 }
 
-/** Decodes a whole reply message (header + body). */
-export function decodeReply(header: Uint8Array, body: Uint8Array): Reply {
-  const params = parseBody(body);
-  if (header[1] === ReplyStatus.Ok) return { ok: true, data: params };
-  if (header[1] === ReplyStatus.Error) {
-    return {
-      ok: false,
-      code: typeof params.code === "string" ? params.code : "error",
-      message: typeof params.message === "string" ? params.message : "",
-    };
+/** Decodes a text body (UTF-8). */
+export function parseText(body: Uint8Array): string {
+  try {
+    return decoder.decode(body);
+  } catch {
+    throw new OpenError("Message body is not valid UTF-8", "bad-text");
   }
-  throw new OpenError(`Unknown reply status ${header[1]}`, "bad-status");
+}
+
+/** Decodes a whole reply message (header + body) to a JSON kind. */
+export function decodeReply(header: Uint8Array, body: Uint8Array): Reply {
+  if (header[1] === ReplyStatus.Ok) return { ok: true, data: parseBody(body) };
+  return decodeError(header, body);
+}
+
+/** Decodes a whole reply message (header + body) to a text kind. */
+export function decodeTextReply(header: Uint8Array, body: Uint8Array): TextReply {
+  if (header[1] === ReplyStatus.Ok) return { ok: true, text: parseText(body) };
+  return decodeError(header, body);
+}
+
+function decodeError(header: Uint8Array, body: Uint8Array): ErrorReply {
+  if (header[1] !== ReplyStatus.Error) {
+    throw new OpenError(`Unknown reply status ${header[1]}`, "bad-status");
+  }
+  const params = parseBody(body);
+  return {
+    ok: false,
+    code: typeof params.code === "string" ? params.code : "error",
+    message: typeof params.message === "string" ? params.message : "",
+  };
 }

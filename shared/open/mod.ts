@@ -6,7 +6,14 @@
  */
 
 export * from "./message.ts";
-export { type MessageSource, readOpen, type ReadOptions, readReply } from "./read.ts";
+export {
+  type MessageSource,
+  readOpen,
+  type ReadOptions,
+  readReply,
+  readTextReply,
+  type ReceivedOpen,
+} from "./read.ts";
 export {
   type IncomingStream,
   type OpenedStream,

@@ -8,9 +8,11 @@ import {
   openStream,
   readOpen,
   readReply,
+  readTextReply,
   serveStream,
   type StreamHandler,
   StreamKind,
+  TEXT_KINDS,
 } from "./mod.ts";
 import { Session } from "../mux/mod.ts";
 import { memoryPair } from "../transport/memory.ts";
@@ -68,6 +70,7 @@ Deno.test("open message round-trips through chunks of every size, keeping what f
     assert.deepEqual(value, {
       kind: StreamKind.TcpForward,
       params: { host: "127.0.0.1", port: 22 },
+      text: "",
     });
     assert.deepEqual(await collect(source), [9, 8, 7]);
   }
@@ -85,12 +88,13 @@ Deno.test("reply round-trips OK with data and ERROR with code and message", asyn
 Deno.test("malformed open messages are rejected with typed errors", async () => {
   const body = new TextEncoder().encode("[1,2]");
   const cases: [Uint8Array[], string][] = [
-    [[new Uint8Array([OPEN_VERSION + 1, 1, 0, 0, 0, 2, 0x7b, 0x7d])], "bad-version"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0xff, 0xff, 0xff, 0xff])], "too-large"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 3, 0x7b, 0x7b, 0x7b])], "bad-json"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, body.length, ...body])], "bad-json"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 10, 0x7b])], "truncated"],
-    [[new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 2, 0xc3, 0x28])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION + 1, 2, 0, 0, 0, 2, 0x7b, 0x7d])], "bad-version"],
+    [[new Uint8Array([OPEN_VERSION - 1, 2, 0, 0, 0, 2, 0x7b, 0x7d])], "bad-version"],
+    [[new Uint8Array([OPEN_VERSION, 2, 0xff, 0xff, 0xff, 0xff])], "too-large"],
+    [[new Uint8Array([OPEN_VERSION, 2, 0, 0, 0, 3, 0x7b, 0x7b, 0x7b])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION, 2, 0, 0, 0, body.length, ...body])], "bad-json"],
+    [[new Uint8Array([OPEN_VERSION, 2, 0, 0, 0, 10, 0x7b])], "truncated"],
+    [[new Uint8Array([OPEN_VERSION, 2, 0, 0, 0, 2, 0xc3, 0x28])], "bad-json"],
   ];
   for (const [chunks, code] of cases) {
     await assert.rejects(readOpen(sourceOf(...chunks)), isOpenError(code));
@@ -202,10 +206,37 @@ Deno.test("a malformed open message is answered with ERROR naming the problem", 
 
 Deno.test("non-ASCII parameters round-trip; bad UTF-8 stays an error", async () => {
   const params = { host: "例え.テスト", note: "é\u{1F600}", plain: "abc" };
-  const msg = encodeOpen({ kind: StreamKind.Http, params });
-  assert.deepEqual(await readOpen(sourceOf(msg)), { kind: StreamKind.Http, params });
-  const ascii = encodeOpen({ kind: StreamKind.Http, params: { a: "x".repeat(5000) } });
+  const msg = encodeOpen({ kind: StreamKind.TcpForward, params });
+  assert.deepEqual(await readOpen(sourceOf(msg)), {
+    kind: StreamKind.TcpForward,
+    params,
+    text: "",
+  });
+  const ascii = encodeOpen({ kind: StreamKind.TcpForward, params: { a: "x".repeat(5000) } });
   assert.deepEqual((await readOpen(sourceOf(ascii))).params, { a: "x".repeat(5000) });
-  const bad = new Uint8Array([OPEN_VERSION, 1, 0, 0, 0, 4, 0x22, 0xff, 0x22, 0x20]);
+  const bad = new Uint8Array([OPEN_VERSION, 0x10, 0, 0, 0, 4, 0x22, 0xff, 0x22, 0x20]);
   await assert.rejects(readOpen(sourceOf(bad)), isOpenError("bad-json"));
+});
+
+Deno.test("text kinds carry their body as text, in opens and OK replies; ERROR stays JSON", async () => {
+  assert.ok(TEXT_KINDS.has(StreamKind.Http));
+  const text = "例え.テスト\nGET\n/é\u{1F600}\n\n\n";
+  const msg = encodeOpen({ kind: StreamKind.Http, text });
+  assert.deepEqual(await readOpen(sourceOf(msg)), { kind: StreamKind.Http, params: {}, text });
+  // A text kind's body is not parsed as JSON, whatever it looks like.
+  const braces = encodeOpen({ kind: StreamKind.Http, text: "{not json" });
+  assert.equal((await readOpen(sourceOf(braces))).text, "{not json");
+  const bad = new Uint8Array([OPEN_VERSION, StreamKind.Http, 0, 0, 0, 2, 0x61, 0xff]);
+  await assert.rejects(readOpen(sourceOf(bad)), isOpenError("bad-text"));
+
+  const ok = encodeReply({ ok: true, text: "200\n\nx\ny" });
+  assert.deepEqual(await readTextReply(sourceOf(ok)), { ok: true, text: "200\n\nx\ny" });
+  const refused = encodeReply({ ok: false, code: "busy", message: "later" });
+  assert.deepEqual(await readTextReply(sourceOf(refused)), {
+    ok: false,
+    code: "busy",
+    message: "later",
+  });
+  const badReply = new Uint8Array([OPEN_VERSION, 0, 0, 0, 0, 1, 0xff]);
+  await assert.rejects(readTextReply(sourceOf(badReply)), isOpenError("bad-text"));
 });

@@ -8,12 +8,16 @@
 import {
   bodyLength,
   decodeReply,
+  decodeTextReply,
   MAX_BODY_SIZE,
   OPEN_HEADER_SIZE,
   OpenError,
-  type OpenMessage,
+  type Params,
   parseBody,
+  parseText,
   type Reply,
+  TEXT_KINDS,
+  type TextReply,
 } from "./message.ts";
 import { concat } from "../bytes.ts";
 import { Watchdog, type Watched } from "../time/watchdog.ts";
@@ -38,6 +42,16 @@ export interface MessageSource {
   readonly buffered?: number;
 }
 
+/** An open request as read: JSON kinds fill `params`, text kinds `text`. */
+export interface ReceivedOpen {
+  /** What the stream is for. */
+  kind: number;
+  /** Parameters of a JSON kind; empty for a text kind. */
+  params: Params;
+  /** Body of a text kind ({@linkcode TEXT_KINDS}); empty for a JSON kind. */
+  text: string;
+}
+
 /**
  * Reads an open request from the front of `source`; bytes after it stay in
  * `source` for the next reader.
@@ -47,9 +61,12 @@ export interface MessageSource {
 export async function readOpen(
   source: MessageSource,
   options: ReadOptions = {},
-): Promise<OpenMessage> {
+): Promise<ReceivedOpen> {
   const { header, body } = await readMessage(source, options);
-  return { kind: header[1]!, params: parseBody(body) };
+  const kind = header[1]!;
+  return TEXT_KINDS.has(kind)
+    ? { kind, params: {}, text: parseText(body) }
+    : { kind, params: parseBody(body), text: "" };
 }
 
 /**
@@ -63,6 +80,20 @@ export async function readReply(
 ): Promise<Reply> {
   const { header, body } = await readMessage(source, options);
   return decodeReply(header, body);
+}
+
+/**
+ * Reads the reply to a text kind's open request ({@linkcode TEXT_KINDS});
+ * bytes after it stay in `source`.
+ *
+ * @throws {OpenError} on a malformed, oversized, truncated or late message.
+ */
+export async function readTextReply(
+  source: MessageSource,
+  options: ReadOptions = {},
+): Promise<TextReply> {
+  const { header, body } = await readMessage(source, options);
+  return decodeTextReply(header, body);
 }
 
 /** Watchdogs for message deadlines, one per sweep interval: no timer per message. */

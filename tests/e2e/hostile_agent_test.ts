@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import { until, World } from "./world.ts";
 import { dialWebSocket } from "../../shared/transport/dial.ts";
 import { Session } from "../../shared/mux/mod.ts";
-import { encodeReply, OpenError, openStream, readOpen, StreamKind } from "../../shared/open/mod.ts";
+import {
+  encodeReply,
+  OPEN_VERSION,
+  OpenError,
+  openStream,
+  readOpen,
+  StreamKind,
+} from "../../shared/open/mod.ts";
 
 const SECRET = "hostile-secret-0123456789";
 
@@ -29,25 +36,35 @@ Deno.test("an agent answering with a malformed response head yields 502 and leav
       },
     });
     await until("registration", () => world.server.agents.has("app.test"));
+    // Bad heads, one per request: a status that is not one, a header name
+    // without a value, a head that is not UTF-8, a JSON head (open version 1's).
+    const replies: [Uint8Array, RegExp][] = [
+      [encodeReply({ ok: true, text: "two hundred\n" }), /status code/],
+      [encodeReply({ ok: true, text: "200\n\nx-a" }), /without value/],
+      [new Uint8Array([OPEN_VERSION, 0, 0, 0, 0, 2, 0x32, 0xff]), /UTF-8/],
+      [encodeReply({ ok: true, data: { status: 200, headers: [] } }), /subprotocol/],
+    ];
     const loop = (async () => {
       for (let s = await session.accept(); s !== null; s = await session.accept()) {
         const stream = s;
         serving.push(
           (async () => {
-            await readOpen(stream, { maxBody: 1 << 20 });
+            // The target is /x<i>: request i gets bad head i.
+            const { text } = await readOpen(stream, { maxBody: 1 << 20 });
+            const reply = replies[Number(text.split("\n")[2]!.slice(2))]![0];
             const w = stream.writable.getWriter();
-            await w.write(encodeReply({ ok: true, data: { status: "two hundred", headers: 7 } }));
+            await w.write(reply);
             w.releaseLock();
           })().catch(() => {}),
         );
       }
     })();
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < replies.length; i++) {
       const res = await world.fetch("app.test", `/x${i}`);
       assert.equal(res.status, 502);
       await res.body?.cancel();
+      assert.match(world.lastAccess("app.test")!.reason!, replies[i]![1]);
     }
-    assert.match(world.lastAccess("app.test")!.reason!, /status/);
     await until("streams to be released", () => world.server.agents.openStreams() === 0);
     // A kind the server does not serve is refused, not crashed on.
     await assert.rejects(openStream(session, { kind: StreamKind.Http, params: {} }), (e) => {
