@@ -251,6 +251,8 @@ export class Connection {
       client: true,
       keepAliveInterval: tuning.keepAliveInterval,
       pingTimeout: tuning.pingTimeout,
+      // The peer is a Burrow server: SYN, ACK and FIN ride on Data frames.
+      foldFlags: true,
     });
     const down = new AbortController();
     this.#session = session;

@@ -91,6 +91,9 @@ export function isConnectionRefused(error: unknown): boolean {
   return false;
 }
 
+/** The `tried` set of a first pick. */
+const NONE_TRIED: ReadonlySet<TargetUrl> = new Set();
+
 /**
  * Routes the requests of one domain to its targets. Balancing state lives in
  * the router; a domain change builds a new one.
@@ -138,9 +141,12 @@ export class Router {
    * alive, but never turns a lone backend that just restarted into a 5 s
    * outage. Null when every URL was tried.
    */
-  pick(target: Target, tried: ReadonlySet<TargetUrl> = new Set()): TargetUrl | null {
+  pick(target: Target, tried: ReadonlySet<TargetUrl> = NONE_TRIED): TargetUrl | null {
+    const urls = target.urls;
+    // One URL (the usual case) needs no balancing: it is tried whether up or down.
+    if (urls.length === 1) return tried.has(urls[0]!) ? null : urls[0]!;
     const now = this.#now();
-    const untried = target.urls.filter((u) => !tried.has(u));
+    const untried = urls.filter((u) => !tried.has(u));
     const up = untried.filter((u) => this.#stateOf(u).downUntil <= now);
     const candidates = up.length > 0 ? up : untried;
     let best: TargetUrl | null = null;
@@ -185,10 +191,15 @@ export class Router {
     if (target === null) {
       throw new RouteError(`No target matches ${method} ${requestTarget}`, "no-route");
     }
-    const tried = new Set<TargetUrl>();
+    // Made on the first refusal only: most requests go to the first URL picked.
+    let tried: Set<TargetUrl> | null = null;
     let last: unknown = undefined;
-    for (let url = this.pick(target, tried); url !== null; url = this.pick(target, tried)) {
-      tried.add(url);
+    for (
+      let url = this.pick(target);
+      url !== null;
+      url = this.pick(target, tried ?? NONE_TRIED)
+    ) {
+      (tried ??= new Set()).add(url);
       try {
         return await send(url, target);
       } catch (e) {
@@ -200,7 +211,9 @@ export class Router {
     }
     const why = last instanceof Error ? `: ${messageOf(last)}` : "";
     throw new RouteError(
-      `No backend of target "${target.name}" accepted the connection (${tried.size} tried)${why}`,
+      `No backend of target "${target.name}" accepted the connection (${
+        tried?.size ?? 0
+      } tried)${why}`,
       "bad-gateway",
       { cause: last },
     );

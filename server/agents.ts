@@ -153,6 +153,8 @@ export class AgentRegistry {
       client: false,
       keepAliveInterval: 15_000,
       pingTimeout: 15_000,
+      // The peer is a Burrow agent: SYN, ACK and FIN ride on Data frames.
+      foldFlags: true,
     });
     const agent: AgentConn = { id, remote, session, registrations: new Set() };
     this.#agents.add(agent);

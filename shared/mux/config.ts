@@ -37,6 +37,18 @@ export interface SessionOptions {
   maxBatchSize?: number;
   /** Milliseconds `close()` waits for queued frames to be written before it drops the transport. Default 2,000. */
   closeTimeout?: number;
+  /**
+   * Send SYN, ACK and FIN on frames that go out anyway (a stream's first
+   * frame, its last unsent frame), as hashicorp/yamux's `sendFlags` does,
+   * instead of as WindowUpdates of their own: a stream opened, written and
+   * half-closed in one tick costs one frame instead of three. Only for a
+   * peer that is Burrow too. Default false, because other implementations
+   * mishandle flags on Data frames: hashicorp/yamux handles a FIN on a Data
+   * frame before it stores the payload, so a reader waiting on that stream
+   * may see EOF and lose the payload; yamux-js 0.2.0 drops the payload of a
+   * Data frame carrying SYN and ignores a SYN combined with other flags.
+   */
+  foldFlags?: boolean;
 }
 
 /** Options with every default filled in. */
@@ -57,6 +69,7 @@ export function defaultConfig(client: boolean): SessionConfig {
     maxFrameSize: 64 * 1024,
     maxBatchSize: 128 * 1024 + 64,
     closeTimeout: 2_000,
+    foldFlags: false,
   };
 }
 

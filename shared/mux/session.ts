@@ -11,7 +11,7 @@ import { ProtocolError } from "../frame/errors.ts";
 import { type SessionConfig, type SessionOptions, verifyConfig } from "./config.ts";
 import { MuxError } from "./errors.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
-import { FrameWriter } from "./writer.ts";
+import { FrameWriter, type StreamTx } from "./writer.ts";
 
 /** A byte transport: what a session runs over. */
 export interface Conn {
@@ -94,11 +94,10 @@ export class Session implements StreamHost {
     this.#nextId = this.config.client ? 1 : 2;
     this.#reader = conn.readable.getReader();
     this.#writer = conn.sink ?? conn.writable.getWriter();
-    this.#out = new FrameWriter(
-      this.#writer,
-      this.config.maxBatchSize,
-      conn.reuseWriteBuffers === true,
-    );
+    this.#out = new FrameWriter(this.#writer, this.config.maxBatchSize, {
+      reuseBuffers: conn.reuseWriteBuffers === true,
+      fold: this.config.foldFlags,
+    });
     this.#handlers = [];
     this.#handlers[FrameType.Data] = (f) => this.#onStreamFrame(f);
     this.#handlers[FrameType.WindowUpdate] = (f) => this.#onStreamFrame(f);
@@ -134,8 +133,12 @@ export class Session implements StreamHost {
   }
 
   /**
-   * Opens a new stream. The SYN is sent at once; data may follow before the
-   * peer's ACK. A stream not acknowledged within `openTimeout` is reset.
+   * Opens a new stream and sends its SYN; data may follow before the peer's
+   * ACK. With `foldFlags`, the SYN rides on the stream's first frame if one
+   * is written before the current batch goes out (`write()` and
+   * `closeWrite()` in the same tick: one Data frame with SYN and FIN), else
+   * on a WindowUpdate in that batch. A stream not acknowledged within
+   * `openTimeout` is reset.
    *
    * @throws {MuxError} when the session is closed, after the peer's GoAway,
    * or when `maxStreams` are open.
@@ -167,7 +170,7 @@ export class Session implements StreamHost {
       () => this.#sweepUnacked(),
       Math.max(10, Math.min(1000, this.config.openTimeout / 4)),
     );
-    this.sendControl(FrameType.WindowUpdate, Flag.SYN, id, 0);
+    stream.owe(Flag.SYN);
     return stream;
   }
 
@@ -194,7 +197,9 @@ export class Session implements StreamHost {
   }
 
   /**
-   * Waits for the next stream the peer opens and acknowledges it.
+   * Waits for the next stream the peer opens and acknowledges it. With
+   * `foldFlags`, the ACK rides on the stream's first frame if one is written
+   * before the current batch goes out, else on a WindowUpdate in that batch.
    * Resolves `null` once the session is closed.
    */
   accept(): Promise<MuxStream | null> {
@@ -223,7 +228,7 @@ export class Session implements StreamHost {
       );
     }, this.config.pingTimeout);
     this.#pings.set(id, { start: performance.now(), done, timer });
-    this.sendControl(FrameType.Ping, Flag.SYN, 0, id);
+    this.#control(FrameType.Ping, Flag.SYN, 0, id);
     return done.promise;
   }
 
@@ -231,7 +236,7 @@ export class Session implements StreamHost {
   goAway(): void {
     if (this.#closing || this.#localGoAway) return;
     this.#localGoAway = true;
-    this.sendControl(FrameType.GoAway, 0, 0, GoAwayCode.Normal);
+    this.#control(FrameType.GoAway, 0, 0, GoAwayCode.Normal);
   }
 
   /**
@@ -246,15 +251,24 @@ export class Session implements StreamHost {
   // ---- StreamHost ------------------------------------------------------
 
   /** @internal */
-  sendData(streamId: number, flags: number, payload: Uint8Array): Promise<void> | undefined {
+  sendData(tx: StreamTx, payload: Uint8Array): Promise<void> | undefined {
     if (this.#closing) return Promise.reject(this.#closedError());
-    return this.#out.data(streamId, flags, payload);
+    return this.#out.data(tx, payload);
   }
 
   /** @internal */
-  sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
-    if (this.#closing && type !== FrameType.GoAway) return;
-    this.#out.control(type, flags, streamId, length);
+  sendUpdate(tx: StreamTx, flags: number, delta: number): void {
+    if (!this.#closing) this.#out.update(tx, flags, delta);
+  }
+
+  /** @internal */
+  sendFin(tx: StreamTx): void {
+    if (!this.#closing) this.#out.fin(tx);
+  }
+
+  /** @internal */
+  owe(tx: StreamTx): void {
+    if (!this.#closing) this.#out.owe(tx);
   }
 
   /** @internal */
@@ -327,11 +341,13 @@ export class Session implements StreamHost {
     if (this.#streams.has(id)) {
       throw new ProtocolError(`Duplicate SYN for stream ${id}`, "duplicate-syn");
     }
+    // Opened and reset at once (SYN|RST in one frame): nothing to accept or answer.
+    if (frame.flags & Flag.RST) return;
     if (
       this.#localGoAway || this.#backlog.length >= this.config.acceptBacklog ||
       this.#streams.size >= this.config.maxStreams
     ) {
-      this.sendControl(FrameType.WindowUpdate, Flag.RST, id, 0);
+      this.#control(FrameType.WindowUpdate, Flag.RST, id, 0);
       return;
     }
     const stream = new MuxStream(this, id);
@@ -343,7 +359,7 @@ export class Session implements StreamHost {
   }
 
   #ack(stream: MuxStream): MuxStream {
-    this.sendControl(FrameType.WindowUpdate, Flag.ACK, stream.id, 0);
+    stream.owe(Flag.ACK);
     return stream;
   }
 
@@ -355,7 +371,7 @@ export class Session implements StreamHost {
 
   #onPing(frame: Frame): void {
     if (frame.flags & Flag.SYN) {
-      this.sendControl(FrameType.Ping, Flag.ACK, 0, frame.length);
+      this.#control(FrameType.Ping, Flag.ACK, 0, frame.length);
       return;
     }
     const p = this.#pings.get(frame.length);
@@ -375,6 +391,12 @@ export class Session implements StreamHost {
   }
 
   // ---- Sending ---------------------------------------------------------
+
+  /** Queues a frame of no stream object: Ping, GoAway, RST for a refused SYN. Only GoAway once closing. */
+  #control(type: FrameType, flags: number, streamId: number, length: number): void {
+    if (this.#closing && type !== FrameType.GoAway) return;
+    this.#out.control(type, flags, streamId, length);
+  }
 
   async #writeLoop(): Promise<void> {
     try {
@@ -421,7 +443,7 @@ export class Session implements StreamHost {
   #shutdown(reason: Error | null, code: GoAwayCode): void {
     if (this.#closing) return;
     this.#reason = reason;
-    this.sendControl(FrameType.GoAway, 0, 0, code);
+    this.#control(FrameType.GoAway, 0, 0, code);
     this.#closing = true;
     clearTimeout(this.#keepAliveTimer);
     clearInterval(this.#ackTimer);

@@ -10,6 +10,7 @@ import { Flag, type Frame, FrameType, INITIAL_WINDOW } from "../frame/header.ts"
 import { ProtocolError } from "../frame/errors.ts";
 import { MuxError } from "./errors.ts";
 import type { SessionConfig } from "./config.ts";
+import { type StreamTx, streamTx } from "./writer.ts";
 
 /** What a stream needs from its session. Implemented by `Session`. */
 export interface StreamHost {
@@ -18,12 +19,17 @@ export interface StreamHost {
   /** Smoothed round-trip time in ms, 0 before the first ping answer. */
   readonly rtt: number;
   /**
-   * Queues a Data frame. Returns `undefined` once its payload is copied into a
-   * transport write, else a promise that resolves when it is.
+   * Queues a Data frame of the stream `tx`. Returns `undefined` once its
+   * payload is copied into a transport write, else a promise that resolves
+   * when it is.
    */
-  sendData(streamId: number, flags: number, payload: Uint8Array): Promise<void> | undefined;
-  /** Queues a payload-less frame ahead of data frames. */
-  sendControl(type: FrameType, flags: number, streamId: number, length: number): void;
+  sendData(tx: StreamTx, payload: Uint8Array): Promise<void> | undefined;
+  /** Queues a WindowUpdate of the stream `tx` (window grant or RST) ahead of waiting Data frames. */
+  sendUpdate(tx: StreamTx, flags: number, delta: number): void;
+  /** Sends the FIN of the stream `tx`; with `foldFlags`, in its last frame while that is still unsent. */
+  sendFin(tx: StreamTx): void;
+  /** The stream `tx` owes the peer the flags in `tx.owed`: sent in the current batch at the latest. */
+  owe(tx: StreamTx): void;
   /** Asks for `bytes` of session receive budget; false when it is spent. */
   reserveWindow(bytes: number): boolean;
   /** The stream is finished both ways: forget it and return `budget` bytes of receive budget. */
@@ -64,6 +70,8 @@ export class MuxStream {
   readonly #closed = Promise.withResolvers<void>();
 
   readonly #host: StreamHost;
+  /** The writer's record of this stream: owed flags, last frame. */
+  readonly #tx: StreamTx;
   // Receive side.
   #queue: Uint8Array[] = [];
   #queueHead = 0;
@@ -96,6 +104,7 @@ export class MuxStream {
   constructor(host: StreamHost, id: number) {
     this.#host = host;
     this.id = id;
+    this.#tx = streamTx(id);
     this.closed = this.#closed.promise;
   }
 
@@ -214,32 +223,48 @@ export class MuxStream {
     if (n === 0) return DONE;
     if (n <= this.#sendWindow && n <= this.#host.config.maxFrameSize) {
       this.#sendWindow -= n;
-      return this.#host.sendData(this.id, 0, chunk) ?? DONE;
+      return this.#host.sendData(this.#tx, chunk) ?? DONE;
     }
     return this.#writeFrames(chunk);
   }
 
-  /** Sends FIN: nothing more will be written. Idempotent; no effect on a dead stream. */
+  /**
+   * Sends FIN: nothing more will be written. Idempotent; no effect on a dead
+   * stream. With `foldFlags`, while the stream's last frame has not been
+   * handed to the transport, the FIN rides on it instead of costing a frame
+   * of its own.
+   */
   closeWrite(): void {
     if (this.#localClosed || this.#error !== null) return;
     this.#localClosed = true;
-    this.#host.sendControl(FrameType.WindowUpdate, Flag.FIN, this.id, 0);
+    this.#host.sendFin(this.#tx);
     this.#maybeDone();
   }
 
   /** Aborts the stream both ways and tells the peer with RST. Idempotent. */
   reset(): void {
     if (this.#finished) return;
-    this.#host.sendControl(FrameType.WindowUpdate, Flag.RST, this.id, 0);
+    this.#host.sendUpdate(this.#tx, Flag.RST, 0);
     this.#terminate(new MuxError(`Stream ${this.id} was reset locally`, "stream-reset"));
   }
 
   // ---- Called by the session -------------------------------------------
 
+  /**
+   * @internal The stream owes the peer `flags`: SYN once opened, ACK once
+   * accepted. With `foldFlags` its next frame carries them, or without one
+   * before the current batch is written, a WindowUpdate; else a WindowUpdate
+   * is queued at once.
+   */
+  owe(flags: number): void {
+    this.#tx.owed |= flags;
+    this.#host.owe(this.#tx);
+  }
+
   /** @internal The peer did not ACK this outbound stream within `openTimeout`: reset it. */
   openTimedOut(): void {
     if (this.#finished) return;
-    this.#host.sendControl(FrameType.WindowUpdate, Flag.RST, this.id, 0);
+    this.#host.sendUpdate(this.#tx, Flag.RST, 0);
     this.#terminate(
       new MuxError(
         `Stream ${this.id} was not acknowledged within ${this.#host.config.openTimeout} ms`,
@@ -363,7 +388,7 @@ export class MuxStream {
     this.#epochStart = now;
     this.#consumed = 0;
     this.#recvAvail += delta;
-    this.#host.sendControl(FrameType.WindowUpdate, 0, this.id, delta);
+    this.#host.sendUpdate(this.#tx, 0, delta);
   }
 
   // ---- Send side -------------------------------------------------------
@@ -392,7 +417,7 @@ export class MuxStream {
       this.#sendWindow -= n;
       const part = n === chunk.length ? chunk : chunk.subarray(off, off + n);
       off += n;
-      const taken = this.#host.sendData(this.id, 0, part);
+      const taken = this.#host.sendData(this.#tx, part);
       if (taken !== undefined) await taken;
     }
   }
@@ -415,6 +440,8 @@ export class MuxStream {
   #terminate(reason: Error): void {
     if (this.#finished && this.#error !== null) return;
     this.#error = reason;
+    // A SYN or ACK still owed would only announce a dead stream.
+    this.#tx.owed = 0;
     if (!this.#readDone) {
       this.#readError = reason;
       this.#stopReading()?.reject(reason);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encodeHeader, FrameType, HEADER_SIZE } from "../frame/header.ts";
+import { encodeHeader, Flag, FrameType, HEADER_SIZE } from "../frame/header.ts";
 import type { ConnSink } from "./session.ts";
 
 /** Room kept in every batch buffer for control frames beyond `maxBatchSize`. */
@@ -19,14 +19,40 @@ const nextTick: (fn: () => void) => void =
   (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ??
     ((fn) => setTimeout(fn, 0));
 
+/**
+ * A stream as the writer sees it: the flags it still owes the peer and where
+ * its last frame sits. One per stream, made with the stream; the writer
+ * reads and updates it, so no frame costs an allocation.
+ */
+export interface StreamTx {
+  /** Stream id. */
+  readonly id: number;
+  /**
+   * SYN or ACK not sent yet. The stream's next frame put into a batch carries
+   * them; if it has none when the batch is taken, a WindowUpdate does.
+   */
+  owed: number;
+  /** Sequence number of the batch holding the stream's last frame; -1 for none. */
+  batch: number;
+  /** Offset of that frame's header in the batch buffer. */
+  at: number;
+  /** The stream's frames waiting outside the batch (for room, or behind overflowed control frames). */
+  queued: number;
+}
+
+/** Makes the writer's record of stream `id`. */
+export function streamTx(id: number): StreamTx {
+  return { id, owed: 0, batch: -1, at: 0, queued: 0 };
+}
+
 interface Waiting {
-  streamId: number;
-  flags: number;
+  tx: StreamTx;
   payload: Uint8Array;
   done: PromiseWithResolvers<void>;
 }
 
 interface Control {
+  tx: StreamTx | null;
   type: FrameType;
   flags: number;
   streamId: number;
@@ -39,16 +65,32 @@ interface Control {
  * the payload's buffer as soon as `data()` says it was taken. While the
  * transport is busy, frames gather in the next batch, up to `maxBatchSize`;
  * beyond that senders wait (backpressure reaches the stream writers).
- * Frames leave in the order they were given, except that a control frame
- * never waits behind Data frames that did not fit.
+ *
+ * Order: frames leave in the order they were given, except that a control
+ * frame never waits behind Data frames that did not fit, and that, with
+ * `fold`, flags travel on frames that go out anyway (hashicorp/yamux's
+ * `sendFlags`):
+ * - a stream's owed SYN or ACK (`owe()`) rides on its first frame put into
+ *   a batch, or on a WindowUpdate added when the batch is taken (after
+ *   frames of other streams given later): never later than the batch it was
+ *   owed in, never after a frame of its own stream;
+ * - a FIN (`fin()`) is ORed into the stream's last frame while that frame is
+ *   still in the batch being filled and no frame of the stream waits outside
+ *   it, so it leaves with that frame, ahead of other streams' frames given
+ *   after it, but never ahead of its own stream's.
  */
 export class FrameWriter {
   readonly #writer: ConnSink;
   readonly #cap: number;
+  readonly #fold: boolean;
   #buf: Uint8Array | null = null;
   #len = 0;
+  /** Counts batches handed out: a stream's `batch` equal to it means its frame is in `#buf`. */
+  #seq = 0;
   #waiting: Waiting[] = [];
   #overflow: Control[] = [];
+  /** Streams that were owed flags since the last batch was taken. */
+  #owing: StreamTx[] = [];
   #wake: (() => void) | null = null;
   #finishing = false;
   /** Batch buffers the transport is done with (only when it says it lets go of written chunks). */
@@ -58,47 +100,105 @@ export class FrameWriter {
    * Writes batches of at most `maxBatchSize` bytes (plus control frames) to
    * `writer`. With `reuseBuffers`, a batch buffer is used again once its
    * write resolved: only for transports that copy or send a chunk before
-   * resolving (TCP, TLS, WebSocket), never for ones that hand it on.
+   * resolving (TCP, TLS, WebSocket), never for ones that hand it on. With
+   * `fold`, flags ride on other frames as the class comment says; without
+   * (the default), SYN, ACK and FIN each go as a WindowUpdate of their own,
+   * queued when they are owed.
    */
   constructor(
     writer: ConnSink,
     maxBatchSize: number,
-    reuseBuffers = false,
+    options: { reuseBuffers?: boolean; fold?: boolean } = {},
   ) {
     this.#writer = writer;
     this.#cap = maxBatchSize;
-    this.#free = reuseBuffers ? [] : null;
+    this.#free = options.reuseBuffers === true ? [] : null;
+    this.#fold = options.fold ?? false;
   }
 
   /**
-   * Queues a Data frame. Returns `undefined` when the payload was copied into
-   * the batch already, else a promise that resolves once it is.
+   * Queues a Data frame of the stream `tx`. Returns `undefined` when the
+   * payload was copied into the batch already, else a promise that resolves
+   * once it is. Only a frame copied at once carries the stream's owed flags.
    */
-  data(streamId: number, flags: number, payload: Uint8Array): Promise<void> | undefined {
+  data(tx: StreamTx, payload: Uint8Array): Promise<void> | undefined {
     if (this.#waiting.length === 0 && this.#len + HEADER_SIZE + payload.length <= this.#cap) {
-      this.#put(FrameType.Data, flags, streamId, payload.length, payload);
+      this.#putStream(tx, FrameType.Data, 0, payload.length, payload);
       this.#kick();
       return undefined;
     }
     const done = Promise.withResolvers<void>();
-    this.#waiting.push({ streamId, flags, payload, done });
+    tx.queued++;
+    this.#waiting.push({ tx, payload, done });
     this.#kick();
     return done.promise;
   }
 
-  /** Queues a payload-less frame. */
+  /** Queues a WindowUpdate of the stream `tx` (window grant, RST); put at once, it carries owed flags. */
+  update(tx: StreamTx, flags: number, delta: number): void {
+    if (this.#overflow.length === 0 && this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
+      this.#putStream(tx, FrameType.WindowUpdate, flags, delta, null);
+    } else {
+      tx.queued++;
+      this.#overflow.push({
+        tx,
+        type: FrameType.WindowUpdate,
+        flags,
+        streamId: tx.id,
+        length: delta,
+      });
+    }
+    this.#kick();
+  }
+
+  /**
+   * Sends the FIN of stream `tx`. With `fold`, it is folded into the
+   * stream's last frame when that frame is still in the batch being filled
+   * and nothing of the stream waits outside it; else it goes as a
+   * WindowUpdate of its own.
+   */
+  fin(tx: StreamTx): void {
+    if (tx.batch === this.#seq && tx.queued === 0) {
+      // Flags are header bytes 2..3, big-endian; every flag lives in the low byte.
+      const buf = this.#buf!;
+      buf[tx.at + 3] = buf[tx.at + 3]! | Flag.FIN | tx.owed;
+      tx.owed = 0;
+      return;
+    }
+    this.update(tx, Flag.FIN, 0);
+  }
+
+  /**
+   * Notes that stream `tx` owes the flags in `tx.owed`. Wakes the writer as a
+   * queued control frame would: they leave in the next batch at the latest.
+   */
+  owe(tx: StreamTx): void {
+    if (!this.#fold) {
+      const flags = tx.owed;
+      tx.owed = 0;
+      this.update(tx, flags, 0);
+      return;
+    }
+    this.#owing.push(tx);
+    this.#kick();
+  }
+
+  /** Queues a payload-less frame that belongs to no stream object (Ping, GoAway, refused SYNs). */
   control(type: FrameType, flags: number, streamId: number, length: number): void {
     if (this.#overflow.length === 0 && this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
       this.#put(type, flags, streamId, length, null);
     } else {
-      this.#overflow.push({ type, flags, streamId, length });
+      this.#overflow.push({ tx: null, type, flags, streamId, length });
     }
     this.#kick();
   }
 
   /** Rejects every Data frame still waiting for room. */
   fail(reason: Error): void {
-    for (const w of this.#waiting) w.done.reject(reason);
+    for (const w of this.#waiting) {
+      w.tx.queued--;
+      w.done.reject(reason);
+    }
     this.#waiting.length = 0;
   }
 
@@ -115,7 +215,7 @@ export class FrameWriter {
    */
   async run(): Promise<void> {
     while (true) {
-      if (this.#len === 0) {
+      if (this.#len === 0 && this.#owing.length === 0) {
         if (this.#overflow.length > 0 || this.#waiting.length > 0) {
           this.#refill();
           continue;
@@ -129,6 +229,8 @@ export class FrameWriter {
         await new Promise<void>((resolve) => nextTick(resolve));
         continue;
       }
+      this.#settle();
+      if (this.#len === 0) continue;
       const full = this.#buf!;
       const out = this.#take();
       this.#refill();
@@ -151,15 +253,61 @@ export class FrameWriter {
     }
   }
 
+  /** Puts a frame of stream `tx` with its owed flags and remembers where it went. */
+  #putStream(
+    tx: StreamTx,
+    type: FrameType,
+    flags: number,
+    length: number,
+    payload: Uint8Array | null,
+  ): void {
+    if (this.#fold) {
+      tx.batch = this.#seq;
+      tx.at = this.#len;
+    }
+    const owed = tx.owed;
+    tx.owed = 0;
+    this.#put(type, flags | owed, tx.id, length, payload);
+  }
+
+  /**
+   * Before a batch is taken: a WindowUpdate for every stream still owing
+   * flags. Without room, it goes first into the overflow, ahead of any later
+   * frame of its stream.
+   */
+  #settle(): void {
+    const owing = this.#owing;
+    for (let i = 0; i < owing.length; i++) {
+      const tx = owing[i]!;
+      if (tx.owed === 0) continue;
+      if (this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
+        this.#putStream(tx, FrameType.WindowUpdate, 0, 0, null);
+      } else {
+        tx.queued++;
+        this.#overflow.unshift({
+          tx,
+          type: FrameType.WindowUpdate,
+          flags: tx.owed,
+          streamId: tx.id,
+          length: 0,
+        });
+        tx.owed = 0;
+      }
+    }
+    owing.length = 0;
+  }
+
   /**
    * Hands out the current batch. Without buffer reuse, a small batch is
    * copied out so its (large) buffer can keep filling: allocating and zeroing
-   * a fresh buffer costs far more than copying a little.
+   * a fresh buffer costs far more than copying a little. Either way the batch
+   * sequence moves on: no FIN is folded into a frame handed out.
    */
   #take(): Uint8Array {
     const buf = this.#buf!;
     const len = this.#len;
     this.#len = 0;
+    this.#seq++;
     if (this.#free === null && len <= this.#cap >>> 2) return buf.slice(0, len);
     this.#buf = null;
     return buf.subarray(0, len);
@@ -171,7 +319,11 @@ export class FrameWriter {
     let i = 0;
     while (i < overflow.length && this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
       const c = overflow[i++]!;
-      this.#put(c.type, c.flags, c.streamId, c.length, null);
+      if (c.tx === null) this.#put(c.type, c.flags, c.streamId, c.length, null);
+      else {
+        c.tx.queued--;
+        this.#putStream(c.tx, c.type, c.flags, c.length, null);
+      }
     }
     overflow.splice(0, i);
     const waiting = this.#waiting;
@@ -179,7 +331,8 @@ export class FrameWriter {
     while (j < waiting.length) {
       const w = waiting[j]!;
       if (this.#len + HEADER_SIZE + w.payload.length > this.#cap && this.#len > 0) break;
-      this.#put(FrameType.Data, w.flags, w.streamId, w.payload.length, w.payload);
+      w.tx.queued--;
+      this.#putStream(w.tx, FrameType.Data, 0, w.payload.length, w.payload);
       w.done.resolve();
       j++;
     }
