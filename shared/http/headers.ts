@@ -45,10 +45,14 @@ export function endToEndPairs(
   const out: [string, string][] = [];
   let named: string[] | null = null;
   let bytes = 0;
-  for (const [raw, value] of headers) {
+  for (const pair of headers) {
+    const raw = pair[0];
+    const value = pair[1];
     bytes += raw.length + value.length + 4;
     const name = raw.toLowerCase();
-    if (!HOP_BY_HOP.has(name)) out.push([name, value]);
+    // A pair already in lower case is kept, not copied: one array less per
+    // header (pairs are never edited in place; PairList replaces them).
+    if (!HOP_BY_HOP.has(name)) out.push(name === raw ? pair as [string, string] : [name, value]);
     else if (name === "connection") {
       named ??= [];
       for (const token of value.split(",")) named.push(token.trim().toLowerCase());
@@ -220,49 +224,40 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const pool = new Uint8Array(4096);
 let poolAt = pool.length;
 
-function randomBytes(n: number): Uint8Array {
-  if (poolAt + n > pool.length) {
+/** The time part of the last id made, and the millisecond it is for: one per ms at most. */
+let timePart = { ms: -1, text: "" };
+
+function timeChars(ms: number): string {
+  if (ms === timePart.ms) return timePart.text;
+  let text = "";
+  let time = ms;
+  for (let i = 0; i < 10; i++) {
+    text = CROCKFORD[time % 32]! + text;
+    time = Math.floor(time / 32);
+  }
+  timePart = { ms, text };
+  return text;
+}
+
+export function transactionId(): string {
+  if (poolAt + 10 > pool.length) {
     crypto.getRandomValues(pool);
     poolAt = 0;
   }
-  poolAt += n;
-  return pool.subarray(poolAt - n, poolAt);
-}
-
-/**
- * A new transaction id: 26 characters of Crockford base32, 48 bits of
- * millisecond time then 80 random bits (the ULID layout).
- *
- * Chosen over 32 random hex digits because ids sort by creation time, so
- * access-log lines and agent logs can be merged and range-searched by id,
- * and the time an id was issued can be read back from it; 80 random bits per
- * millisecond keep collisions out of reach. Ids made in the same
- * millisecond are not ordered among themselves.
- *
- * @example
- * ```ts
- * transactionId(); // "01JDC4W4Z8Q3V0X7T2M9K5R6HA"
- * ```
- */
-export function transactionId(): string {
-  const random = randomBytes(10);
-  let out = "";
-  let time = Date.now();
-  for (let i = 0; i < 10; i++) {
-    out = CROCKFORD[time % 32]! + out;
-    time = Math.floor(time / 32);
-  }
-  // 80 bits = 16 characters of 5 bits.
+  let out = timeChars(Date.now());
+  // 80 random bits = 16 characters of 5 bits, from the pool in place.
   let acc = 0;
   let bits = 0;
-  for (const byte of random) {
-    acc = (acc << 8) | byte;
+  const end = poolAt + 10;
+  for (let i = poolAt; i < end; i++) {
+    acc = ((acc << 8) | pool[i]!) & 0xffff;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
       out += CROCKFORD[(acc >> bits) & 31]!;
     }
   }
+  poolAt = end;
   return out;
 }
 

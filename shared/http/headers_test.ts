@@ -178,6 +178,11 @@ Deno.test("transactionId() is 26 Crockford characters, time-sortable and unique"
   assert.ok(Math.abs(Date.now() - ms) < 1000);
   const many = new Set(Array.from({ length: 10_000 }, transactionId));
   assert.equal(many.size, 10_000);
+  // Every random position takes all 32 characters (no bit lost or stuck).
+  for (let position = 10; position < 26; position++) {
+    const seen = new Set([...many].map((id) => id[position]));
+    assert.equal(seen.size, 32, `position ${position}`);
+  }
 });
 
 Deno.test("headersToPairs() and pairsToHeaders() keep every Set-Cookie", () => {
