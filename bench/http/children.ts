@@ -29,6 +29,8 @@ export interface Child {
 /** What to start. */
 export interface ChildOptions {
   script: URL;
+  /** Deno flags after `run -A` (`--inspect=…`, `--cpu-prof`). */
+  flags?: string[];
   /** Arguments after the script. */
   args?: string[];
   env: Record<string, string>;
@@ -54,7 +56,7 @@ async function collect(readable: ReadableStream<Uint8Array>): Promise<string> {
  */
 export async function startChild(name: string, opts: ChildOptions): Promise<Child> {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", opts.script.pathname, ...(opts.args ?? [])],
+    args: ["run", "-A", ...(opts.flags ?? []), opts.script.pathname, ...(opts.args ?? [])],
     env: opts.env,
     stdin: "null",
     stdout: "piped",
