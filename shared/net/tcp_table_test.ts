@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { establishedOn, formatHexAddress } from "./tcp_table.ts";
+import { establishedOn, formatHexAddress, readEstablishedOn } from "./tcp_table.ts";
 import { socketFds } from "./libc.ts";
 
 const linuxOnly = { ignore: Deno.build.os !== "linux" };
@@ -51,5 +51,8 @@ Deno.test(
     assert.equal(fds.size, 1);
     assert.ok(accepted);
     assert.deepEqual(establishedOn({ ...listener.addr, hostname: "127.0.0.2" }), []);
+    // The asynchronous read sees the same table.
+    assert.deepEqual(await readEstablishedOn(listener.addr), found);
+    assert.deepEqual(await readEstablishedOn({ ...listener.addr, hostname: "127.0.0.2" }), []);
   },
 );
