@@ -51,19 +51,25 @@ export function backendRequest<B>(
   body: B | null,
   decoding = true,
 ): BackendRequest<B> {
-  const headers: HeaderPairs = [["host", target.host ?? base.host]];
+  // endToEndPairs' array is a fresh one: edited in place rather than copied.
+  const headers: HeaderPairs = endToEndPairs(head.headers);
   let asked: string | null = null;
-  for (const pair of endToEndPairs(head.headers)) {
+  let kept = 0;
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i]!;
     const name = pair[0];
     if (name === "accept-encoding" && decoding) {
       asked = asked === null ? pair[1] : `${asked}, ${pair[1]}`;
-    } else if (name !== "host") headers.push(pair);
+    } else if (name !== "host") headers[kept++] = pair;
   }
+  headers.length = kept;
+  const parts = partsOf(base);
+  headers.unshift(["host", target.host ?? parts.host]);
   const acceptEncoding = decoding ? backendAcceptEncoding(asked) : "identity";
   if (decoding) headers.push(["accept-encoding", acceptEncoding]);
   const path = backendTarget(base, head.target);
   return {
-    url: base.origin + path,
+    url: parts.origin + path,
     target: path,
     headers,
     body: head.body ? body : null,
@@ -88,7 +94,7 @@ export function backendUrl(base: URL, requestTarget: string): URL {
 
 /** {@linkcode backendUrl} as a string, not yet parsed. */
 function backendHref(base: URL, requestTarget: string): string {
-  return base.origin + backendTarget(base, requestTarget);
+  return partsOf(base).origin + backendTarget(base, requestTarget);
 }
 
 /** The path and query of {@linkcode backendUrl} (its origin form). */
@@ -96,11 +102,58 @@ function backendTarget(base: URL, requestTarget: string): string {
   const q = requestTarget.indexOf("?");
   const path = q < 0 ? requestTarget : requestTarget.slice(0, q);
   const query = q < 0 ? "" : requestTarget.slice(q + 1);
-  const prefix = base.pathname.endsWith("/") ? base.pathname.slice(0, -1) : base.pathname;
-  const baseQuery = base.search.slice(1);
+  const { prefix, query: baseQuery } = partsOf(base);
   const joined = baseQuery !== "" && query !== "" ? `${baseQuery}&${query}` : baseQuery + query;
   // Concatenated, not resolved: a target such as "//other.host/x" must stay a path.
   return `${prefix}${path}${joined === "" ? "" : `?${joined}`}`;
+}
+
+/** What requests read from a backend's base URL (each `URL` getter builds a new string). */
+export interface BaseParts {
+  /** `url.protocol`. */
+  protocol: string;
+  /** `url.origin`. */
+  origin: string;
+  /** `url.host`. */
+  host: string;
+  /** `url.hostname` (IPv6 in brackets). */
+  hostname: string;
+  /** `url.port`, "" for the default. */
+  port: string;
+  /** The path, without a trailing slash. */
+  prefix: string;
+  /** The query, without its "?". */
+  query: string;
+}
+
+/** Parts per base URL; a target's URLs are never changed once parsed (a reload parses new ones). */
+const baseParts = new WeakMap<URL, BaseParts>();
+
+/**
+ * The parts of a backend's base URL, read once per `URL` object: the URL
+ * must not be changed afterwards.
+ *
+ * @example
+ * ```ts
+ * partsOf(new URL("http://[::1]:8000/api/")); // { hostname: "[::1]", port: "8000", prefix: "/api", … }
+ * ```
+ */
+export function partsOf(base: URL): BaseParts {
+  let parts = baseParts.get(base);
+  if (parts === undefined) {
+    const path = base.pathname;
+    parts = {
+      protocol: base.protocol,
+      origin: base.origin,
+      host: base.host,
+      hostname: base.hostname,
+      port: base.port,
+      prefix: path.endsWith("/") ? path.slice(0, -1) : path,
+      query: base.search.slice(1),
+    };
+    baseParts.set(base, parts);
+  }
+  return parts;
 }
 
 /**

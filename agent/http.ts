@@ -7,8 +7,8 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { AgentConfig, AgentDomain } from "./config_types.ts";
-import { RouteError, type Router } from "./router.ts";
+import type { AgentConfig, AgentDomain, Target, TargetUrl } from "./config_types.ts";
+import { type ForwardOptions, RouteError, type Router, type Sender } from "./router.ts";
 import { proxyWebSocket } from "./http_ws.ts";
 import type { IncomingStream, StreamHandler } from "../shared/open/mod.ts";
 import {
@@ -16,16 +16,14 @@ import {
   encodeResponseHead,
   type HttpRequestHead,
 } from "../shared/http/exchange.ts";
-import { backendRequest, responseHeaders } from "./backend.ts";
+import { backendRequest, partsOf, responseHeaders } from "./backend.ts";
 import type { HeaderPairs } from "../shared/http/exchange.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
-import type { Http1Pool } from "./http1/pool.ts";
-import { type GoneWatch, watchGone } from "./stream_watch.ts";
+import type { AbortHook, Http1Pool, Http1Response } from "./http1/pool.ts";
 import { Watchdog, type Watched } from "../shared/time/watchdog.ts";
 import {
   type BodySource,
   fetchBody,
-  pipeResponse,
   ReadBuffers,
   requestBody,
   requestSource,
@@ -85,26 +83,25 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
       Watchdog.intervalFor(Math.min(connectTimeout + readTimeout, idleTimeout)),
       { linger: true },
     ),
-    exchanges: new Set(),
+    exchanges: [],
     buffers: new ReadBuffers(),
   };
   // One listener for the agent's shutdown, rather than a dependent signal per request.
   options.signal.addEventListener("abort", () => {
-    for (const exchange of context.exchanges) exchange.abort(options.signal.reason);
+    for (const exchange of [...context.exchanges]) exchange.abort(options.signal.reason);
     context.watchdog.close();
   }, { once: true });
-  return async (incoming) => {
+  // Not async: the Http path's own frame is the exchange's `run()`.
+  return (incoming) => {
     let head: HttpRequestHead;
     try {
       head = decodeRequestHead(incoming.text);
     } catch (e) {
-      await incoming.refuse("bad-request", (e as Error).message);
-      return;
+      return incoming.refuse("bad-request", (e as Error).message);
     }
     const served = options.lookup(head.domain);
     if (served === undefined) {
-      await incoming.refuse("unknown-domain", `This agent does not serve ${head.domain}`);
-      return;
+      return incoming.refuse("unknown-domain", `This agent does not serve ${head.domain}`);
     }
     const limit = served.domain.concurrency;
     if (served.active >= limit) {
@@ -115,16 +112,13 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
         target: head.target,
         tid: head.tid,
       });
-      await incoming.refuse("busy", `${head.domain} has ${limit} requests in flight`);
-      return;
+      return incoming.refuse("busy", `${head.domain} has ${limit} requests in flight`);
     }
-    served.active++;
-    try {
-      if (head.ws) await proxyWebSocket(incoming, head, served, options);
-      else await proxyHttp(incoming, head, served, context);
-    } finally {
-      served.active--;
+    if (head.ws) {
+      served.active++;
+      return proxyWebSocket(incoming, head, served, options).finally(() => served.active--);
     }
+    return new HttpExchange(incoming, head, served, context).run();
   };
 }
 
@@ -135,75 +129,14 @@ type Cut = "timeout" | "gone" | null;
 interface HttpContext extends HttpHandlerOptions {
   /** Watches the deadlines of every exchange. */
   watchdog: Watchdog;
-  /** The exchanges in flight, aborted when the agent shuts down. */
-  exchanges: Set<AbortController>;
+  /**
+   * The exchanges in flight, aborted when the agent shuts down: an array
+   * each knows its place in, since a `Set` reallocates its table as
+   * requests come and go.
+   */
+  exchanges: HttpExchange[];
   /** Buffers response bodies are read into. */
   buffers: ReadBuffers;
-}
-
-/** One exchange's state: what aborts it, why, and what watches it. */
-interface Exchange {
-  /** Aborts the backend request and its bodies. */
-  controller: AbortController;
-  /** Why it was cut short, once it was. */
-  cut: Cut;
-  /** Notices the server resetting the stream; released before FIN. */
-  gone: GoneWatch;
-}
-
-async function proxyHttp(
-  incoming: IncomingStream,
-  head: HttpRequestHead,
-  served: ServedDomain,
-  context: HttpContext,
-): Promise<void> {
-  const { timeouts, watchdog } = context;
-  const x: Exchange = {
-    controller: new AbortController(),
-    cut: null,
-    // Called back asynchronously at the earliest, once `stop` exists.
-    gone: watchGone(
-      incoming.stream,
-      () => stop("gone", new DOMException("The server reset the stream", "AbortError")),
-    ),
-  };
-  const stop = (why: Cut, reason: unknown) => {
-    x.cut ??= why;
-    if (!x.controller.signal.aborted) x.controller.abort(reason);
-  };
-  // fetch() does not say when it has connected, so the head gets both budgets at once.
-  const headTimeout = timeouts.connectTimeout + timeouts.readTimeout;
-  const deadline = watchdog.watch(
-    headTimeout,
-    () => stop("timeout", new DOMException(`No response within ${headTimeout} ms`, "TimeoutError")),
-  );
-  // The request body's silence counts only while the backend waits for its bytes.
-  const bodyIdle = head.body
-    ? watchdog.watch(
-      timeouts.idleTimeout,
-      () => stop("timeout", new DOMException("Request body stalled", "TimeoutError")),
-    )
-    : null;
-  bodyIdle?.pause();
-  context.exchanges.add(x.controller);
-  if (context.signal.aborted) x.controller.abort(context.signal.reason);
-  try {
-    const response = await forward(incoming, head, served, { context, exchange: x, bodyIdle });
-    if (response === null) return;
-    deadline.done();
-    // Like the request body's, it runs only while waiting for the backend's bytes.
-    const idle = watchdog.watch(
-      timeouts.idleTimeout,
-      () => stop("timeout", new DOMException("Response body stalled", "TimeoutError")),
-    );
-    idle.pause();
-    await respond(incoming, response, { gone: x.gone, idle });
-  } finally {
-    context.exchanges.delete(x.controller);
-    x.gone.release();
-    deadline.done();
-    bodyIdle?.done();
-  }
 }
 
 /** A backend's answer, whichever client got it: end-to-end headers, body chunks to copy. */
@@ -213,80 +146,261 @@ interface BackendResponse {
   body: BodySource | null;
 }
 
+/** What the router is told: retry only requests without a body (see `send`). */
+const RETRY: ForwardOptions = { retry: true };
+const NO_RETRY: ForwardOptions = { retry: false };
+
 /**
- * Sends the request to a backend of the routed target and returns its
- * response, or refuses the stream and returns null when none came. `http:`
- * URLs go through the agent's HTTP/1.1 pool; `https:` ones through `fetch`
- * (whose TLS honours the system's trust store).
+ * One proxied request: sends it to a backend of the routed target and
+ * streams the response back, under its deadlines. One object per request:
+ * it is the pool's abort hook (an `AbortController` is made only for
+ * `fetch`), the router's sender and the watch for a reset stream.
  */
-async function forward(
-  incoming: IncomingStream,
-  head: HttpRequestHead,
-  served: ServedDomain,
-  options: { context: HttpContext; exchange: Exchange; bodyIdle: Watched | null },
-): Promise<BackendResponse | null> {
-  const { context, exchange, bodyIdle } = options;
-  const signal = exchange.controller.signal;
-  let sent: string | undefined;
-  let response: BackendResponse;
-  try {
+class HttpExchange implements AbortHook, Sender<Http1Response | Response> {
+  /** True once the backend request and its bodies were aborted. */
+  aborted = false;
+  /** Why they were. */
+  reason: unknown = undefined;
+  /** The pool's connection listening for the abort. */
+  listener: { handleEvent(): void } | null = null;
+  readonly #incoming: IncomingStream;
+  readonly #head: HttpRequestHead;
+  readonly #served: ServedDomain;
+  readonly #context: HttpContext;
+  /** The signal for `fetch`, made on first use. */
+  #controller: AbortController | null = null;
+  /** Why it was cut short, once it was. */
+  #cut: Cut = null;
+  /** Still noticing the server resetting the stream; stopped before FIN. */
+  #watching = true;
+  /** The response body's idle deadline, once the head came. */
+  #idle: Watched | null = null;
+  /** The request body's idle deadline, when there is a body. */
+  #bodyIdle: Watched | null = null;
+  /** The backend URL last sent to, for the log. */
+  #sent: string | undefined = undefined;
+  /** The Accept-Encoding sent with `fetch`. */
+  #acceptEncoding = "identity";
+  /** Index in `context.exchanges`, -1 when not in it. */
+  #slot = -1;
+
+  constructor(
+    incoming: IncomingStream,
+    head: HttpRequestHead,
+    served: ServedDomain,
+    context: HttpContext,
+  ) {
+    this.#incoming = incoming;
+    this.#head = head;
+    this.#served = served;
+    this.#context = context;
+  }
+
+  /** Proxies the request; answers ERROR when no response came. */
+  async run(): Promise<void> {
+    const incoming = this.#incoming;
+    const context = this.#context;
+    const { timeouts, watchdog } = context;
+    this.#served.active++;
+    // Called back asynchronously at the earliest.
+    incoming.stream.closed.then(() => this.#gone());
+    // One callback for the head's deadline, then the response body's. fetch() does not
+    // say when it has connected, so the head gets both budgets at once.
+    const timedOut = () => this.#timedOut();
+    const deadline = watchdog.watch(timeouts.connectTimeout + timeouts.readTimeout, timedOut);
+    // The request body's silence counts only while the backend waits for its bytes.
+    if (this.#head.body) {
+      this.#bodyIdle = watchdog.watch(
+        timeouts.idleTimeout,
+        () => this.#stop("timeout", new DOMException("Request body stalled", "TimeoutError")),
+      );
+      this.#bodyIdle.pause();
+    }
+    this.#slot = context.exchanges.push(this) - 1;
+    if (context.signal.aborted) this.abort(context.signal.reason);
+    try {
+      let response: BackendResponse;
+      try {
+        response = this.#received(await this.#route());
+      } catch (e) {
+        await this.#refuse(e);
+        return;
+      }
+      this.#logSent(response);
+      deadline.done();
+      // Like the request body's, it runs only while waiting for the backend's bytes.
+      const idle = this.#idle = watchdog.watch(timeouts.idleTimeout, timedOut);
+      idle.pause();
+      try {
+        await incoming.accept(
+          encodeResponseHead({ status: response.status, headers: response.headers }),
+        );
+      } catch {
+        response.body?.cancel();
+        return;
+      }
+      await this.#pipe(response.body, idle);
+    } finally {
+      this.#served.active--;
+      this.#leave(context.exchanges);
+      this.#watching = false;
+      deadline.done();
+      this.#idle?.done();
+      this.#bodyIdle?.done();
+    }
+  }
+
+  /** Aborts the backend request and its bodies (once). */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.#controller?.abort(reason);
+    this.listener?.handleEvent();
+  }
+
+  /**
+   * Sends the request to `url`: `http:` URLs go through the agent's HTTP/1.1
+   * pool; `https:` ones through `fetch` (whose TLS honours the system's trust
+   * store).
+   */
+  send(url: TargetUrl, target: Target): Promise<Http1Response | Response> {
+    const base = url.url;
+    const parts = partsOf(base);
+    const head = this.#head;
+    const bodyIdle = this.#bodyIdle;
+    const stream = this.#incoming.stream;
+    if (parts.protocol === "http:") {
+      const body = bodyIdle === null ? null : requestSource(stream, bodyIdle);
+      const req = backendRequest(head, base, target, body, false);
+      this.#sent = req.url;
+      return this.#context.pool.request({
+        hostname: parts.hostname.startsWith("[") ? parts.hostname.slice(1, -1) : parts.hostname,
+        port: parts.port === "" ? 80 : Number(parts.port),
+        method: head.method,
+        target: req.target,
+        headers: req.headers,
+        body: req.body,
+        signal: this,
+      });
+    }
+    const body = bodyIdle === null ? null : requestBody(stream, bodyIdle);
+    const req = backendRequest(head, base, target, body);
+    this.#sent = req.url;
+    this.#acceptEncoding = req.acceptEncoding;
+    const controller = this.#controller ??= new AbortController();
+    if (this.aborted && !controller.signal.aborted) controller.abort(this.reason);
+    const init: RequestInit & { client: Deno.HttpClient; duplex?: "half" } = {
+      method: head.method,
+      headers: req.headers,
+      body: req.body,
+      redirect: "manual",
+      client: this.#context.client,
+      signal: controller.signal,
+    };
+    if (req.body !== null) init.duplex = "half";
+    return fetch(req.url, init);
+  }
+
+  /** Routes the request and sends it (see `send`); rejects when no response came. */
+  #route(): Promise<Http1Response | Response> {
+    const head = this.#head;
     // Retry on another URL only when the request has no body: the body is the
     // stream itself, readable once, and a refused attempt may already have
     // taken it; the server sends it only once and cannot replay it.
-    response = await served.router.forward(
-      head.method,
-      head.target,
-      { retry: bodyIdle === null },
-      (url, target) => {
-        const base = url.url;
-        if (base.protocol === "http:") {
-          const body = bodyIdle === null ? null : requestSource(incoming.stream, bodyIdle);
-          const req = backendRequest(head, base, target, body, false);
-          sent = req.url;
-          return context.pool.request({
-            hostname: base.hostname.startsWith("[") ? base.hostname.slice(1, -1) : base.hostname,
-            port: base.port === "" ? 80 : Number(base.port),
-            method: head.method,
-            target: req.target,
-            headers: req.headers,
-            body: req.body,
-            signal,
-          }).then((r) => ({ status: r.status, headers: endToEndPairs(r.headers), body: r.body }));
-        }
-        const body = bodyIdle === null ? null : requestBody(incoming.stream, bodyIdle);
-        const req = backendRequest(head, base, target, body);
-        sent = req.url;
-        const init: RequestInit & { client: Deno.HttpClient; duplex?: "half" } = {
-          method: head.method,
-          headers: req.headers,
-          body: req.body,
-          redirect: "manual",
-          client: context.client,
-          signal,
-        };
-        if (req.body !== null) init.duplex = "half";
-        return fetch(req.url, init).then((r) => ({
-          status: r.status,
-          headers: responseHeaders(r.headers, req.acceptEncoding),
-          body: r.body === null ? null : fetchBody(r.body, context.buffers),
-        }));
-      },
-    );
-  } catch (e) {
-    exchange.gone.release();
-    const cut = context.signal.aborted ? "shutdown" : exchange.cut;
-    await refuseFor(incoming, head, e, cut, context.log);
-    return null;
+    const retry = this.#bodyIdle === null ? RETRY : NO_RETRY;
+    return this.#served.router.forward(head.method, head.target, retry, this);
   }
-  context.log.debug("{domain}: {method} {target} -> {url}: {status}", {
-    domain: head.domain,
-    method: head.method,
-    target: head.target,
-    url: sent,
-    status: response.status,
-    tid: head.tid,
-  });
-  return response;
+
+  /** The backend's response, whichever client got it. */
+  #received(r: Http1Response | Response): BackendResponse {
+    return r instanceof Response
+      ? {
+        status: r.status,
+        headers: responseHeaders(r.headers, this.#acceptEncoding),
+        body: r.body === null ? null : fetchBody(r.body, this.#context.buffers),
+      }
+      : { status: r.status, headers: endToEndPairs(r.headers), body: r.body };
+  }
+
+  #logSent(response: BackendResponse): void {
+    const head = this.#head;
+    this.#context.log.debug("{domain}: {method} {target} -> {url}: {status}", {
+      domain: head.domain,
+      method: head.method,
+      target: head.target,
+      url: this.#sent,
+      status: response.status,
+      tid: head.tid,
+    });
+  }
+
+  /** No response came: refuses the stream with the reason, unless the server is gone. */
+  #refuse(error: unknown): Promise<void> {
+    this.#watching = false;
+    const context = this.#context;
+    const cut = context.signal.aborted ? "shutdown" : this.#cut;
+    return refuseFor(this.#incoming, this.#head, error, cut, context.log);
+  }
+
+  /**
+   * Streams a backend body to the stream and sends FIN, or resets the stream
+   * on failure, with `idle` running while waiting for the backend's bytes.
+   * The stream is written directly, without a Web Streams writer.
+   */
+  async #pipe(body: BodySource | null, idle: Watched): Promise<void> {
+    const stream = this.#incoming.stream;
+    try {
+      while (body !== null) {
+        idle.touch();
+        const chunk = await body.read();
+        idle.pause();
+        if (chunk === null) break;
+        await stream.write(chunk);
+      }
+      // FIN may complete the stream, which is no reason to abort anything.
+      this.#watching = false;
+      stream.closeWrite();
+    } catch {
+      // The backend failed mid-body, stalled, or the stream went away: a reset
+      // tells the server the body is incomplete, where a FIN would not.
+      body?.cancel();
+      stream.reset();
+    }
+  }
+
+  /** Takes this exchange out of `exchanges`: the last one moves into its place. */
+  #leave(exchanges: HttpExchange[]): void {
+    const last = exchanges.pop()!;
+    if (last !== this) {
+      exchanges[this.#slot] = last;
+      last.#slot = this.#slot;
+    }
+    this.#slot = -1;
+  }
+
+  #stop(why: Cut, reason: unknown): void {
+    this.#cut ??= why;
+    this.abort(reason);
+  }
+
+  /** The stream was reset or its session died (or both FINs went, once no longer watched). */
+  #gone(): void {
+    if (!this.#watching) return;
+    this.#watching = false;
+    this.#stop("gone", new DOMException("The server reset the stream", "AbortError"));
+  }
+
+  /** The head's deadline passed, or the response body stalled. */
+  #timedOut(): void {
+    if (this.#idle !== null) {
+      this.#stop("timeout", new DOMException("Response body stalled", "TimeoutError"));
+      return;
+    }
+    const { connectTimeout, readTimeout } = this.#context.timeouts;
+    const ms = connectTimeout + readTimeout;
+    this.#stop("timeout", new DOMException(`No response within ${ms} ms`, "TimeoutError"));
+  }
 }
 
 async function refuseFor(
@@ -313,28 +427,4 @@ async function refuseFor(
   }
   log.warn("{domain}: {method} {target}: {code}: {message}", { ...where, code, message });
   await incoming.refuse(code, message);
-}
-
-/**
- * Answers OK with the response head, then streams the body; `idle` (done
- * when this returns) runs while waiting for the backend's bytes.
- */
-async function respond(
-  incoming: IncomingStream,
-  response: BackendResponse,
-  options: { gone: GoneWatch; idle: Watched },
-): Promise<void> {
-  try {
-    try {
-      await incoming.accept(
-        encodeResponseHead({ status: response.status, headers: response.headers }),
-      );
-    } catch {
-      response.body?.cancel();
-      return;
-    }
-    await pipeResponse(response.body, incoming, options);
-  } finally {
-    options.idle.done();
-  }
 }

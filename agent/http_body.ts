@@ -1,14 +1,12 @@
 /**
  * The bodies of an Http exchange in the agent: the request body handed to
- * `fetch`, and the backend's response body streamed back over the mux
- * stream, both under the exchange's idle deadline.
+ * the backend, and the backend's response body as chunks to stream back
+ * over the mux stream, both under the exchange's idle deadline.
  *
  * @module
  */
 
-import type { IncomingStream } from "../shared/open/mod.ts";
 import type { Watched } from "../shared/time/watchdog.ts";
-import type { GoneWatch } from "./stream_watch.ts";
 import type { MuxStream } from "../shared/mux/mod.ts";
 
 /**
@@ -128,49 +126,4 @@ export function fetchBody(body: ReadableStream<Uint8Array>, buffers: ReadBuffers
       (byob ?? reader)!.cancel().catch(() => {});
     },
   };
-}
-
-/** What {@linkcode pipeResponse} needs besides the body and the stream. */
-export interface PipeOptions {
-  /** The exchange's watch for a reset stream, released before FIN. */
-  gone: GoneWatch;
-  /** Runs while waiting for the backend's bytes. */
-  idle: Watched;
-}
-
-/**
- * Streams a backend body to the stream and sends FIN, or resets the stream on
- * failure, with `idle` running while waiting for the backend's bytes. The
- * stream is written directly, without a Web Streams writer.
- *
- * @example
- * ```ts
- * await incoming.accept({ status: response.status, headers });
- * await pipeResponse(response.body, incoming, { gone, idle });
- * ```
- */
-export async function pipeResponse(
-  body: BodySource | null,
-  incoming: IncomingStream,
-  options: PipeOptions,
-): Promise<void> {
-  const { gone, idle } = options;
-  const stream = incoming.stream;
-  try {
-    while (body !== null) {
-      idle.touch();
-      const chunk = await body.read();
-      idle.pause();
-      if (chunk === null) break;
-      await stream.write(chunk);
-    }
-    // FIN may complete the stream, which is no reason to abort anything.
-    gone.release();
-    stream.closeWrite();
-  } catch {
-    // The backend failed mid-body, stalled, or the stream went away: a reset
-    // tells the server the body is incomplete, where a FIN would not.
-    body?.cancel();
-    stream.reset();
-  }
 }

@@ -58,6 +58,12 @@ export interface ForwardOptions {
   retry: boolean;
 }
 
+/** What {@linkcode Router.forward} sends a request with, when not a function. */
+export interface Sender<T> {
+  /** Sends the request to `url` of `target`. */
+  send(url: TargetUrl, target: Target): Promise<T>;
+}
+
 /** Balancing state of one backend URL. */
 interface UrlState {
   /** Smooth weighted round-robin counter. */
@@ -172,7 +178,8 @@ export class Router {
   }
 
   /**
-   * Routes a request and runs `send` against the chosen URL. When `send`
+   * Routes a request and runs `send` (a function, or a {@linkcode Sender}
+   * whose method needs no closure per request) against the chosen URL. When `send`
    * fails because the backend refused the connection, the URL is marked down
    * and, if `options.retry`, the next URL of the same target is tried. Other
    * failures (timeouts, resets, TLS errors) propagate as they are: the backend
@@ -185,7 +192,7 @@ export class Router {
     method: string,
     requestTarget: string,
     options: ForwardOptions,
-    send: (url: TargetUrl, target: Target) => Promise<T>,
+    send: ((url: TargetUrl, target: Target) => Promise<T>) | Sender<T>,
   ): Promise<T> {
     const target = this.match(method, requestTarget);
     if (target === null) {
@@ -199,11 +206,11 @@ export class Router {
       url !== null;
       url = this.pick(target, tried ?? NONE_TRIED)
     ) {
-      (tried ??= new Set()).add(url);
       try {
-        return await send(url, target);
+        return await (typeof send === "function" ? send(url, target) : send.send(url, target));
       } catch (e) {
         if (!isConnectionRefused(e)) throw e;
+        (tried ??= new Set()).add(url);
         this.markDown(url);
         last = e;
         if (!options.retry) break;

@@ -18,6 +18,9 @@ const MAX_LINE = 8 * 1024;
 /** Most bytes of trailers. */
 const MAX_TRAILERS = 64 * 1024;
 
+/** The end of a body: one settled promise for every body. */
+const END: Promise<null> = Promise.resolve(null);
+
 // Where a chunked body is: at a size line, in data, at the CRLF after data, in trailers.
 const SIZE = 0;
 const DATA = 1;
@@ -49,7 +52,21 @@ export class ResponseBody implements Http1Body {
   }
 
   /** The next chunk, null at the end; throws when the body is truncated or malformed. */
-  async read(): Promise<Uint8Array | null> {
+  read(): Promise<Uint8Array | null> {
+    // The rest of a body by length that is already buffered: no async frame.
+    if (!this.#ended && this.#framing === "length") {
+      const conn = this.#conn;
+      if (this.#left === 0) {
+        this.#ended = true;
+        conn.finish(this.#keepAlive);
+        return END;
+      }
+      if (conn.start < conn.end) return Promise.resolve(this.#take());
+    }
+    return this.#read();
+  }
+
+  async #read(): Promise<Uint8Array | null> {
     if (this.#ended) {
       if (this.#error !== undefined) throw this.#error;
       return null;

@@ -6,6 +6,7 @@
  */
 
 import { Http1Error } from "./errors.ts";
+import type { AbortHook } from "./types.ts";
 
 /** Size of a connection's read buffer, which is also the largest response head. */
 export const READ_BUFFER = 64 * 1024;
@@ -16,6 +17,8 @@ const WRITE_BUFFER = 16 * 1024;
 export interface ConnOwner {
   /** The exchange is over: keep `conn` for another request when `reusable`, else close it. */
   release(conn: Http1Conn, reusable: boolean): void;
+  /** The read of a watched idle connection ended (see {@linkcode Http1Conn.watchIdle}). */
+  idleEnded(conn: Http1Conn): void;
 }
 
 /**
@@ -56,9 +59,15 @@ export class Http1Conn {
   #pending: Promise<number | null> | null = null;
   /** Settles once no read is pending (for closing without a dangling read). */
   #pendingDone: Promise<void> = Promise.resolve();
-  /** Called when the idle read finishes while the connection is still idle. */
-  #onIdleEnd: (() => void) | null = null;
-  #signal: AbortSignal | null = null;
+  /** The idle read is watched: its end is reported to the owner. */
+  #watching = false;
+  /** Reports the end of the idle read: made once, not per idle period. */
+  readonly #idleReadEnded = (): void => {
+    if (!this.#watching) return;
+    this.#watching = false;
+    this.#owner.idleEnded(this);
+  };
+  #signal: AbortSignal | AbortHook | null = null;
   #scratch: Uint8Array | null = null;
 
   /** Wraps a connected socket (Nagle off). */
@@ -70,24 +79,19 @@ export class Http1Conn {
   }
 
   /**
-   * Watches an idle connection: reads in the background, and calls `onEnd`
-   * if the read ends (EOF, stray bytes, an error) before an exchange begins.
-   * A connection the backend closed is then dropped from the pool rather than
-   * handed to a request, and stray bytes are never taken for a response.
+   * Watches an idle connection: reads in the background, and tells the
+   * owner (`idleEnded`) if the read ends (EOF, stray bytes, an error) before
+   * an exchange begins. A connection the backend closed is then dropped from
+   * the pool rather than handed to a request, and stray bytes are never taken
+   * for a response.
    */
-  watchIdle(onEnd: () => void): void {
+  watchIdle(): void {
     if (this.closed || this.#pending !== null) return;
-    this.#onIdleEnd = onEnd;
+    this.#watching = true;
     this.start = this.end = 0;
     const read = this.tcp.read(this.buf);
     this.#pending = read;
-    this.#pendingDone = read.then(() => this.#idleReadEnded(), () => this.#idleReadEnded());
-  }
-
-  #idleReadEnded(): void {
-    const onEnd = this.#onIdleEnd;
-    this.#onIdleEnd = null;
-    onEnd?.();
+    this.#pendingDone = read.then(this.#idleReadEnded, this.#idleReadEnded);
   }
 
   /** Resolves once no background read is pending (after `close()`, promptly). */
@@ -96,14 +100,14 @@ export class Http1Conn {
   }
 
   /** Starts an exchange, listening to `signal`. */
-  begin(signal: AbortSignal | undefined): void {
+  begin(signal: AbortSignal | AbortHook | undefined): void {
     this.#busy = true;
-    this.#onIdleEnd = null;
+    this.#watching = false;
     this.received = 0;
     this.writing = false;
     if (signal !== undefined) {
       this.#signal = signal;
-      signal.addEventListener("abort", this);
+      listen(signal, this);
       if (signal.aborted) this.abort(signal.reason);
     }
   }
@@ -117,7 +121,7 @@ export class Http1Conn {
     if (!this.#busy) return;
     this.#busy = false;
     if (this.#signal !== null) {
-      this.#signal.removeEventListener("abort", this);
+      unlisten(this.#signal, this);
       this.#signal = null;
     }
     const reusable = keepAlive && !this.writing && !this.closed && this.failure === undefined &&
@@ -202,4 +206,22 @@ export class Http1Conn {
     const why = e instanceof Error ? e.message : String(e);
     return new Http1Error(`Connection to ${this.origin} failed: ${why}`, "closed", { cause: e });
   }
+}
+
+/** Adds `listener` to an `AbortSignal`, or sets it on an `AbortHook`. */
+export function listen(
+  signal: AbortSignal | AbortHook | undefined,
+  listener: { handleEvent(): void },
+): void {
+  if (signal instanceof AbortSignal) signal.addEventListener("abort", listener);
+  else if (signal !== undefined) signal.listener = listener;
+}
+
+/** Undoes {@linkcode listen}. */
+export function unlisten(
+  signal: AbortSignal | AbortHook | undefined,
+  listener: { handleEvent(): void },
+): void {
+  if (signal instanceof AbortSignal) signal.removeEventListener("abort", listener);
+  else if (signal !== undefined && signal.listener === listener) signal.listener = null;
 }

@@ -9,7 +9,7 @@
 import { ResponseBody } from "./body.ts";
 import { type Http1Conn, READ_BUFFER } from "./conn.ts";
 import { Http1Error } from "./errors.ts";
-import { CHUNKED, encodeHead, type RequestHead } from "./request_head.ts";
+import { CHUNKED, encodeHead, type RequestHead, writeHead } from "./request_head.ts";
 import { findHeadEnd, parseResponseHead, type ResponseHead } from "./response_head.ts";
 import type { ByteSource, Http1Request, Http1Response } from "./types.ts";
 
@@ -31,17 +31,27 @@ export async function exchange(
   conn.begin(req.signal);
   try {
     const body = req.body;
-    const rest = await sendHead(conn, head, body);
+    const small = body instanceof Uint8Array && body.length <= SMALL ? body : null;
+    await conn.write(headBytes(conn, req, head, small));
     // The rest goes out while the response is read: a backend may answer
     // early (413) and stop reading, and waiting for the write would deadlock.
-    if (rest !== null) {
+    if (small === null && body !== null) {
       conn.writing = true;
-      sendBody(conn, rest, head.length);
+      sendBody(conn, body, head.length);
     }
-    for (let interim = 0;; interim++) {
-      const res = await readHead(conn);
+    // Bytes after `start` already searched for the end of the head.
+    let searched = 0;
+    for (let interim = 0;;) {
+      const res = takeHead(conn, searched);
+      if (res === null) {
+        searched = Math.max(0, conn.end - conn.start - 3);
+        if (conn.end - conn.start >= READ_BUFFER) throw bad(conn, "response head over 64 KiB");
+        if (await conn.fill() === 0) throw closedInHead(conn);
+        continue;
+      }
+      searched = 0;
       if (res.status >= 200 || res.status === 101) return respond(conn, res, req.method);
-      if (interim === MAX_INTERIM) throw bad(conn, `more than ${MAX_INTERIM} interim responses`);
+      if (interim++ === MAX_INTERIM) throw bad(conn, `more than ${MAX_INTERIM} interim responses`);
     }
   } catch (e) {
     conn.finish(false);
@@ -49,19 +59,18 @@ export async function exchange(
   }
 }
 
-/** Writes the head, with the body when small; returns the body left to send. */
-async function sendHead(
+/** The head with the body when small, in the connection's scratch buffer. */
+function headBytes(
   conn: Http1Conn,
+  req: Http1Request,
   head: RequestHead,
-  body: Uint8Array | ByteSource | null,
-): Promise<Uint8Array | ByteSource | null> {
-  const small = body instanceof Uint8Array && body.length <= SMALL ? body : null;
-  const size = head.text.length + (small === null ? 0 : small.length);
+  small: Uint8Array | null,
+): Uint8Array {
+  const size = head.size + (small === null ? 0 : small.length);
   const buf = conn.scratch(size);
-  const n = encodeHead(head.text, buf, 0);
+  const n = writeHead(req, head, buf);
   if (small !== null) buf.set(small, n);
-  await conn.write(buf.subarray(0, size));
-  return small !== null || body === null ? null : body;
+  return buf.subarray(0, size);
 }
 
 /**
@@ -131,24 +140,21 @@ function writeText(conn: Http1Conn, text: string): Promise<void> {
   return conn.write(buf.subarray(0, encodeHead(text, buf, 0)));
 }
 
-/** Reads and parses the next response head from the connection. */
-async function readHead(conn: Http1Conn): Promise<ResponseHead> {
-  // Bytes after `start` already searched for the end of the head.
-  let searched = 0;
-  for (;;) {
-    const end = findHeadEnd(conn.buf, conn.start + searched, conn.end);
-    if (end !== -1) {
-      const head = parseResponseHead(conn.buf.subarray(conn.start, end), conn.origin);
-      conn.start = end;
-      return head;
-    }
-    searched = Math.max(0, conn.end - conn.start - 3);
-    if (conn.end - conn.start >= READ_BUFFER) throw bad(conn, "response head over 64 KiB");
-    if (await conn.fill() === 0) {
-      const when = conn.received === 0 ? "before a response" : "in the response head";
-      throw new Http1Error(`Connection to ${conn.origin} closed ${when}`, "closed");
-    }
-  }
+/**
+ * Parses the next response head when it is all buffered, searching from
+ * `searched` bytes after `start`; null when more bytes are needed.
+ */
+function takeHead(conn: Http1Conn, searched: number): ResponseHead | null {
+  const end = findHeadEnd(conn.buf, conn.start + searched, conn.end);
+  if (end === -1) return null;
+  const head = parseResponseHead(conn.buf.subarray(conn.start, end), conn.origin);
+  conn.start = end;
+  return head;
+}
+
+function closedInHead(conn: Http1Conn): Http1Error {
+  const when = conn.received === 0 ? "before a response" : "in the response head";
+  return new Http1Error(`Connection to ${conn.origin} closed ${when}`, "closed");
 }
 
 /** The response for a final head, its body framed per RFC 9112 §6.3. */

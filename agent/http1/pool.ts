@@ -6,14 +6,14 @@
  * @module
  */
 
-import { type ConnOwner, Http1Conn } from "./conn.ts";
+import { type ConnOwner, Http1Conn, listen, unlisten } from "./conn.ts";
 import { Http1Error, originOf } from "./errors.ts";
 import { exchange } from "./exchange.ts";
 import { requestHead } from "./request_head.ts";
 import type { Http1Request, Http1Response } from "./types.ts";
 
 export { Http1Error, type Http1ErrorCode } from "./errors.ts";
-export type { ByteSource, Http1Body, Http1Request, Http1Response } from "./types.ts";
+export type { AbortHook, ByteSource, Http1Body, Http1Request, Http1Response } from "./types.ts";
 
 /** Options of {@linkcode Http1Pool}. */
 export interface Http1PoolOptions {
@@ -56,7 +56,12 @@ export class Http1Pool {
   readonly #connecting = new Set<AbortController>();
   #sweeper: ReturnType<typeof setInterval> | undefined = undefined;
   #closed = false;
-  readonly #owner: ConnOwner = { release: (conn, reusable) => this.#release(conn, reusable) };
+  /** The last origin, kept while requests go to the same host and port (one string, hashed once). */
+  #last = { hostname: "", port: -1, origin: "" };
+  readonly #owner: ConnOwner = {
+    release: (conn, reusable) => this.#release(conn, reusable),
+    idleEnded: (conn) => this.#dropIdle(conn),
+  };
 
   /** Creates an empty pool; throws `RangeError` for a negative or non-finite option. */
   constructor(options: Http1PoolOptions = {}) {
@@ -71,9 +76,9 @@ export class Http1Pool {
    * request body's error, or `TypeError` for a request that cannot be sent.
    */
   async request(req: Http1Request): Promise<Http1Response> {
-    const origin = originOf(req.hostname, req.port);
+    const origin = this.#originOf(req.hostname, req.port);
     if (this.#closed) throw poolClosed(origin);
-    req.signal?.throwIfAborted();
+    if (req.signal?.aborted) throw req.signal.reason;
     const head = requestHead(req);
     const conn = this.#takeIdle(origin);
     if (conn !== null) {
@@ -112,6 +117,14 @@ export class Http1Pool {
     await Promise.all(idle.map((conn) => conn.settled()));
   }
 
+  #originOf(hostname: string, port: number): string {
+    const last = this.#last;
+    if (hostname !== last.hostname || port !== last.port) {
+      this.#last = { hostname, port, origin: originOf(hostname, port) };
+    }
+    return this.#last.origin;
+  }
+
   /** A reused connection that the backend had closed: the request may go again. */
   #stale(conn: Http1Conn, req: Http1Request, e: unknown): boolean {
     const replayable = req.body === null || req.body instanceof Uint8Array;
@@ -142,7 +155,7 @@ export class Http1Pool {
     conn.idleSince = Date.now();
     stack.push(conn);
     this.#idleCount++;
-    conn.watchIdle(() => this.#dropIdle(conn));
+    conn.watchIdle();
     if (this.#sweeper === undefined) {
       const every = Math.max(10, Math.min(1000, this.#idleTimeout / 4));
       const sweeper = setInterval(() => this.#sweep(), every);
@@ -193,8 +206,8 @@ export class Http1Pool {
       controller.abort(e);
     }, ms);
     const signal = req.signal;
-    const onAbort = () => controller.abort(signal!.reason);
-    signal?.addEventListener("abort", onAbort);
+    const onAbort = { handleEvent: () => controller.abort(signal!.reason) };
+    listen(signal, onAbort);
     this.#connecting.add(controller);
     let tcp: Deno.TcpConn;
     try {
@@ -208,7 +221,7 @@ export class Http1Pool {
       throw connectError(origin, e);
     } finally {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      unlisten(signal, onAbort);
       this.#connecting.delete(controller);
     }
     if (controller.signal.aborted) {

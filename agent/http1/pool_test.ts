@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { within } from "../../tests/helpers/streams.ts";
-import { Http1Error, Http1Pool } from "./pool.ts";
+import { type AbortHook, Http1Error, Http1Pool } from "./pool.ts";
 import { helloServer, rawServer, readText, request, sourceOf, utf8 } from "./testing.ts";
 
 Deno.test("Http1Pool reuses one keep-alive connection for sequential requests", async () => {
@@ -98,6 +98,30 @@ Deno.test("Http1Pool rejects a pending request when its signal aborts", async ()
     pool.request(request(server.port, { signal: controller.signal })),
     (e) => e === reason,
   );
+});
+
+Deno.test("Http1Pool aborts through an AbortHook as through a signal, and lets go of it", async () => {
+  await using server = rawServer(async (c) => {
+    while (await c.reader.head() !== null) {
+      await c.send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nfirst");
+    }
+  });
+  await using pool = new Http1Pool();
+  const hook: AbortHook = { aborted: false, reason: undefined, listener: null };
+  const abort = (reason: unknown) => {
+    Object.assign(hook, { aborted: true, reason });
+    hook.listener?.handleEvent();
+  };
+  const res = await within(5000, "GET", pool.request(request(server.port, { signal: hook })));
+  assert.equal(new TextDecoder().decode((await res.body!.read())!), "first");
+  assert.notEqual(hook.listener, null);
+  const pending = res.body!.read();
+  const reason = new Error("stop");
+  abort(reason);
+  await within(5000, "read", assert.rejects(pending, (e) => e === reason));
+  assert.equal(hook.listener, null);
+  await assert.rejects(pool.request(request(server.port, { signal: hook })), (e) => e === reason);
+  assert.equal(server.accepted, 1);
 });
 
 Deno.test("Http1Pool drops an idle connection the backend closed, before reusing it", async () => {

@@ -1,6 +1,7 @@
 /**
- * The request head: serialised to one string, then encoded into a buffer in
- * one call. Names and values are checked so that nothing can smuggle a line.
+ * The request head: checked and measured first, then written into a buffer
+ * without building a string. Names and values are checked so that nothing
+ * can smuggle a line.
  *
  * @module
  */
@@ -21,25 +22,34 @@ const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 /** Body length of a serialised request when the body is streamed chunked. */
 export const CHUNKED = -1;
 
-/** A serialised request head and how its body is framed. */
+/** A checked request head: its size, and how its body is framed. */
 export interface RequestHead {
-  /** The head, ending with the empty line. */
-  text: string;
+  /** Bytes of the head, ending with the empty line (one per character). */
+  size: number;
   /** Bytes of body to send after it, or {@linkcode CHUNKED}. */
   length: number;
+  /** The framing header line added to the request's headers, or "". */
+  framing: string;
 }
 
+/** The request line's end. */
+const VERSION = " HTTP/1.1\r\n";
+const EMPTY_BODY = "content-length: 0\r\n";
+const CHUNKED_BODY = "transfer-encoding: chunked\r\n";
+
 /**
- * Serialises the request line and headers, adding the body's framing header:
- * `content-length` for bytes (and for POST, PUT, PATCH without a body),
- * `transfer-encoding: chunked` for a source without a `content-length`.
- * Throws `TypeError` for a method, target, name or value that would break
- * the head, or a `content-length` that contradicts the body.
+ * Checks the request line and headers and works out the body's framing
+ * header: `content-length` for bytes (and for POST, PUT, PATCH without a
+ * body), `transfer-encoding: chunked` for a source without a
+ * `content-length`. Nothing is serialised: {@linkcode writeHead} writes the
+ * bytes straight into a buffer. Throws `TypeError` for a method, target,
+ * name or value that would break the head, or a `content-length` that
+ * contradicts the body.
  *
  * @example
  * ```ts
  * requestHead({ hostname: "h", port: 80, method: "GET", target: "/", headers: [["host", "h"]], body: null });
- * // { text: "GET / HTTP/1.1\r\nhost: h\r\n\r\n", length: 0 }
+ * // { size: 27, length: 0, framing: "" } for "GET / HTTP/1.1\r\nhost: h\r\n\r\n"
  * ```
  */
 export function requestHead(req: Http1Request): RequestHead {
@@ -48,7 +58,7 @@ export function requestHead(req: Http1Request): RequestHead {
   if (target === "" || BAD_TARGET.test(target)) {
     throw new TypeError(`Invalid request target ${JSON.stringify(target)}`);
   }
-  let text = method + " " + target + " HTTP/1.1\r\n";
+  let size = method.length + 1 + target.length + VERSION.length + 2;
   let declared = -1;
   for (let i = 0; i < headers.length; i++) {
     const pair = headers[i]!;
@@ -60,24 +70,71 @@ export function requestHead(req: Http1Request): RequestHead {
       throw new TypeError(`Invalid value of header "${name}": ${JSON.stringify(value)}`);
     }
     if (name === "content-length") declared = declaredLength(value, declared);
-    text += name + ": " + value + "\r\n";
+    size += name.length + value.length + 4;
   }
   let length: number;
+  let framing = "";
   if (body === null) {
     if (declared > 0) throw new TypeError(`content-length is ${declared} but there is no body`);
-    if (declared === -1 && BODY_METHODS.has(method)) text += "content-length: 0\r\n";
+    if (declared === -1 && BODY_METHODS.has(method)) framing = EMPTY_BODY;
     length = 0;
   } else if (body instanceof Uint8Array) {
-    if (declared === -1) text += "content-length: " + body.length + "\r\n";
+    if (declared === -1) framing = "content-length: " + body.length + "\r\n";
     else if (declared !== body.length) {
       throw new TypeError(`content-length is ${declared} but the body has ${body.length} bytes`);
     }
     length = body.length;
   } else if (declared === -1) {
-    text += "transfer-encoding: chunked\r\n";
+    framing = CHUNKED_BODY;
     length = CHUNKED;
   } else length = declared;
-  return { text: text + "\r\n", length };
+  return { size: size + framing.length, length, framing };
+}
+
+/**
+ * Writes the head of `req`, checked as `head` by {@linkcode requestHead},
+ * at the start of `buf` (at least `head.size` bytes), one byte per character
+ * (header values are byte strings). Returns `head.size`. Throws `TypeError`
+ * for a character above U+00FF.
+ *
+ * @example
+ * ```ts
+ * const head = requestHead(req);
+ * const buf = new Uint8Array(head.size);
+ * writeHead(req, head, buf);
+ * ```
+ */
+export function writeHead(req: Http1Request, head: RequestHead, buf: Uint8Array): number {
+  let n = put(req.method, buf, 0);
+  buf[n++] = 32;
+  n = put(req.target, buf, n);
+  n = put(VERSION, buf, n);
+  const headers = req.headers;
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i]!;
+    const name = pair[0];
+    if (name === "transfer-encoding") continue;
+    n = put(name, buf, n);
+    buf[n++] = 58;
+    buf[n++] = 32;
+    n = put(pair[1], buf, n);
+    buf[n++] = 13;
+    buf[n++] = 10;
+  }
+  n = put(head.framing, buf, n);
+  buf[n++] = 13;
+  buf[n++] = 10;
+  return n;
+}
+
+/** Writes `text` at `at`, one byte per character; returns the end. */
+function put(text: string, buf: Uint8Array, at: number): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff) throw new TypeError(`Request head has a character above U+00FF at ${at + i}`);
+    buf[at + i] = c;
+  }
+  return at + text.length;
 }
 
 function declaredLength(value: string, before: number): number {
@@ -93,8 +150,8 @@ function declaredLength(value: string, before: number): number {
 const encoder = new TextEncoder();
 
 /**
- * Encodes a head into `buf` at `offset`, one byte per character (header
- * values are byte strings): one `encodeInto` for ASCII, a loop otherwise.
+ * Encodes head text (a chunk's framing, say) into `buf` at `offset`, one
+ * byte per character: one `encodeInto` for ASCII, a loop otherwise.
  * Returns the bytes written, or -1 when `buf` is too small. Throws
  * `TypeError` for a character above U+00FF.
  */

@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
-import { CHUNKED, encodeHead, requestHead } from "./request_head.ts";
+import { CHUNKED, encodeHead, requestHead, writeHead } from "./request_head.ts";
 import { request, sourceOf } from "./testing.ts";
 import type { Http1Request } from "./types.ts";
 
-function head(fields: Partial<Http1Request>) {
-  return requestHead(request(80, { headers: [["host", "h"]], ...fields }));
+/** The head's text as written, and its body length. */
+function head(fields: Partial<Http1Request>): { text: string; length: number } {
+  const req = request(80, { headers: [["host", "h"]], ...fields });
+  const h = requestHead(req);
+  const buf = new Uint8Array(h.size + 8);
+  const n = writeHead(req, h, buf);
+  assert.equal(n, h.size);
+  return { text: String.fromCharCode(...buf.subarray(0, n)), length: h.length };
 }
 
 Deno.test("requestHead() serialises the request line and headers in order", () => {
@@ -56,6 +62,14 @@ Deno.test("requestHead() throws TypeError for what would break or contradict the
     },
   ];
   for (const fields of bad) assert.throws(() => head(fields), TypeError, JSON.stringify(fields));
+});
+
+Deno.test("writeHead() writes Latin-1 as one byte per character and refuses what is above", () => {
+  assert.equal(
+    head({ headers: [["host", "h"], ["x-a", "caf\u00e9"]] }).text,
+    "GET / HTTP/1.1\r\nhost: h\r\nx-a: caf\u00e9\r\n\r\n",
+  );
+  assert.throws(() => head({ headers: [["host", "h"], ["x-a", "\u20ac"]] }), TypeError);
 });
 
 Deno.test("encodeHead() writes ASCII and Latin-1 as one byte per character", () => {

@@ -30,8 +30,8 @@ export interface ResponseHead {
   keepAlive: boolean;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?:[ \t](.*))?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const DIGITS = /^[0-9]{1,15}$/;
 /** NUL anywhere, or a CR not ending a line. */
 const BAD_BYTES = /\0|\r(?!\n)/;
 const NON_ASCII = /[\u0080-\uffff]/;
@@ -69,18 +69,21 @@ export function parseResponseHead(bytes: Uint8Array, origin: string): ResponseHe
   const s = latin1(bytes);
   if (BAD_BYTES.test(s)) throw bad(origin, "a NUL or a bare CR in the head");
   let eol = s.indexOf("\n");
-  const statusLine = s.slice(0, lineEnd(s, 0, eol));
-  const m = STATUS_LINE.exec(statusLine);
-  if (m === null) throw bad(origin, `malformed status line ${JSON.stringify(statusLine)}`);
+  const lineEnded = lineEnd(s, 0, eol);
+  const status = statusOf(s, lineEnded);
+  if (status === -1) {
+    throw bad(origin, `malformed status line ${JSON.stringify(s.slice(0, lineEnded))}`);
+  }
+  const minor1 = s.charCodeAt(7) === 49;
   const head: ResponseHead = {
-    version: m[1] === "1" ? "1.1" : "1.0",
-    status: Number(m[2]),
-    statusText: m[3] ?? "",
+    version: minor1 ? "1.1" : "1.0",
+    status,
+    statusText: lineEnded > 12 ? s.slice(13, lineEnded) : "",
     headers: [],
     contentLength: -1,
     encoded: false,
     chunked: false,
-    keepAlive: m[1] === "1",
+    keepAlive: minor1,
   };
   let close = false;
   let keepAlive = false;
@@ -109,6 +112,23 @@ export function parseResponseHead(bytes: Uint8Array, origin: string): ResponseHe
   }
   head.keepAlive = !close && (head.keepAlive || keepAlive);
   return head;
+}
+
+/**
+ * The status code of a status line `s[0, end)` shaped as
+ * `HTTP/1.[01] [1-9][0-9][0-9]`, then the end or a space or tab and a
+ * reason phrase; -1 for any other shape. No regex match array.
+ */
+function statusOf(s: string, end: number): number {
+  if (end < 12 || !s.startsWith("HTTP/1.")) return -1;
+  const minor = s.charCodeAt(7);
+  if ((minor !== 48 && minor !== 49) || s.charCodeAt(8) !== 32) return -1;
+  const a = s.charCodeAt(9) - 48;
+  const b = s.charCodeAt(10) - 48;
+  const c = s.charCodeAt(11) - 48;
+  if (a < 1 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return -1;
+  if (end > 12 && s.charCodeAt(12) !== 32 && s.charCodeAt(12) !== 9) return -1;
+  return a * 100 + b * 10 + c;
 }
 
 function latin1(bytes: Uint8Array): string {
@@ -155,16 +175,19 @@ function fold(headers: [string, string][], s: string, pos: number, end: number, 
 
 function contentLength(value: string, head: ResponseHead, origin: string): number {
   let n = -1;
-  // "5, 5" is allowed (RFC 9110 §8.6), "5, 6" is not.
-  for (const part of value.split(",")) {
-    const v = part.trim();
-    const m = /^[0-9]{1,15}$/.test(v) ? Number(v) : -2;
+  // "5, 5" is allowed (RFC 9110 §8.6), "5, 6" is not. No array for the usual single value.
+  for (let from = 0; from <= value.length;) {
+    let to = value.indexOf(",", from);
+    if (to === -1) to = value.length;
+    const v = from === 0 && to === value.length ? value.trim() : value.slice(from, to).trim();
+    const m = DIGITS.test(v) ? Number(v) : -2;
     if (
       m === -2 || (n !== -1 && m !== n) || (head.contentLength !== -1 && m !== head.contentLength)
     ) {
       throw bad(origin, `invalid or conflicting content-length ${JSON.stringify(value)}`);
     }
     n = m;
+    from = to + 1;
   }
   return n;
 }
@@ -174,6 +197,7 @@ function lastToken(value: string): string {
 }
 
 function hasToken(lowerValue: string, token: string): boolean {
+  if (lowerValue.indexOf(",") === -1) return lowerValue.trim() === token;
   for (const part of lowerValue.split(",")) if (part.trim() === token) return true;
   return false;
 }

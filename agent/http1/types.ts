@@ -33,8 +33,35 @@ export interface Http1Request {
    * `Uint8Array` gets a `content-length` (one already present must match).
    */
   body: null | Uint8Array | ByteSource;
-  /** Aborting closes the connection; pending promises reject with `signal.reason`. */
-  signal?: AbortSignal;
+  /**
+   * Aborting closes the connection; pending promises reject with `signal.reason`.
+   * An {@linkcode AbortHook} does the same without an event per request.
+   */
+  signal?: AbortSignal | AbortHook;
+}
+
+/**
+ * A cheaper stand-in for an `AbortSignal` (no `EventTarget`, no listener
+ * records): the pool sets `listener` while it waits on the request and clears
+ * it when done; whoever aborts sets `aborted` and `reason`, then calls
+ * `listener?.handleEvent()`.
+ *
+ * @example
+ * ```ts
+ * const hook: AbortHook = { aborted: false, reason: undefined, listener: null };
+ * const pending = pool.request({ ...req, signal: hook });
+ * hook.aborted = true;
+ * hook.reason = new Error("Gone");
+ * hook.listener?.handleEvent();
+ * ```
+ */
+export interface AbortHook {
+  /** True once aborted. */
+  readonly aborted: boolean;
+  /** Why it was aborted. */
+  readonly reason: unknown;
+  /** Called once aborted; set and cleared by the pool. */
+  listener: { handleEvent(): void } | null;
 }
 
 /** A response body: chunks are views into the connection's buffer, valid until the next `read()`. */

@@ -106,10 +106,76 @@ export async function serveStream(
   handlers: ReadonlyMap<number, StreamHandler>,
   options: ReadOptions = {},
 ): Promise<void> {
-  let answered = false;
-  const refuse = async (code: string, message: string) => {
-    if (answered) throw new Error("Stream was already answered");
-    answered = true;
+  const incoming = new Incoming(stream, options.maxBody);
+  try {
+    const opened = await readOpen(stream, options);
+    incoming.kind = opened.kind;
+    incoming.params = opened.params;
+    incoming.text = opened.text;
+  } catch (e) {
+    if (e instanceof OpenError && e.code !== "timeout" && e.code !== "truncated") {
+      await incoming.refuse(e.code, e.message);
+    } else stream.reset();
+    return;
+  }
+  const handler = handlers.get(incoming.kind);
+  if (handler === undefined) {
+    await incoming.refuse("unknown-kind", `Unknown stream kind ${kindName(incoming.kind)}`);
+    return;
+  }
+  try {
+    await handler(incoming);
+  } catch (e) {
+    if (!incoming.answered) await incoming.refuse("internal", (e as Error).message ?? String(e));
+    else stream.reset();
+  }
+}
+
+/** No parameters (before the open message is read). */
+const NO_PARAMS: Params = Object.freeze({});
+
+/**
+ * The {@linkcode IncomingStream} handed to a handler: a class, so that a
+ * stream costs one object, not an object with getters and closures.
+ */
+class Incoming implements IncomingStream {
+  readonly stream: MuxStream;
+  kind = 0;
+  params: Params = NO_PARAMS;
+  text = "";
+  /** OK or ERROR was sent (or is being sent). */
+  answered = false;
+  readonly #maxBody: number | undefined;
+
+  constructor(stream: MuxStream, maxBody: number | undefined) {
+    this.stream = stream;
+    this.#maxBody = maxBody;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.stream.readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.stream.writable;
+  }
+
+  accept(data: Params | string = {}): Promise<void> {
+    if (this.answered) return Promise.reject(new Error("Stream was already answered"));
+    this.answered = true;
+    // The largest message this side reads is also the largest it answers with.
+    return this.stream.write(
+      encodeReply(
+        typeof data === "string" ? { ok: true, text: data } : { ok: true, data },
+        this.#maxBody,
+      ),
+    );
+  }
+
+  async refuse(code: string, message: string): Promise<void> {
+    if (this.answered) throw new Error("Stream was already answered");
+    this.answered = true;
+    const stream = this.stream;
     try {
       await stream.write(encodeReply({ ok: false, code, message }));
       stream.closeWrite();
@@ -123,50 +189,6 @@ export async function serveStream(
     const timer = setTimeout(() => stream.reset(), REFUSED_LINGER_MS);
     stream.closed.then(() => clearTimeout(timer));
     drain(stream);
-  };
-  let opened;
-  try {
-    opened = await readOpen(stream, options);
-  } catch (e) {
-    if (e instanceof OpenError && e.code !== "timeout" && e.code !== "truncated") {
-      await refuse(e.code, e.message);
-    } else stream.reset();
-    return;
-  }
-  const { kind, params, text } = opened;
-  const handler = handlers.get(kind);
-  if (handler === undefined) {
-    await refuse("unknown-kind", `Unknown stream kind ${kindName(kind)}`);
-    return;
-  }
-  try {
-    await handler({
-      stream,
-      kind,
-      params,
-      text,
-      get readable() {
-        return stream.readable;
-      },
-      get writable() {
-        return stream.writable;
-      },
-      accept: (data = {}) => {
-        if (answered) return Promise.reject(new Error("Stream was already answered"));
-        answered = true;
-        // The largest message this side reads is also the largest it answers with.
-        return stream.write(
-          encodeReply(
-            typeof data === "string" ? { ok: true, text: data } : { ok: true, data },
-            options.maxBody,
-          ),
-        );
-      },
-      refuse,
-    });
-  } catch (e) {
-    if (!answered) await refuse("internal", (e as Error).message ?? String(e));
-    else stream.reset();
   }
 }
 
