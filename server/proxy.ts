@@ -12,21 +12,18 @@ import type { DomainRegistry } from "./domains.ts";
 import type { AgentRegistry, Registration } from "./agents.ts";
 import { admit, challenge } from "./rules.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
-import { countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
-import type { MuxStream } from "../shared/mux/mod.ts";
+import { clientResponse, countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
 import { encodeOpen, readTextReply, StreamKind } from "../shared/open/mod.ts";
 import {
   decodeResponseHead,
   encodeRequestHead,
   HTTP_ERROR_STATUS,
+  type HttpResponseHead,
 } from "../shared/http/exchange.ts";
-import {
-  endToEndPairs,
-  forwardedHeaders,
-  PairList,
-  transactionId,
-} from "../shared/http/headers.ts";
+import { endToEndPairs, PairList, setForwarded } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
+import { Flight } from "./flight.ts";
+import { type ClientHead, hostOf, readHead, targetOf } from "./request_head.ts";
 
 /** What the proxy needs from the rest of the server. */
 export interface ProxyDeps {
@@ -45,18 +42,11 @@ export interface ProxyDeps {
 /** Statuses whose responses carry no body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-/** Per-request bookkeeping for the access log. */
-interface Exchange {
-  start: number;
-  domain: string;
-  client: string;
-  method: string;
-  path: string;
-  tid: string;
-  agent: string | null;
-  bytesIn: number;
-  bytesOut: number;
-}
+/** The options given to {@link endToEndPairs} for a list of our own. */
+const REUSE = { reuse: true } as const;
+
+/** The forwarders of a domain that trusts none. */
+const TRUST_NONE = (_ip: string) => false;
 
 /** Handles client requests for every listener. */
 export class Proxy {
@@ -64,11 +54,14 @@ export class Proxy {
   readonly #inflight = new Map<string, number>();
   readonly #watchdog: Watchdog;
   readonly #relays = new Set<Promise<void>>();
+  /** Limits on an agent's reply: the head we accept, and how long the agent may take. */
+  readonly #replyLimits: { maxBody: number; timeout: number };
 
   /** A proxy over the server's registries. */
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
-    const { readTimeout, writeTimeout } = deps.config.limits;
+    const { readTimeout, writeTimeout, headerSize, idleTimeout } = deps.config.limits;
+    this.#replyLimits = { maxBody: headerSize + 4096, timeout: idleTimeout };
     this.#watchdog = new Watchdog(Watchdog.intervalFor(Math.min(readTimeout, writeTimeout)), {
       linger: true,
     });
@@ -88,227 +81,208 @@ export class Proxy {
   ): Response | Promise<Response> {
     const { config, agents } = this.#deps;
     const remote = info.remoteAddr;
-    const url = new URL(req.url);
-    if (url.pathname === config.agentPath) return agents.upgrade(req, remote.hostname);
-    const host = hostOf(req, url);
-    const x: Exchange = {
-      start: performance.now(),
-      domain: host,
-      client: remote.hostname,
-      method: req.method,
-      path: url.pathname + url.search,
-      tid: transactionId(),
-      agent: null,
-      bytesIn: 0,
-      bytesOut: 0,
-    };
-    const domain = this.#deps.domains.get(host);
+    const target = targetOf(req.url);
+    if (isPath(target, config.agentPath)) return agents.upgrade(req, remote.hostname);
+    const f = new Flight(req, target);
+    const head = readHead(req, target);
+    f.domain = hostOf(head.headers.get("host") ?? new URL(req.url).host);
+    f.client = remote.hostname;
+    const domain = this.#deps.domains.get(f.domain);
     if (domain === undefined || !domain.active) {
-      return this.#refuse(x, domain === undefined ? "unknown domain" : "domain inactive", null);
+      return this.#refuse(f, domain === undefined ? "unknown domain" : "domain inactive", null);
     }
-    return this.#forDomain(req, x, domain, info, proto);
+    return this.#forDomain(req, f, domain, head, info, proto);
   }
 
-  async #forDomain(
+  /** Checks the request against the domain's limits and rules, then starts the exchange. */
+  #forDomain(
     req: Request,
-    x: Exchange,
+    f: Flight,
     domain: ServerDomain,
+    head: ClientHead,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
     proto: "https" | "http",
-  ): Promise<Response> {
+  ): Response | Promise<Response> {
     const { config } = this.#deps;
-    const remote = info.remoteAddr;
-    // Start line ("GET /path HTTP/1.1\r\n") and final blank line, then every header.
-    const size = { bytes: x.method.length + x.path.length + 14 };
-    const headers = new PairList(endToEndPairs(req.headers, size));
-    if (size.bytes > config.limits.headerSize) {
-      return this.#fail(x, domain, 431, "request head too large");
+    const headers = head.headers;
+    if (head.bytes > config.limits.headerSize) {
+      return this.#fail(f, domain, 431, "request head too large");
     }
-    const ws = isUpgrade(req);
+    const ws = head.upgrade?.toLowerCase() === "websocket";
     if (ws) {
-      headers.set("upgrade", req.headers.get("upgrade")!);
+      headers.set("upgrade", head.upgrade!);
       headers.set("connection", "Upgrade");
     }
-    const forwarded = forwardedHeaders({
+    const trusted = domain.trustedForwarders;
+    f.client = setForwarded({
       headers,
-      clientIp: remote.hostname,
-      trusted: (ip) => domain.trustedForwarders?.contains(ip) ?? false,
+      clientIp: f.client,
+      trusted: trusted ? (ip) => trusted.contains(ip) : TRUST_NONE,
       proto,
-      host: headers.get("host") ?? x.domain,
+      host: headers.get("host") ?? f.domain,
     });
-    x.client = forwarded.clientIp;
-    const verdict = admit(domain.clients, x.client, headers.get("authorization"), new Date());
+    const verdict = admit(domain.clients, f.client, headers.get("authorization"));
     if (!verdict.ok) {
       if (verdict.challenge) {
-        this.#log(x, 401, verdict.reason);
+        f.end(401, verdict.reason, this.#deps.access);
         return new Response("Authentication required\n", {
           status: 401,
           headers: { "www-authenticate": challenge(domain.clients.realm) },
         });
       }
-      return this.#refuse(x, verdict.reason, domain);
+      return this.#refuse(f, verdict.reason, domain);
     }
     if (domain.clients.credentials.length > 0) headers.delete("authorization");
     const length = Number(headers.get("content-length") ?? "0");
-    if (length > domain.bodySize) return this.#fail(x, domain, 413, "request body too large");
+    if (length > domain.bodySize) return this.#fail(f, domain, 413, "request body too large");
     const inflight = this.#inflight.get(domain.name) ?? 0;
     if (inflight >= domain.concurrency) {
-      return this.#fail(x, domain, 429, `over ${domain.concurrency} concurrent requests`);
+      return this.#fail(f, domain, 429, `over ${domain.concurrency} concurrent requests`);
     }
     const reg = this.#deps.agents.pick(domain.name);
-    if (reg === undefined) return this.#refuse(x, "no agent connected", domain);
-    x.agent = reg.agent;
-    this.#inflight.set(domain.name, inflight + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (this.#inflight.get(domain.name) ?? 1) - 1;
-      if (n === 0) this.#inflight.delete(domain.name);
-      else this.#inflight.set(domain.name, n);
-    };
-    if (domain.transactionId) headers.set("x-transaction-id", x.tid);
-    const opened: { stream?: MuxStream } = {};
-    try {
-      return await this.#exchange(req, x, domain, reg, headers.pairs, ws, {
-        completed: info.completed,
-        release,
-        opened,
-      });
-    } catch (e) {
-      // Whatever failed (a bad response head from the agent, a head too large to
-      // send…), the stream must not linger on the agent's session.
-      opened.stream?.reset();
-      release();
-      return this.#fail(x, domain, 502, `agent exchange failed: ${(e as Error).message}`);
-    }
+    if (reg === undefined) return this.#refuse(f, "no agent connected", domain);
+    f.agent = reg.agent;
+    f.hold(this.#inflight, domain.name);
+    if (domain.transactionId) headers.set("x-transaction-id", f.tid);
+    return this.#exchange(req, f, domain, reg, headers.pairs, ws, info.completed);
   }
 
+  /** Sends the request head (and body) on a new stream, and answers with the agent's reply. */
   async #exchange(
     req: Request,
-    x: Exchange,
+    f: Flight,
     domain: ServerDomain,
     reg: Registration,
     headers: [string, string][],
     ws: boolean,
-    life: { completed: Promise<void>; release: () => void; opened: { stream?: MuxStream } },
+    completed: Promise<void>,
   ): Promise<Response> {
-    const { config } = this.#deps;
-    const { completed, release, opened } = life;
-    const hasBody = !ws && req.body !== null;
-    const head = encodeRequestHead({
-      domain: domain.name,
-      method: req.method,
-      target: x.path,
-      headers,
-      client: x.client,
-      tid: x.tid,
-      ws,
-      body: hasBody,
-    });
-    const maxHead = config.limits.headerSize + 4096;
-    const stream = await reg.session.open();
-    opened.stream = stream;
-    // A client that goes away before the response is delivered aborts the exchange.
-    // Once the response (or upgrade) is handed to Deno, a client that leaves is
-    // seen through the body's cancel; resetting here would error a body Deno
-    // is still reading and show up as an unhandled handler error.
-    let responded = false;
-    let clientGone = false;
-    completed.catch(() => {
-      clientGone = true;
-      if (!responded) stream.reset();
-    });
-    await stream.write(encodeOpen({ kind: StreamKind.Http, text: head }, maxHead));
-    let aborted: { status: number; reason: string } | null = null;
-    if (hasBody) {
-      pumpBody(req.body!, stream, {
-        watchdog: this.#watchdog,
-        readTimeout: config.limits.readTimeout,
-        maxBytes: domain.bodySize,
-        onBytes: (n) => x.bytesIn += n,
-        abort: (status, reason) => {
-          aborted = { status, reason };
-          stream.reset();
-        },
-      });
-    } else if (!ws) {
-      stream.closeWrite();
-    }
-    let reply;
     try {
-      reply = await readTextReply(stream, {
-        maxBody: maxHead,
-        timeout: config.limits.idleTimeout,
+      const hasBody = !ws && req.body !== null;
+      const head = encodeRequestHead({
+        domain: domain.name,
+        method: f.method,
+        target: f.path,
+        headers,
+        client: f.client,
+        tid: f.tid,
+        ws,
+        body: hasBody,
       });
-    } catch (e) {
-      stream.reset();
-      release();
-      const why = aborted as { status: number; reason: string } | null;
-      if (why !== null) return this.#fail(x, domain, why.status, why.reason);
-      if (clientGone) return this.#fail(x, domain, 499, "client went away");
-      throw e;
-    }
-    if (!reply.ok) {
-      stream.reset();
-      release();
-      const status = HTTP_ERROR_STATUS[reply.code] ?? 502;
-      return this.#fail(x, domain, status, `agent: ${reply.code}: ${reply.message}`);
-    }
-    const response = decodeResponseHead(reply.text);
-    responded = true;
-    if (ws) return this.#upgrade(req, x, domain, stream, response, release);
-    const out = new PairList(endToEndPairs(response.headers));
-    if (domain.transactionId) out.set("x-transaction-id", x.tid);
-    const finish = (status: number, reason: string | null) => {
-      release();
-      this.#log(x, status, reason);
-    };
-    if (NULL_BODY.has(response.status) || req.method === "HEAD") {
-      stream.cancelRead();
-      finish(response.status, null);
-      return new Response(null, { status: response.status, headers: out.pairs });
-    }
-    const length = Number(out.get("content-length") ?? "NaN");
-    if (length <= SMALL_BODY) {
+      const stream = await reg.session.open();
+      f.stream = stream;
+      // A client that goes away before the response is delivered aborts the exchange.
+      // Once the response (or upgrade) is handed to Deno, a client that leaves is
+      // seen through the body's cancel; resetting here would error a body Deno
+      // is still reading and show up as an unhandled handler error.
+      completed.catch(() => f.gone());
+      await stream.write(
+        encodeOpen({ kind: StreamKind.Http, text: head }, this.#replyLimits.maxBody),
+      );
+      if (hasBody) this.#pump(req.body!, f, domain);
+      else if (!ws) stream.closeWrite();
+      let reply;
+      try {
+        reply = await readTextReply(stream, this.#replyLimits);
+      } catch (e) {
+        stream.reset();
+        if (f.abortStatus !== 0) return this.#fail(f, domain, f.abortStatus, f.abortReason);
+        if (f.clientGone) return this.#fail(f, domain, 499, "client went away");
+        throw e;
+      }
+      if (!reply.ok) {
+        stream.reset();
+        const status = HTTP_ERROR_STATUS[reply.code] ?? 502;
+        return this.#fail(f, domain, status, `agent: ${reply.code}: ${reply.message}`);
+      }
+      const response = decodeResponseHead(reply.text);
+      f.responded = true;
+      if (ws) return this.#upgrade(req, f, domain, response);
+      const out = this.#responseHeaders(f, domain, response);
+      if (NULL_BODY.has(response.status) || req.method === "HEAD") {
+        return this.#empty(f, response.status, out);
+      }
       // A small body goes out in one write with the head: Deno's TLS server
       // sockets keep Nagle's algorithm on, so a head and a body written apart
       // would wait for the client's delayed ACK (40 ms).
-      const small = await readSmall(stream, SMALL_BODY);
-      if (small !== null) {
-        x.bytesOut = small.length;
-        finish(response.status, null);
-        return new Response(small as Uint8Array<ArrayBuffer>, {
-          status: response.status,
-          headers: out.pairs,
-        });
+      if (Number(out.get("content-length") ?? "NaN") <= SMALL_BODY) {
+        const small = await readSmall(stream, SMALL_BODY);
+        if (small !== null) return this.#whole(f, small, response.status, out);
       }
+      return this.#streamed(f, response.status, out);
+    } catch (e) {
+      // Whatever failed (a bad response head from the agent, a head too large to
+      // send…), the stream must not linger on the agent's session.
+      f.stream?.reset();
+      return this.#fail(f, domain, 502, `agent exchange failed: ${(e as Error).message}`);
     }
-    const body = countingBody(stream, {
-      watchdog: this.#watchdog,
-      writeTimeout: config.limits.writeTimeout,
-      onBytes: (n) => x.bytesOut += n,
-      onTimeout: () => stream.reset(),
-      onDone: (error) => {
-        finish(response.status, error === null ? null : `response aborted: ${error}`);
-      },
-    });
-    return new Response(body, { status: response.status, headers: out.pairs });
   }
 
-  #upgrade(
-    req: Request,
-    x: Exchange,
-    domain: ServerDomain,
-    stream: MuxStream,
-    response: { status: number; headers: [string, string][]; protocol?: string },
-    release: () => void,
-  ): Response {
+  /** Streams the client's body to the agent; a cut body is answered by the reply's failure. */
+  #pump(body: ReadableStream<Uint8Array>, f: Flight, domain: ServerDomain): void {
+    const stream = f.stream!;
+    pumpBody(body, stream, {
+      watchdog: this.#watchdog,
+      readTimeout: this.#deps.config.limits.readTimeout,
+      maxBytes: domain.bodySize,
+      onBytes: (n) => f.bytesIn += n,
+      abort: (status, reason) => {
+        f.abortStatus = status;
+        f.abortReason = reason;
+        stream.reset();
+      },
+    });
+  }
+
+  /** The headers of the client's response: the agent's end-to-end ones, and the transaction id. */
+  #responseHeaders(f: Flight, domain: ServerDomain, response: HttpResponseHead): PairList {
+    // decodeResponseHead made the pairs: they are ours to edit.
+    const out = new PairList(endToEndPairs(response.headers, REUSE));
+    if (domain.transactionId) out.set("x-transaction-id", f.tid);
+    return out;
+  }
+
+  /** A response without a body (HEAD, 204, 304…): the agent's Content-Length stays. */
+  #empty(f: Flight, status: number, out: PairList): Response {
+    f.stream!.cancelRead();
+    const response = clientResponse(null, status, out.pairs);
+    f.end(status, null, this.#deps.access);
+    return response;
+  }
+
+  /** A small body read whole, sent with the head in one write. */
+  #whole(f: Flight, body: Uint8Array, status: number, out: PairList): Response {
+    f.bytesOut = body.length;
+    // Deno sets Content-Length from a body given as bytes (the agent's value
+    // is replaced anyway): one header less to validate.
+    out.delete("content-length");
+    const response = clientResponse(body as Uint8Array<ArrayBuffer>, status, out.pairs);
+    f.end(status, null, this.#deps.access);
+    return response;
+  }
+
+  /** A body streamed from the agent, counted and held to the write timeout. */
+  #streamed(f: Flight, status: number, out: PairList): Response {
+    const stream = f.stream!;
+    const access = this.#deps.access;
+    const body = countingBody(stream, {
+      watchdog: this.#watchdog,
+      writeTimeout: this.#deps.config.limits.writeTimeout,
+      onBytes: (n) => f.bytesOut += n,
+      onTimeout: () => stream.reset(),
+      onDone: (error) => {
+        f.end(status, error === null ? null : `response aborted: ${error}`, access);
+      },
+    });
+    return clientResponse(body, status, out.pairs);
+  }
+
+  #upgrade(req: Request, f: Flight, domain: ServerDomain, response: HttpResponseHead): Response {
+    const stream = f.stream!;
     if (response.status !== 101) {
       stream.reset();
-      release();
       return this.#fail(
-        x,
+        f,
         domain,
         response.status === 200 ? 502 : response.status,
         "backend refused the WebSocket upgrade",
@@ -325,67 +299,32 @@ export class Proxy {
         });
         stream.reset();
       })
-      .finally(() => {
-        release();
-        this.#log(x, 101, null);
-      });
+      .finally(() => f.end(101, null, this.#deps.access));
     this.#relays.add(relay);
     relay.finally(() => this.#relays.delete(relay));
     return upgraded;
   }
 
   /** A stealth refusal: the configured "unavailable" status, the reason in the log only. */
-  #refuse(x: Exchange, reason: string, domain: ServerDomain | null): Response {
+  #refuse(f: Flight, reason: string, domain: ServerDomain | null): Response {
     const status = this.#deps.config.unavailableStatus;
-    if (domain !== null || this.#deps.config.log.unavailable) this.#log(x, status, reason);
+    if (domain !== null || this.#deps.config.log.unavailable) {
+      f.end(status, reason, this.#deps.access);
+    }
     return new Response(statusText(status), { status });
   }
 
-  #fail(x: Exchange, domain: ServerDomain, status: number, reason: string): Response {
-    this.#log(x, status, reason);
-    const headers = domain.transactionId ? { "x-transaction-id": x.tid } : undefined;
+  #fail(f: Flight, domain: ServerDomain, status: number, reason: string): Response {
+    f.end(status, reason, this.#deps.access);
+    const headers = domain.transactionId ? { "x-transaction-id": f.tid } : undefined;
     return new Response(statusText(status), { status: status === 499 ? 400 : status, headers });
   }
-
-  #log(x: Exchange, status: number, reason: string | null): void {
-    this.#deps.access({
-      time: isoNow(),
-      domain: x.domain,
-      client: x.client,
-      method: x.method,
-      path: x.path,
-      status,
-      bytesIn: x.bytesIn,
-      bytesOut: x.bytesOut,
-      durationMs: Math.round((performance.now() - x.start) * 10) / 10,
-      tid: x.tid,
-      agent: x.agent,
-      reason,
-    });
-  }
 }
 
-/** The last ISO time string made, and the millisecond it is for. */
-let isoCache = { ms: 0, text: "" };
-
-/** `new Date().toISOString()`, made once per millisecond at most. */
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== isoCache.ms) isoCache = { ms, text: new Date(ms).toISOString() };
-  return isoCache.text;
-}
-
-/** True for a WebSocket upgrade request. */
-function isUpgrade(req: Request): boolean {
-  return req.headers.get("upgrade")?.toLowerCase() === "websocket";
-}
-
-/** The request's host name: lower case, without port or trailing dot. */
-export function hostOf(req: Request, url: URL): string {
-  const raw = req.headers.get("host") ?? url.host;
-  let host = raw.startsWith("[") ? raw.slice(0, raw.indexOf("]") + 1) : raw.split(":")[0]!;
-  host = host.toLowerCase();
-  return host.endsWith(".") ? host.slice(0, -1) : host;
+/** True when `target` (path and query) has the path `path`. */
+function isPath(target: string, path: string): boolean {
+  return target.startsWith(path) &&
+    (target.length === path.length || target.charCodeAt(path.length) === 0x3f /* ? */);
 }
 
 function statusText(status: number): string {

@@ -13,24 +13,29 @@ export type Admission =
   | { ok: true; user: string | null }
   | { ok: false; challenge: boolean; reason: string };
 
+/** The verdict for a domain without credentials: one shared object, never edited. */
+const ANONYMOUS: Admission = Object.freeze({ ok: true, user: null });
+
 /**
  * Checks a client against a domain's rules. A refusal with `challenge` asks
  * for credentials (401 with the realm); any other refusal is answered with
- * the server's "unavailable" status, the reason going to the log only.
+ * the server's "unavailable" status, the reason going to the log only. `now`
+ * (default: the current time, read only when the rules have time ranges) is
+ * checked against the time ranges.
  */
 export function admit(
   rules: ClientRules,
   clientIp: string,
   authorization: string | null,
-  now: Date,
+  now?: Date,
 ): Admission {
   if (rules.networks !== null && !rules.networks.contains(clientIp)) {
     return { ok: false, challenge: false, reason: `client ${clientIp} outside allowed networks` };
   }
-  if (!inTimeRanges(rules.ranges, now)) {
+  if (rules.ranges.length > 0 && !inTimeRanges(rules.ranges, now ?? new Date())) {
     return { ok: false, challenge: false, reason: "outside allowed time ranges" };
   }
-  if (rules.credentials.length === 0) return { ok: true, user: null };
+  if (rules.credentials.length === 0) return ANONYMOUS;
   const basic = parseBasic(authorization);
   if (basic === null) return { ok: false, challenge: true, reason: "no credentials" };
   let ok = false;

@@ -23,14 +23,28 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "upgrade",
 ]);
 
+/** Options of {@linkcode endToEndPairs}. */
+export interface EndToEndOptions {
+  /**
+   * Adds the bytes all the headers (hop-by-hop included) take in an HTTP/1.1
+   * head, `name: value\r\n` each, to `bytes`.
+   */
+  size?: { bytes: number };
+  /**
+   * The caller owns `headers`, an array, and every pair in it (fresh arrays
+   * nobody else holds): the result is that array, filtered and its names
+   * lower-cased in place, and no pair is copied.
+   */
+  reuse?: boolean;
+}
+
 /**
  * Lists `headers` without hop-by-hop headers, including every header the
  * `Connection` header names, in one pass: names in lower case, each pair kept
  * as it is (repeated names, Set-Cookie included, stay separate). Takes header
  * pairs or a `Headers` (which iterates as pairs, one per Set-Cookie). The cheap
- * way to forward headers: no `Headers` object is built. With `size`, adds the
- * bytes all the headers (hop-by-hop included) take in an HTTP/1.1 head,
- * `name: value\r\n` each, to `size.bytes`.
+ * way to forward headers: no `Headers` object is built. The result is a fresh
+ * array, or with `reuse` the one given.
  *
  * @example
  * ```ts
@@ -40,25 +54,39 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  */
 export function endToEndPairs(
   headers: Iterable<readonly [string, string]>,
-  size?: { bytes: number },
+  options?: EndToEndOptions,
 ): [string, string][] {
-  const out: [string, string][] = [];
+  // An index loop, not for-of: no iterator, nor a result object per pair.
+  const list = Array.isArray(headers) ? headers as readonly (readonly [string, string])[] : [
+    ...headers,
+  ];
+  const reuse = options?.reuse === true && list === headers;
+  const out: [string, string][] = reuse ? headers as [string, string][] : [];
+  let kept = 0;
   let named: string[] | null = null;
   let bytes = 0;
-  for (const pair of headers) {
+  // Writing out[kept] while reading the same array is safe: kept never passes the reader.
+  for (let i = 0; i < list.length; i++) {
+    const pair = list[i]!;
     const raw = pair[0];
     const value = pair[1];
     bytes += raw.length + value.length + 4;
     const name = raw.toLowerCase();
-    // A pair already in lower case is kept, not copied: one array less per
-    // header (pairs are never edited in place; PairList replaces them).
-    if (!HOP_BY_HOP.has(name)) out.push(name === raw ? pair as [string, string] : [name, value]);
-    else if (name === "connection") {
+    if (!HOP_BY_HOP.has(name)) {
+      // A pair already in lower case is kept, not copied: one array less per
+      // header (pairs are never edited in place, but for `reuse`; PairList replaces them).
+      if (reuse) {
+        if (name !== raw) (pair as [string, string])[0] = name;
+        out[kept] = pair as [string, string];
+      } else out[kept] = name === raw ? pair as [string, string] : [name, value];
+      kept++;
+    } else if (name === "connection") {
       named ??= [];
       for (const token of value.split(",")) named.push(token.trim().toLowerCase());
     }
   }
-  if (size !== undefined) size.bytes += bytes;
+  out.length = kept;
+  if (options?.size !== undefined) options.size.bytes += bytes;
   if (named === null) return out;
   const drop = new Set(named);
   return out.filter(([name]) => !drop.has(name));
@@ -98,16 +126,19 @@ export class PairList implements HeaderBag {
 
   /** The value of `name` (lower case), repeated headers joined with ", "; null when absent. */
   get(name: string): string | null {
+    const pairs = this.pairs;
     let out: string | null = null;
-    for (const [n, v] of this.pairs) {
-      if (n === name) out = out === null ? v : `${out}, ${v}`;
+    for (let i = 0; i < pairs.length; i++) {
+      const pair = pairs[i]!;
+      if (pair[0] === name) out = out === null ? pair[1] : `${out}, ${pair[1]}`;
     }
     return out;
   }
 
   /** True when a `name` (lower case) header exists. */
   has(name: string): boolean {
-    for (const pair of this.pairs) if (pair[0] === name) return true;
+    const pairs = this.pairs;
+    for (let i = 0; i < pairs.length; i++) if (pairs[i]![0] === name) return true;
     return false;
   }
 
@@ -173,12 +204,27 @@ export interface Forwarded<H extends HeaderBag = Headers> {
 export function forwardedHeaders<H extends HeaderBag>(
   options: ForwardedOptions<H>,
 ): Forwarded<H> {
+  return { headers: options.headers, clientIp: setForwarded(options) };
+}
+
+/**
+ * {@linkcode forwardedHeaders} without its result object: sets the headers
+ * the same way and returns only the effective client IP.
+ *
+ * @example
+ * ```ts
+ * const clientIp = setForwarded({ headers: new PairList([]), clientIp: "203.0.113.7",
+ *   trusted: () => false, proto: "https", host: "example.com" });
+ * // clientIp === "203.0.113.7"
+ * ```
+ */
+export function setForwarded<H extends HeaderBag>(options: ForwardedOptions<H>): string {
   const { headers, clientIp, trusted, proto, host } = options;
   if (!trusted(clientIp)) {
     headers.set("x-forwarded-for", clientIp);
     headers.set("x-forwarded-proto", proto);
     headers.set("x-forwarded-host", host);
-    return { headers, clientIp };
+    return clientIp;
   }
   const prior = (headers.get("x-forwarded-for") ?? "").split(",")
     .map((s) => s.trim())
@@ -194,7 +240,7 @@ export function forwardedHeaders<H extends HeaderBag>(
     effective = ip;
     if (!trusted(ip)) break;
   }
-  return { headers, clientIp: effective };
+  return effective;
 }
 
 /**
@@ -218,47 +264,51 @@ export function normalizeIp(entry: string): string | null {
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const CROCKFORD_CODES = Array.from("0123456789ABCDEFGHJKMNPQRSTVWXYZ", (c) => c.charCodeAt(0));
 
 /** Random bytes drawn 4 KiB at a time: one call to the system's generator per 409 ids. */
 const pool = new Uint8Array(4096);
 let poolAt = pool.length;
 
-/** The time part of the last id made, and the millisecond it is for: one per ms at most. */
-let timePart = { ms: -1, text: "" };
+/** Character codes of the id being made: 10 for the time (kept while the millisecond lasts), 16 random. */
+const idCodes: number[] = new Array(26).fill(0);
+/** The millisecond the time codes in {@link idCodes} are for. */
+let idMs = -1;
 
-function timeChars(ms: number): string {
-  if (ms === timePart.ms) return timePart.text;
-  let text = "";
-  let time = ms;
-  for (let i = 0; i < 10; i++) {
-    text = CROCKFORD[time % 32]! + text;
-    time = Math.floor(time / 32);
-  }
-  timePart = { ms, text };
-  return text;
-}
-
+/**
+ * A new transaction id: 26 Crockford base-32 characters, 10 for the time in
+ * ms (so ids sort by time) and 16 random (80 bits). Built as one string from
+ * character codes, not by appending characters (a string per step).
+ */
 export function transactionId(): string {
   if (poolAt + 10 > pool.length) {
     crypto.getRandomValues(pool);
     poolAt = 0;
   }
-  let out = timeChars(Date.now());
+  const ms = Date.now();
+  if (ms !== idMs) {
+    idMs = ms;
+    let time = ms;
+    for (let i = 9; i >= 0; i--) {
+      idCodes[i] = CROCKFORD_CODES[time % 32]!;
+      time = Math.floor(time / 32);
+    }
+  }
   // 80 random bits = 16 characters of 5 bits, from the pool in place.
   let acc = 0;
   let bits = 0;
+  let at = 10;
   const end = poolAt + 10;
   for (let i = poolAt; i < end; i++) {
     acc = ((acc << 8) | pool[i]!) & 0xffff;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += CROCKFORD[(acc >> bits) & 31]!;
+      idCodes[at++] = CROCKFORD_CODES[(acc >> bits) & 31]!;
     }
   }
   poolAt = end;
-  return out;
+  return String.fromCharCode.apply(null, idCodes);
 }
 
 /**

@@ -212,7 +212,7 @@ Deno.test("headersToPairs() and pairsToHeaders() keep every Set-Cookie", () => {
 
 Deno.test("endToEndPairs() adds the size of every header, hop-by-hop included", () => {
   const size = { bytes: 10 };
-  endToEndPairs([["Host", "a"], ["connection", "close"]], size);
+  endToEndPairs([["Host", "a"], ["connection", "close"]], { size });
   assert.equal(size.bytes, 10 + (4 + 1 + 4) + (10 + 5 + 4));
 });
 
@@ -240,4 +240,22 @@ Deno.test("PairList edits pairs in place like the Headers calls it mirrors", () 
     ["x-forwarded-proto", "https"],
     ["x-forwarded-host", "example.com"],
   ]);
+});
+
+Deno.test("endToEndPairs() with reuse filters the caller's own pairs in place", () => {
+  const pairs: [string, string][] = [
+    ["Host", "a"],
+    ["Connection", "x-drop"],
+    ["x-keep", "1"],
+    ["X-Drop", "2"],
+  ];
+  const first = pairs[0]!;
+  const size = { bytes: 0 };
+  const out = endToEndPairs(pairs, { size, reuse: true });
+  assert.deepEqual(out, [["host", "a"], ["x-keep", "1"]]);
+  assert.equal(out[0], first, "no pair copied");
+  assert.equal(size.bytes, (4 + 1 + 4) + (10 + 6 + 4) + (6 + 1 + 4) + (6 + 1 + 4));
+  const kept: [string, string][] = [["Accept", "*/*"], ["te", "trailers"], ["x-a", "1"]];
+  assert.equal(endToEndPairs(kept, { reuse: true }), kept, "the same array back");
+  assert.deepEqual(kept, [["accept", "*/*"], ["x-a", "1"]]);
 });

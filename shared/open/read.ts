@@ -58,11 +58,14 @@ export interface ReceivedOpen {
  *
  * @throws {OpenError} on a malformed, oversized, truncated or late message.
  */
-export async function readOpen(
+export function readOpen(
   source: MessageSource,
   options: ReadOptions = {},
 ): Promise<ReceivedOpen> {
-  const { header, body } = await readMessage(source, options);
+  return readMessage(source, options, decodeOpen);
+}
+
+function decodeOpen(header: Uint8Array, body: Uint8Array): ReceivedOpen {
   const kind = header[1]!;
   return TEXT_KINDS.has(kind)
     ? { kind, params: {}, text: parseText(body) }
@@ -74,12 +77,11 @@ export async function readOpen(
  *
  * @throws {OpenError} on a malformed, oversized, truncated or late message.
  */
-export async function readReply(
+export function readReply(
   source: MessageSource,
   options: ReadOptions = {},
 ): Promise<Reply> {
-  const { header, body } = await readMessage(source, options);
-  return decodeReply(header, body);
+  return readMessage(source, options, decodeReply);
 }
 
 /**
@@ -88,12 +90,11 @@ export async function readReply(
  *
  * @throws {OpenError} on a malformed, oversized, truncated or late message.
  */
-export async function readTextReply(
+export function readTextReply(
   source: MessageSource,
   options: ReadOptions = {},
 ): Promise<TextReply> {
-  const { header, body } = await readMessage(source, options);
-  return decodeTextReply(header, body);
+  return readMessage(source, options, decodeTextReply);
 }
 
 /** Watchdogs for message deadlines, one per sweep interval: no timer per message. */
@@ -109,24 +110,34 @@ function watchdogFor(timeout: number): Watchdog {
   return w;
 }
 
-async function readMessage(
+/** What a message is read into before its first bytes arrive (never written to). */
+const EMPTY = new Uint8Array(0);
+
+/** Called back by the watchdog with the source as `this`: ends a message that came too late. */
+function resetSource(this: MessageSource): void {
+  this.reset();
+}
+
+function late(timeout: number): OpenError {
+  return new OpenError(`No complete stream-open message within ${timeout} ms`, "timeout");
+}
+
+/**
+ * Reads one message and hands it to `decode`: `header` is the message from
+ * its start (decoders read its first {@linkcode OPEN_HEADER_SIZE} bytes),
+ * `body` its body.
+ */
+async function readMessage<T>(
   source: MessageSource,
   options: ReadOptions,
-): Promise<{ header: Uint8Array; body: Uint8Array }> {
+  decode: (header: Uint8Array, body: Uint8Array) => T,
+): Promise<T> {
   const maxBody = options.maxBody ?? MAX_BODY_SIZE;
   const timeout = options.timeout ?? 10_000;
-  const late = () =>
-    new OpenError(`No complete stream-open message within ${timeout} ms`, "timeout");
-  let timedOut = false;
   // A deadline only for a message that makes us wait: one that arrived with the
   // stream's first frames (the usual case) is read without a timer entry.
   let deadline: Watched | null = null;
-  const wait = () =>
-    deadline ??= watchdogFor(timeout).watch(timeout, () => {
-      timedOut = true;
-      source.reset();
-    });
-  let buf: Uint8Array = new Uint8Array(0);
+  let buf: Uint8Array = EMPTY;
   let need = OPEN_HEADER_SIZE;
   try {
     while (true) {
@@ -137,9 +148,11 @@ async function readMessage(
         }
         break;
       }
-      if (!(source.buffered! > 0)) wait();
+      if (deadline === null && !(source.buffered! > 0)) {
+        deadline = watchdogFor(timeout).watch(timeout, resetSource, source);
+      }
       const value = await source.read();
-      if (timedOut) throw late();
+      if (deadline?.timedOut) throw late(timeout);
       if (value === null) {
         throw new OpenError(
           `Stream ended after ${buf.length} of ${need} bytes of a stream-open message`,
@@ -149,11 +162,11 @@ async function readMessage(
       buf = buf.length === 0 ? value : concat([buf, value]);
     }
   } catch (e) {
-    if (timedOut && !(e instanceof OpenError)) throw late();
+    if ((deadline as Watched | null)?.timedOut && !(e instanceof OpenError)) throw late(timeout);
     throw e;
   } finally {
     (deadline as Watched | null)?.done();
   }
   if (buf.length > need) source.unread(buf.subarray(need));
-  return { header: buf.subarray(0, OPEN_HEADER_SIZE), body: buf.subarray(OPEN_HEADER_SIZE, need) };
+  return decode(buf, buf.subarray(OPEN_HEADER_SIZE, need));
 }

@@ -14,6 +14,8 @@ export interface Watched {
   pause(): void;
   /** Stops watching (the transfer ended). Idempotent. */
   done(): void;
+  /** True once the deadline passed (and the transfer was called back). */
+  readonly timedOut: boolean;
 }
 
 /** What the entries of one watchdog share: the set they are in, and what to do once it is empty. */
@@ -26,14 +28,18 @@ interface Owner {
 class Entry implements Watched {
   /** When progress was last made (`performance.now()`), Infinity while paused. */
   last: number = performance.now();
+  timedOut = false;
   readonly timeout: number;
-  readonly onTimeout: () => void;
+  readonly onTimeout: (this: unknown) => void;
+  /** `this` for `onTimeout`: lets a caller pass a shared function rather than a closure. */
+  readonly context: unknown;
   readonly #owner: Owner;
 
-  constructor(owner: Owner, timeout: number, onTimeout: () => void) {
+  constructor(owner: Owner, timeout: number, onTimeout: (this: unknown) => void, context: unknown) {
     this.#owner = owner;
     this.timeout = timeout;
     this.onTimeout = onTimeout;
+    this.context = context;
   }
 
   touch(): void {
@@ -102,9 +108,15 @@ export class Watchdog {
     return this.#entries.size;
   }
 
-  /** Watches a transfer that must make progress at least every `timeout` ms. */
-  watch(timeout: number, onTimeout: () => void): Watched {
-    const entry = new Entry(this.#owner, timeout, onTimeout);
+  /**
+   * Watches a transfer that must make progress at least every `timeout` ms;
+   * `onTimeout` is called with `context` as `this`, so one function defined
+   * once can serve every transfer (no closure per watch).
+   */
+  watch(timeout: number, onTimeout: () => void): Watched;
+  watch<T>(timeout: number, onTimeout: (this: T) => void, context: T): Watched;
+  watch(timeout: number, onTimeout: (this: unknown) => void, context?: unknown): Watched {
+    const entry = new Entry(this.#owner, timeout, onTimeout, context);
     this.#entries.add(entry);
     if (this.#timer === undefined) {
       const timer = setInterval(() => this.#sweep(), this.#interval);
@@ -135,7 +147,8 @@ export class Watchdog {
     for (const e of this.#entries) {
       if (now - e.last > e.timeout) {
         e.done();
-        e.onTimeout();
+        e.timedOut = true;
+        e.onTimeout.call(e.context);
       }
     }
   }

@@ -93,3 +93,19 @@ Deno.test("a lingering watchdog keeps its timer across transfers, then stops on 
     clearInterval(alive);
   }
 });
+
+Deno.test("Watchdog calls a shared callback with its context as this, and marks timedOut", async () => {
+  using _alive = keepAlive();
+  const watchdog = new Watchdog(10);
+  const fired = Promise.withResolvers<string>();
+  function onTimeout(this: { name: string }) {
+    fired.resolve(this.name);
+  }
+  const slow = watchdog.watch(30, onTimeout, { name: "slow" });
+  const quick = watchdog.watch(30, onTimeout, { name: "quick" });
+  quick.done();
+  assert.equal(slow.timedOut, false);
+  assert.equal(await fired.promise, "slow");
+  assert.equal(slow.timedOut, true);
+  assert.equal(quick.timedOut, false, "a transfer done in time never times out");
+});

@@ -72,6 +72,33 @@ Deno.test("GET and POST go through the tunnel with method, path, query and heade
   });
 });
 
+Deno.test("small, HEAD and 304 responses keep their Content-Length, headers and body", async () => {
+  await withDomain((req) => {
+    if (req.headers.get("if-none-match") === "v1") {
+      return new Response(null, { status: 304, headers: { etag: "v1" } });
+    }
+    return new Response("x".repeat(1234), {
+      headers: { "content-type": "text/plain", "x-backend": "yes", etag: "v1" },
+    });
+  }, async (world) => {
+    const get = await world.fetch("app.test", "/small");
+    assert.equal(get.headers.get("content-length"), "1234");
+    assert.equal(get.headers.get("content-type"), "text/plain");
+    assert.equal(get.headers.get("x-backend"), "yes");
+    assert.ok(get.headers.get("x-transaction-id"));
+    assert.equal(await get.text(), "x".repeat(1234));
+    assert.equal(world.lastAccess("app.test")!.bytesOut, 1234);
+    const head = await world.fetch("app.test", "/small", { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("content-length"), "1234", "HEAD: the backend's length");
+    assert.equal(await head.text(), "");
+    const cached = await world.fetch("app.test", "/small", { headers: { "if-none-match": "v1" } });
+    assert.equal(cached.status, 304);
+    assert.equal(cached.headers.get("etag"), "v1");
+    await cached.body?.cancel();
+  });
+});
+
 /** Deterministic bytes: chunk `i` of a stream, 64 KiB each. */
 function chunkOf(i: number): Uint8Array {
   const c = new Uint8Array(65536);
