@@ -28,7 +28,7 @@
 import { dirname } from "node:path";
 import { Processes } from "./http/children.ts";
 import { coresBusy, type Meter, meterOf } from "./http/cpu.ts";
-import { type Layout, other, startTunnel, type Urls } from "./http/layout.ts";
+import { type Layout, other, startFloor, startTunnel, type Urls } from "./http/layout.ts";
 import { fmt, type Pair, printSetup, report, type Results } from "./http/report.ts";
 import {
   BULK_MIB,
@@ -115,6 +115,16 @@ async function measureFront(
   return { wrks, bulk: opts.withCurl ? await bulkPair(urls) : null };
 }
 
+/**
+ * The architecture's floor (`floor_tunnel.ts`), small and 1 MiB, each next to
+ * its own direct run: what the required parts cost without Burrow's features.
+ */
+async function measureFloor(procs: Processes, direct: string): Promise<Results["floor"]> {
+  const urls = await startFloor(procs, direct);
+  await wrkPair("warm-up", urls, "/small", { ...LOAD, duration: WARMUP });
+  return [await wrkPair("small", urls, "/small", LOAD), await wrkPair("1 MiB", urls, "/1m", LOAD)];
+}
+
 /** Starts backend and tunnel, measures, and stops them all (also on failure). */
 async function run(layout: Layout, notes: string[]): Promise<Results> {
   const withCurl = await has("curl");
@@ -124,7 +134,7 @@ async function run(layout: Layout, notes: string[]): Promise<Results> {
     env: { BENCH_BULK_MIB: String(BULK_MIB) },
   });
   const direct = `http://127.0.0.1:${backend.port}`;
-  let measured: Pick<Results, "wrks" | "bulk" | "front">;
+  let measured: Pick<Results, "wrks" | "bulk" | "front" | "floor">;
   {
     await using tunnel = new Processes(notes);
     const urls = await startTunnel(tunnel, layout, direct);
@@ -134,7 +144,11 @@ async function run(layout: Layout, notes: string[]): Promise<Results> {
     const tlsDir = dirname(urls.caFile);
     await using frontProcs = new Processes(notes);
     const front = await measureFront(frontProcs, direct, { tlsDir, caFile: urls.caFile, withCurl });
-    measured = { ...tunnelRuns, front };
+    measured = { ...tunnelRuns, front, floor: [] };
+  }
+  {
+    await using floorProcs = new Processes(notes);
+    measured.floor = await measureFloor(floorProcs, direct);
   }
   if (!OTHER_LAYOUT) return { layout, ...measured, other: null };
   await using tunnel = new Processes(notes);

@@ -9,6 +9,7 @@ import type { Processes } from "./children.ts";
 import { DOMAIN } from "./settings.ts";
 
 const TUNNEL = new URL("../http_tunnel.ts", import.meta.url);
+const FLOOR = new URL("../floor_tunnel.ts", import.meta.url);
 
 /** Where to send requests. */
 export interface Urls {
@@ -53,7 +54,7 @@ export function describe(layout: Layout): string[] {
 }
 
 /** One fetch through the tunnel, to fail early with a clear message rather than time wrk. */
-async function sanityCheck(port: number, caFile: string): Promise<void> {
+async function sanityCheck(port: number, caFile: string, name = "Tunnel"): Promise<void> {
   const client = Deno.createHttpClient({
     caCerts: [await Deno.readTextFile(caFile)],
     allowHost: true,
@@ -65,7 +66,7 @@ async function sanityCheck(port: number, caFile: string): Promise<void> {
     });
     const body = await res.text();
     if (res.status !== 200 || body !== "hello world\n") {
-      throw new Error(`Tunnel sanity check: status ${res.status}, body ${JSON.stringify(body)}`);
+      throw new Error(`${name} sanity check: status ${res.status}, body ${JSON.stringify(body)}`);
     }
   } finally {
     client.close();
@@ -102,5 +103,28 @@ export async function startTunnel(procs: Processes, layout: Layout, direct: stri
   const port = ready.port as number;
   const caFile = ready.caFile as string;
   await sanityCheck(port, caFile);
+  return { direct, tunnel: `https://127.0.0.1:${port}`, caFile };
+}
+
+/**
+ * Starts the architecture's floor (`floor_tunnel.ts`: server and agent, two
+ * processes) in `procs` for the backend at `direct`.
+ *
+ * @example
+ * ```ts
+ * await using floor = new Processes(notes);
+ * const urls = await startFloor(floor, "http://127.0.0.1:8080");
+ * ```
+ */
+export async function startFloor(procs: Processes, direct: string): Promise<Urls> {
+  const ready = await procs.start("floor server", { script: FLOOR, args: ["server"], env: {} });
+  const port = ready.port as number;
+  const caFile = ready.caFile as string;
+  await procs.start("floor agent", {
+    script: FLOOR,
+    args: ["agent"],
+    env: { BENCH_TARGET: direct, BENCH_PORT: String(port), BENCH_CA_FILE: caFile },
+  });
+  await sanityCheck(port, caFile, "Floor");
   return { direct, tunnel: `https://127.0.0.1:${port}`, caFile };
 }

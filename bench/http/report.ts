@@ -31,6 +31,11 @@ export interface Results {
    * HTTPS front reaches here (its `direct` is the plain-HTTP run of the same case).
    */
   front: { wrks: Pair<WrkResult>[]; bulk: Pair<CurlResult> | null };
+  /**
+   * The tunnel's architecture with none of Burrow's features
+   * (`floor_tunnel.ts`), small and 1 MiB, each next to its own direct run.
+   */
+  floor: Pair<WrkResult>[];
 }
 
 /** `n` with `digits` decimals. */
@@ -112,10 +117,11 @@ function reportTargets(layout: Layout, wrks: Pair<WrkResult>[]): void {
 }
 
 /** Non-2xx responses, socket errors and failed exits of every run, labelled. */
-function problems({ layout, wrks, bulk, other: second, front }: Results): string[] {
+function problems({ layout, wrks, bulk, other: second, front, floor }: Results): string[] {
   const pairs: Pair<WrkResult | CurlResult>[] = [...wrks];
   if (bulk !== null) pairs.push(bulk);
   for (const p of front.wrks) pairs.push({ ...p, name: `${p.name} (HTTPS front alone)` });
+  for (const p of floor) pairs.push({ ...p, name: `${p.name} (floor)` });
   if (front.bulk !== null) pairs.push({ ...front.bulk, name: "bulk (HTTPS front alone)" });
   if (second !== null) pairs.push({ ...second, name: `small, ${LAYOUT_NAMES[other(layout)]}` });
   return pairs.flatMap((p) => [
@@ -147,6 +153,28 @@ function reportFront(front: Results["front"]): void {
 }
 
 /**
+ * The architecture's floor: what a tunnel of the same parts (TLS front, wss,
+ * mux stream per request, keep-alive pool) makes of each case with none of
+ * Burrow's features, and how much of it Burrow keeps.
+ */
+function reportFloor({ floor, wrks }: Results): void {
+  if (floor.length === 0) return;
+  console.log(
+    "architecture floor (floor_tunnel.ts: Deno.serve TLS -> wss + Burrow's mux, a stream per request -> keep-alive pool; no Burrow features):",
+  );
+  console.log("  case          req/s  of direct  p99 vs direct  Burrow's req/s as % of floor");
+  for (const p of floor) {
+    const burrow = wrks.find((w) => w.name === p.name);
+    const kept = burrow === undefined ? "-" : `${fmt(burrow.tunnel.rps / p.tunnel.rps * 100)}%`;
+    console.log(
+      `  ${p.name.padEnd(12)}${fmt(p.tunnel.rps).padStart(7)}  ${
+        `${fmt(p.tunnel.rps / p.direct.rps * 100)}%`.padStart(9)
+      }  ${`${fmt(p.tunnel.p99 / p.direct.p99, 1)}x`.padStart(13)}  ${kept.padStart(6)}`,
+    );
+  }
+}
+
+/**
  * Prints the results table, bulk speed, targets, layouts, problems and what
  * the helper processes said (`notes`).
  *
@@ -171,6 +199,7 @@ export function report(results: Results, notes: string[]): void {
   }
   reportTargets(layout, wrks);
   reportFront(results.front);
+  reportFloor(results);
   reportLayouts(results);
   const found = problems(results);
   console.log(found.length === 0 ? "problems: none" : "PROBLEMS (these figures are suspect):");
