@@ -265,16 +265,26 @@ export class Proxy {
   #streamed(f: Flight, status: number, out: PairList): Response {
     const stream = f.stream!;
     const access = this.#deps.access;
+    // Until the response exists the body is not the client's: a header Deno
+    // refuses fails the exchange (one 502 line), not this body as well.
+    let handed = false;
     const body = countingBody(stream, {
       watchdog: this.#watchdog,
       writeTimeout: this.#deps.config.limits.writeTimeout,
       onBytes: (n) => f.bytesOut += n,
       onTimeout: () => stream.reset(),
       onDone: (error) => {
-        f.end(status, error === null ? null : `response aborted: ${error}`, access);
+        if (handed) f.end(status, error === null ? null : `response aborted: ${error}`, access);
       },
     });
-    return clientResponse(body, status, out.pairs);
+    try {
+      const response = clientResponse(body, status, out.pairs);
+      handed = true;
+      return response;
+    } catch (e) {
+      body.cancel();
+      throw e;
+    }
   }
 
   #upgrade(req: Request, f: Flight, domain: ServerDomain, response: HttpResponseHead): Response {

@@ -16,9 +16,11 @@ import {
 } from "../../shared/open/mod.ts";
 
 const SECRET = "hostile-secret-0123456789";
+/** The server's write timeout here (the shortest allowed). */
+const WRITE_TIMEOUT_MS = 1000;
 
 Deno.test("an agent answering with a malformed response head yields 502 and leaves no stream open", async () => {
-  const world = await World.create();
+  const world = await World.create({ limits: { writeTimeout: "1s" } });
   const dialed = await dialWebSocket(`wss://127.0.0.1:${world.port}/.well-known/burrow-agent`, {
     protocols: ["burrow.v1"],
     caCerts: [world.caCert],
@@ -43,6 +45,13 @@ Deno.test("an agent answering with a malformed response head yields 502 and leav
       [encodeReply({ ok: true, text: "200\n\nx-a" }), /without value/],
       [new Uint8Array([OPEN_VERSION, 0, 0, 0, 0, 2, 0x32, 0xff]), /UTF-8/],
       [encodeReply({ ok: true, data: { status: 200, headers: [] } }), /subprotocol/],
+      // A header value Deno refuses to send, with a streamed body (no length)
+      // and with a small one: one 502 and one access line each.
+      [encodeReply({ ok: true, text: "200\n\nx-bad\na\u0000b" }), /invalid|header/i],
+      [
+        encodeReply({ ok: true, text: "200\n\nx-bad\na\u0000b\ncontent-length\n0" }),
+        /invalid|header/i,
+      ],
     ];
     const loop = (async () => {
       for (let s = await session.accept(); s !== null; s = await session.accept()) {
@@ -52,9 +61,8 @@ Deno.test("an agent answering with a malformed response head yields 502 and leav
             // The target is /x<i>: request i gets bad head i.
             const { text } = await readOpen(stream, { maxBody: 1 << 20 });
             const reply = replies[Number(text.split("\n")[2]!.slice(2))]![0];
-            const w = stream.writable.getWriter();
-            await w.write(reply);
-            w.releaseLock();
+            await stream.write(reply);
+            stream.closeWrite();
           })().catch(() => {}),
         );
       }
@@ -66,6 +74,9 @@ Deno.test("an agent answering with a malformed response head yields 502 and leav
       assert.match(world.lastAccess("app.test")!.reason!, replies[i]![1]);
     }
     await until("streams to be released", () => world.server.agents.openStreams() === 0);
+    // Past the write timeout nothing more is logged: one line per request.
+    await new Promise((r) => setTimeout(r, WRITE_TIMEOUT_MS + 200));
+    assert.equal(world.access.filter((e) => e.domain === "app.test").length, replies.length);
     // A kind the server does not serve is refused, not crashed on.
     await assert.rejects(openStream(session, { kind: StreamKind.Http, params: {} }), (e) => {
       assert.ok(e instanceof OpenError);
