@@ -28,7 +28,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { isPermissionError, openLibc, socketFds } from "../shared/net/libc.ts";
-import { establishedOn } from "../shared/net/tcp_table.ts";
+import { readEstablishedOn, type TcpConnection } from "../shared/net/tcp_table.ts";
 import { SHUT_RDWR, SHUTDOWN_SYMBOLS } from "../shared/net/shutdown.ts";
 import type { Handler } from "./listen.ts";
 
@@ -81,6 +81,8 @@ export class Janitor {
   /** No sweep before this time (`performance.now()`): see {@link MAX_SHARE}. */
   #nextSweep = 0;
   #stopped = false;
+  /** The sweep whose table read is in flight, if any. */
+  #sweeping: Promise<void> | null = null;
   /** Connections closed so far, by reason. */
   readonly closed: Record<CloseReason, number> = { head: 0, idle: 0 };
 
@@ -175,19 +177,24 @@ export class Janitor {
     );
     const timer = setInterval(() => {
       const started = performance.now();
-      if (started < this.#nextSweep) return;
-      this.#sweep(local);
-      this.#nextSweep = started + (performance.now() - started) / MAX_SHARE;
+      if (started < this.#nextSweep || this.#sweeping !== null) return;
+      // The wall time of the whole sweep (the kernel printing the table
+      // included) counts against the budget.
+      this.#sweeping = this.#sweep(local).finally(() => {
+        this.#sweeping = null;
+        this.#nextSweep = started + (performance.now() - started) / MAX_SHARE;
+      });
     }, interval);
     Deno.unrefTimer(timer);
     this.#timer = timer;
   }
 
-  /** Stops sweeping and releases libc. Safe to call twice. */
-  stop(): void {
+  /** Stops sweeping (waiting for a table read in flight) and releases libc. Safe to call twice. */
+  async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    await this.#sweeping;
     this.#libc.close();
   }
 
@@ -196,15 +203,25 @@ export class Janitor {
     return res;
   }
 
-  /** Runs synchronously, so no request starts or ends between reading the table and acting. */
-  #sweep(local: Deno.NetAddr): void {
+  /**
+   * Reads the table off the JavaScript thread, then decides on the state of
+   * each connection as it is once the table is in: a request that started
+   * meanwhile keeps its connection, a connection that closed meanwhile has no
+   * socket left to shut down ({@link #shutdown} skips it).
+   */
+  async #sweep(local: Deno.NetAddr): Promise<void> {
     let connections;
     try {
-      connections = establishedOn(local);
+      connections = await readEstablishedOn(local);
     } catch (e) {
       log.debug("Cannot read the TCP table: {error}", { error: String(e) });
       return;
     }
+    if (!this.#stopped) this.#act(connections);
+  }
+
+  /** Synchronous, so no request starts or ends between deciding and shutting down. */
+  #act(connections: TcpConnection[]): void {
     const now = performance.now();
     const present = new Set<string>();
     const doomed = new Map<number, { remote: string; reason: CloseReason }>();

@@ -39,7 +39,7 @@ Deno.test(
       assert.deepEqual(janitor.closed, { head: 1, idle: 1 });
     } finally {
       await server.shutdown();
-      janitor.stop();
+      await janitor.stop();
     }
   },
 );

@@ -136,7 +136,7 @@ export function listenHttps(
         await current.shutdown();
         await Promise.all([...draining]);
       } finally {
-        janitor?.stop();
+        await janitor?.stop();
       }
     },
   };
@@ -204,7 +204,7 @@ export function listenHttp(options: ListenOptions, handler: Handler): Listening 
       try {
         await server.shutdown();
       } finally {
-        janitor?.stop();
+        await janitor?.stop();
       }
     },
   };
