@@ -25,6 +25,7 @@ import { dialWebSocket } from "../shared/transport/dial.ts";
 import { Session } from "../shared/mux/session.ts";
 import type { MuxStream } from "../shared/mux/stream.ts";
 import { Http1Pool } from "../agent/http1/pool.ts";
+import { concat } from "../shared/bytes.ts";
 
 const PROTOCOL = "burrow-floor";
 const PATH = "/floor";
@@ -34,19 +35,8 @@ const decoder = new TextDecoder();
 /** Reads `stream` to its end. */
 async function readAll(stream: MuxStream): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let c = await stream.read(); c !== null; c = await stream.read()) {
-    chunks.push(c);
-    size += c.length;
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
+  for (let c = await stream.read(); c !== null; c = await stream.read()) chunks.push(c);
+  return chunks.length === 1 ? chunks[0]! : concat(chunks);
 }
 
 /** The reply: `STATUS\n`, then the body up to FIN; the body streams past the first chunk. */
@@ -58,10 +48,7 @@ async function reply(stream: MuxStream): Promise<Response> {
   while (nl < 0) {
     const more = await stream.read();
     if (more === null) return new Response("no status line\n", { status: 502 });
-    const joined: Uint8Array = new Uint8Array(first.length + more.length);
-    joined.set(first);
-    joined.set(more, first.length);
-    first = joined;
+    first = concat([first, more]);
     nl = first.indexOf(10);
   }
   const status = Number(decoder.decode(first.subarray(0, nl)));
