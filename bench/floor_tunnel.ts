@@ -138,9 +138,14 @@ async function agent(): Promise<void> {
         headers: [["host", host]],
         body: null,
       });
-      await stream.write(encoder.encode(`${res.status}\n`));
-      if (res.body !== null) {
-        for (let c = await res.body.read(); c !== null; c = await res.body.read()) {
+      // The status line goes with the body's first chunk, in one frame with
+      // the FIN when that is all: the server answers without a stream body.
+      let out: Uint8Array = encoder.encode(`${res.status}\n`);
+      const first = res.body === null ? null : await res.body.read();
+      if (first !== null) out = concat([out, first]);
+      await stream.write(out);
+      if (first !== null) {
+        for (let c = await res.body!.read(); c !== null; c = await res.body!.read()) {
           await stream.write(c);
         }
       }
