@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Target } from "./config_types.ts";
+import type { BaseParts, Target } from "./config_types.ts";
 import type { HeaderPairs, HttpRequestHead } from "../shared/http/exchange.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
 
@@ -31,7 +31,7 @@ export interface BackendRequest<B = ReadableStream<Uint8Array>> {
 }
 
 /**
- * The backend request for a request head routed to `base` of `target`:
+ * The backend request for a request head routed to the URL with `parts` of `target`:
  * hop-by-hop headers removed, Host set to the target's `host` or the URL's
  * host, and the stream's bytes as the body when the head announces one. For
  * `fetch` (`decoding`, the default), Accept-Encoding is limited by
@@ -40,13 +40,13 @@ export interface BackendRequest<B = ReadableStream<Uint8Array>> {
  *
  * @example
  * ```ts
- * const req = backendRequest(head, new URL("http://localhost:8000"), target, stream.readable);
+ * const req = backendRequest(head, partsOf(new URL("http://localhost:8000")), target, stream.readable);
  * await fetch(req.url, { method: head.method, headers: req.headers, body: req.body });
  * ```
  */
 export function backendRequest<B>(
   head: HttpRequestHead,
-  base: URL,
+  parts: BaseParts,
   target: Target,
   body: B | null,
   decoding = true,
@@ -63,11 +63,10 @@ export function backendRequest<B>(
     } else if (name !== "host") headers[kept++] = pair;
   }
   headers.length = kept;
-  const parts = partsOf(base);
   headers.unshift(["host", target.host ?? parts.host]);
   const acceptEncoding = decoding ? backendAcceptEncoding(asked) : "identity";
   if (decoding) headers.push(["accept-encoding", acceptEncoding]);
-  const path = backendTarget(base, head.target);
+  const path = backendTarget(parts, head.target);
   return {
     url: parts.origin + path,
     target: path,
@@ -84,76 +83,23 @@ export function backendRequest<B>(
  *
  * @example
  * ```ts
- * backendUrl(new URL("https://localhost:4443/bucket/statics?user=johndoe"), "/a.css?v=2").href;
+ * backendUrl(partsOf(new URL("https://localhost:4443/bucket/statics?user=johndoe")), "/a.css?v=2").href;
  * // "https://localhost:4443/bucket/statics/a.css?user=johndoe&v=2"
  * ```
  */
-export function backendUrl(base: URL, requestTarget: string): URL {
-  return new URL(backendHref(base, requestTarget));
-}
-
-/** {@linkcode backendUrl} as a string, not yet parsed. */
-function backendHref(base: URL, requestTarget: string): string {
-  return partsOf(base).origin + backendTarget(base, requestTarget);
+export function backendUrl(parts: BaseParts, requestTarget: string): URL {
+  return new URL(parts.origin + backendTarget(parts, requestTarget));
 }
 
 /** The path and query of {@linkcode backendUrl} (its origin form). */
-function backendTarget(base: URL, requestTarget: string): string {
+function backendTarget(parts: BaseParts, requestTarget: string): string {
   const q = requestTarget.indexOf("?");
   const path = q < 0 ? requestTarget : requestTarget.slice(0, q);
   const query = q < 0 ? "" : requestTarget.slice(q + 1);
-  const { prefix, query: baseQuery } = partsOf(base);
+  const { prefix, query: baseQuery } = parts;
   const joined = baseQuery !== "" && query !== "" ? `${baseQuery}&${query}` : baseQuery + query;
   // Concatenated, not resolved: a target such as "//other.host/x" must stay a path.
   return `${prefix}${path}${joined === "" ? "" : `?${joined}`}`;
-}
-
-/** What requests read from a backend's base URL (each `URL` getter builds a new string). */
-export interface BaseParts {
-  /** `url.protocol`. */
-  protocol: string;
-  /** `url.origin`. */
-  origin: string;
-  /** `url.host`. */
-  host: string;
-  /** `url.hostname` (IPv6 in brackets). */
-  hostname: string;
-  /** `url.port`, "" for the default. */
-  port: string;
-  /** The path, without a trailing slash. */
-  prefix: string;
-  /** The query, without its "?". */
-  query: string;
-}
-
-/** Parts per base URL; a target's URLs are never changed once parsed (a reload parses new ones). */
-const baseParts = new WeakMap<URL, BaseParts>();
-
-/**
- * The parts of a backend's base URL, read once per `URL` object: the URL
- * must not be changed afterwards.
- *
- * @example
- * ```ts
- * partsOf(new URL("http://[::1]:8000/api/")); // { hostname: "[::1]", port: "8000", prefix: "/api", … }
- * ```
- */
-export function partsOf(base: URL): BaseParts {
-  let parts = baseParts.get(base);
-  if (parts === undefined) {
-    const path = base.pathname;
-    parts = {
-      protocol: base.protocol,
-      origin: base.origin,
-      host: base.host,
-      hostname: base.hostname,
-      port: base.port,
-      prefix: path.endsWith("/") ? path.slice(0, -1) : path,
-      query: base.search.slice(1),
-    };
-    baseParts.set(base, parts);
-  }
-  return parts;
 }
 
 /**
@@ -202,12 +148,12 @@ export function responseHeaders(
  *
  * @example
  * ```ts
- * backendWebSocketUrl(new URL("http://localhost:8000"), "/chat?room=1").href;
+ * backendWebSocketUrl(partsOf(new URL("http://localhost:8000")), "/chat?room=1").href;
  * // "ws://localhost:8000/chat?room=1"
  * ```
  */
-export function backendWebSocketUrl(base: URL, requestTarget: string): URL {
-  const url = backendUrl(base, requestTarget);
+export function backendWebSocketUrl(parts: BaseParts, requestTarget: string): URL {
+  const url = backendUrl(parts, requestTarget);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   return url;
 }

@@ -7,6 +7,7 @@ import {
   responseHeaders,
 } from "./backend.ts";
 import type { HttpRequestHead } from "../shared/http/exchange.ts";
+import { partsOf } from "./config.ts";
 
 Deno.test("backendUrl() joins the target's path prefix and query with the request's", () => {
   const cases: [string, string, string][] = [
@@ -27,19 +28,22 @@ Deno.test("backendUrl() joins the target's path prefix and query with the reques
     ["http://localhost:8000", "/x?", "http://localhost:8000/x"],
   ];
   for (const [base, target, want] of cases) {
-    assert.equal(backendUrl(new URL(base), target).href, want, `${base} + ${target}`);
+    assert.equal(backendUrl(partsOf(new URL(base)), target).href, want, `${base} + ${target}`);
   }
 });
 
 Deno.test("backendUrl() keeps a target that looks like a network path on the backend", () => {
-  const url = backendUrl(new URL("http://127.0.0.1:8000"), "//evil.example/x");
+  const url = backendUrl(partsOf(new URL("http://127.0.0.1:8000")), "//evil.example/x");
   assert.equal(url.host, "127.0.0.1:8000");
   assert.equal(url.pathname, "//evil.example/x");
 });
 
 Deno.test("backendWebSocketUrl() swaps http for ws and https for wss", () => {
-  assert.equal(backendWebSocketUrl(new URL("http://h:1/p"), "/ws").href, "ws://h:1/p/ws");
-  assert.equal(backendWebSocketUrl(new URL("https://h:1"), "/ws?a=1").href, "wss://h:1/ws?a=1");
+  assert.equal(backendWebSocketUrl(partsOf(new URL("http://h:1/p")), "/ws").href, "ws://h:1/p/ws");
+  assert.equal(
+    backendWebSocketUrl(partsOf(new URL("https://h:1")), "/ws?a=1").href,
+    "wss://h:1/ws?a=1",
+  );
 });
 
 Deno.test("backendAcceptEncoding() drops the codings fetch would decode", () => {
@@ -93,9 +97,9 @@ Deno.test("backendRequest() sets Host, strips hop-by-hop headers and passes the 
     method: null,
     path: null,
     host: null,
-    urls: [{ url: base, weight: 1 }],
+    urls: [{ url: base, parts: partsOf(base), weight: 1 }],
   };
-  const req = backendRequest(head, base, target, body);
+  const req = backendRequest(head, partsOf(base), target, body);
   assert.equal(req.url, "http://127.0.0.1:8000/app/upload?x=1");
   assert.deepEqual(req.headers, [
     ["host", "127.0.0.1:8000"],
@@ -105,7 +109,7 @@ Deno.test("backendRequest() sets Host, strips hop-by-hop headers and passes the 
   assert.equal(req.body, body);
   const named = backendRequest(
     { ...head, body: false },
-    base,
+    partsOf(base),
     { ...target, host: "vhost.test" },
     body,
   );
@@ -137,9 +141,9 @@ Deno.test("backendRequest() drops what Connection names, joins repeated Accept-E
     method: null,
     path: null,
     host: null,
-    urls: [{ url: base, weight: 1 }],
+    urls: [{ url: base, parts: partsOf(base), weight: 1 }],
   };
-  const req = backendRequest(head, base, target, null);
+  const req = backendRequest(head, partsOf(base), target, null);
   // Accept-Encoding was named by Connection: nothing is left of the client's list.
   assert.deepEqual(req.headers, [
     ["host", "127.0.0.1:8000"],
@@ -149,7 +153,7 @@ Deno.test("backendRequest() drops what Connection names, joins repeated Accept-E
   ]);
   const both = backendRequest(
     { ...head, headers: [["accept-encoding", "zstd;q=1"], ["accept-encoding", "gzip, deflate"]] },
-    base,
+    partsOf(base),
     target,
     null,
   );

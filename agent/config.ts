@@ -11,7 +11,7 @@ import { dirname, resolve } from "node:path";
 import { type Field, type LoadOptions, ObjectReader, readMode } from "../shared/config/fields.ts";
 import { domainNameOfFile, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { parseLogConfig } from "../shared/log/config.ts";
-import type { AgentConfig, AgentDomain, Target, TargetUrl } from "./config_types.ts";
+import type { AgentConfig, AgentDomain, BaseParts, Target, TargetUrl } from "./config_types.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
 
@@ -78,13 +78,37 @@ export async function loadAgentConfig(file: string): Promise<AgentConfig> {
 
 /** One backend of a `target` list: `"http://…"` or `{ "url": "http://…", "weight": 3 }`. */
 function parseTargetUrl(field: Field): TargetUrl {
-  if (field.type === "string") return { url: field.url(TARGET_PROTOCOLS), weight: 1 };
+  if (field.type === "string") {
+    const url = field.url(TARGET_PROTOCOLS);
+    return { url, parts: partsOf(url), weight: 1 };
+  }
   if (field.type !== "object") throw field.typeError('a URL or { "url": …, "weight": … }');
   const r = ObjectReader.of(field);
   const url = r.required("url").url(TARGET_PROTOCOLS);
   const weight = r.int("weight", { default: 1, min: 1, max: 100 });
   r.finish();
-  return { url, weight };
+  return { url, parts: partsOf(url), weight };
+}
+
+/**
+ * The parts of a backend's base URL that requests read.
+ *
+ * @example
+ * ```ts
+ * partsOf(new URL("http://[::1]:8000/api/")); // { hostname: "[::1]", port: "8000", prefix: "/api", … }
+ * ```
+ */
+export function partsOf(base: URL): BaseParts {
+  const path = base.pathname;
+  return {
+    protocol: base.protocol,
+    origin: base.origin,
+    host: base.host,
+    hostname: base.hostname,
+    port: base.port,
+    prefix: path.endsWith("/") ? path.slice(0, -1) : path,
+    query: base.search.slice(1),
+  };
 }
 
 /** One `targets` entry. */

@@ -24,10 +24,30 @@ export interface AgentConfig {
   log: LogConfig;
 }
 
+/** What requests read from a backend's base URL, read once when the file is parsed (each `URL` getter builds a new string). */
+export interface BaseParts {
+  /** `url.protocol`. */
+  protocol: string;
+  /** `url.origin`. */
+  origin: string;
+  /** `url.host`. */
+  host: string;
+  /** `url.hostname` (IPv6 in brackets). */
+  hostname: string;
+  /** `url.port`, "" for the default. */
+  port: string;
+  /** The path, without a trailing slash. */
+  prefix: string;
+  /** The query, without its "?". */
+  query: string;
+}
+
 /** One backend URL of a target, with its load-balancing weight. */
 export interface TargetUrl {
   /** Base URL (`http://localhost:8000`, `https://host:4443/prefix?x=1`). */
   url: URL;
+  /** The parts of `url` requests use (see `partsOf` in `config.ts`). */
+  parts: BaseParts;
   /** Relative weight (1–100). Default 1. */
   weight: number;
 }

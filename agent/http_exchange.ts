@@ -12,7 +12,7 @@ import type { Target, TargetUrl } from "./config_types.ts";
 import { type ForwardOptions, RouteError, type Sender } from "./router.ts";
 import type { IncomingStream } from "../shared/open/mod.ts";
 import { encodeResponseHead, type HttpRequestHead } from "../shared/http/exchange.ts";
-import { backendRequest, partsOf, responseHeaders } from "./backend.ts";
+import { backendRequest, responseHeaders } from "./backend.ts";
 import type { HeaderPairs } from "../shared/http/exchange.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
 import type { AbortHook, Http1Response } from "./http1/pool.ts";
@@ -169,14 +169,13 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
    * store).
    */
   send(url: TargetUrl, target: Target): Promise<Http1Response | Response> {
-    const base = url.url;
-    const parts = partsOf(base);
+    const parts = url.parts;
     const head = this.#head;
     const bodyIdle = this.#bodyIdle;
     const stream = this.#incoming.stream;
     if (parts.protocol === "http:") {
       const body = bodyIdle === null ? null : requestSource(stream, bodyIdle);
-      const req = backendRequest(head, base, target, body, false);
+      const req = backendRequest(head, parts, target, body, false);
       this.#sent = req.url;
       return this.#context.pool.request({
         hostname: parts.hostname.startsWith("[") ? parts.hostname.slice(1, -1) : parts.hostname,
@@ -189,7 +188,7 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
       });
     }
     const body = bodyIdle === null ? null : requestBody(stream, bodyIdle);
-    const req = backendRequest(head, base, target, body);
+    const req = backendRequest(head, parts, target, body);
     this.#sent = req.url;
     this.#acceptEncoding = req.acceptEncoding;
     const controller = this.#controller ??= new AbortController();

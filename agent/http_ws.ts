@@ -44,7 +44,7 @@ export async function proxyWebSocket(
     await incoming.refuse("no-route", `No target matches ${head.method} ${head.target}`);
     return;
   }
-  const wsUrl = backendWebSocketUrl(url.url, head.target);
+  const wsUrl = backendWebSocketUrl(url.parts, head.target);
   let ws: WebSocket;
   try {
     ws = new WebSocket(wsUrl, {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import type { Target, TargetUrl } from "./config_types.ts";
 import { isConnectionRefused, RouteError, Router } from "./router.ts";
+import { partsOf } from "./config.ts";
 
 function url(href: string, weight = 1): TargetUrl {
-  return { url: new URL(href), weight };
+  const url = new URL(href);
+  return { url, parts: partsOf(url), weight };
 }
 
 function target(name: string, fields: Partial<Target> = {}): Target {

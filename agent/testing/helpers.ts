@@ -8,6 +8,7 @@
 import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
 import type { AgentConfig, AgentDomain, Target } from "../config_types.ts";
 import type { AgentTuning } from "../agent.ts";
+import { partsOf } from "../config.ts";
 import { SERVICE } from "./fake_server.ts";
 
 /** Fast timing for tests: retries within tens of ms, nothing else changed. */
@@ -42,7 +43,8 @@ export function testTarget(
     host: null,
     urls: urls.map((u) => {
       const [href, weight] = typeof u === "string" ? [u, 1] : u;
-      return { url: new URL(href), weight };
+      const url = new URL(href);
+      return { url, parts: partsOf(url), weight };
     }),
     ...fields,
   };
