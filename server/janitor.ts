@@ -4,8 +4,8 @@
  * deadline for a request head, denoland/deno#3515, nor a keep-alive idle
  * timeout, and accepts inside Rust where JavaScript cannot watch).
  *
- * Every fifth of the shorter timeout (1–10 s; less often with thousands of
- * connections) it lists the
+ * Every fifth of the shorter timeout (1–10 s; less often when the host has
+ * thousands of sockets) it lists the
  * listener's established connections from the kernel (`/proc/net/tcp{,6}`,
  * see `shared/net/tcp_table.ts`) and matches them by peer `host:port` against
  * what the request handler reported ({@link Janitor.wrap}). A connection with no request in flight and no
@@ -28,7 +28,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { isPermissionError, openLibc, socketFds } from "../shared/net/libc.ts";
-import { readEstablishedOn, type TcpConnection } from "../shared/net/tcp_table.ts";
+import { readTcpTable, type TcpConnection } from "../shared/net/tcp_table.ts";
 import { SHUT_RDWR, SHUTDOWN_SYMBOLS } from "../shared/net/shutdown.ts";
 import type { Handler } from "./listen.ts";
 
@@ -49,12 +49,19 @@ export type CloseReason = "head" | "idle";
  */
 const SWEEP_INTERVAL = { min: 1000, max: 10_000 };
 /**
- * The largest share of time sweeps may take: reading the kernel's table costs
- * 1.5–3 ms for 60–260 sockets here and about 5 µs per socket beyond (25 ms
- * for 5,000), so with that many connections sweeps space out to keep the
- * janitor under 0.5% of a core.
+ * The largest share of a core sweeps may take: with thousands of sockets in
+ * the table, sweeps space out to stay under it.
  */
 const MAX_SHARE = 0.005;
+/**
+ * What reading the table costs the kernel (ms): a base and a share per socket
+ * listed, measured here (2.8 ms for 600 sockets, 11 ms for 4,600). An
+ * estimate, not the read's wall time: the read runs off the JavaScript thread,
+ * and its wall time includes the wait for a busy event loop, which spaced
+ * sweeps seconds apart under load and let idle connections outlive their
+ * timeout.
+ */
+const READ_COST = { base: 1.5, perSocket: 0.002 };
 
 /** What the janitor knows of one connection, keyed by its peer `host:port`. */
 interface Conn {
@@ -178,11 +185,10 @@ export class Janitor {
     const timer = setInterval(() => {
       const started = performance.now();
       if (started < this.#nextSweep || this.#sweeping !== null) return;
-      // The wall time of the whole sweep (the kernel printing the table
-      // included) counts against the budget.
-      this.#sweeping = this.#sweep(local).finally(() => {
+      this.#sweeping = this.#sweep(local).then((sockets) => {
         this.#sweeping = null;
-        this.#nextSweep = started + (performance.now() - started) / MAX_SHARE;
+        const cost = READ_COST.base + READ_COST.perSocket * sockets;
+        this.#nextSweep = started + cost / MAX_SHARE;
       });
     }, interval);
     Deno.unrefTimer(timer);
@@ -207,17 +213,20 @@ export class Janitor {
    * Reads the table off the JavaScript thread, then decides on the state of
    * each connection as it is once the table is in: a request that started
    * meanwhile keeps its connection, a connection that closed meanwhile has no
-   * socket left to shut down ({@link #shutdown} skips it).
+   * socket left to shut down ({@link #shutdown} skips it). Resolves to the
+   * number of sockets the table listed (0 when the sweep failed).
    */
-  async #sweep(local: Deno.NetAddr): Promise<void> {
-    let connections;
+  async #sweep(local: Deno.NetAddr): Promise<number> {
     try {
-      connections = await readEstablishedOn(local);
+      const table = await readTcpTable(local);
+      if (!this.#stopped) this.#act(table.connections);
+      return table.sockets;
     } catch (e) {
-      log.debug("Cannot read the TCP table: {error}", { error: String(e) });
-      return;
+      log.debug("Sweep failed (the table or this process's descriptors unreadable): {error}", {
+        error: String(e),
+      });
+      return 0;
     }
-    if (!this.#stopped) this.#act(connections);
   }
 
   /** Synchronous, so no request starts or ends between deciding and shutting down. */
