@@ -23,8 +23,10 @@ import { runWithUsage, UsageError } from "./usage.ts";
 export const CHECK_USAGE = `Usage: burrow check [--strict] <file>...
 
 Validate configuration files without starting anything. Each <file> is a main
-config (server or agent, told apart by its "mode"); the *.jsonc domain files in
-its "domains" folder are checked too. Prints "ok: <file>" for each valid file
+config (server or agent, told apart by its "mode"), whose "domains" folder's
+*.jsonc files are checked too, or a single domain file (no "mode": an agent's
+when it has "targets", a server's otherwise; checked with the built-in
+defaults, not those of a main config). Prints "ok: <file>" for each valid file
 and "<file>:<line>:<column>: <key>: <problem>" for each invalid one. Exits 0
 when every file is valid, 1 otherwise.
 
@@ -42,11 +44,11 @@ function display(path: string): string {
   return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }
 
-/** Runs `body`; prints `ok: <file>` or the ConfigError. Resolves to whether it was valid. */
-async function report(file: string, body: () => unknown): Promise<boolean> {
+/** Runs `body`; prints `ok: <file><what>` or the ConfigError. Resolves to whether it was valid. */
+async function report(file: string, body: () => unknown, what = ""): Promise<boolean> {
   try {
     await body();
-    console.log(`ok: ${file}`);
+    console.log(`ok: ${file}${what}`);
     return true;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -83,8 +85,34 @@ async function checkMain(
   return result;
 }
 
-/** Checks one main file and its domain files; resolves to whether all were valid. */
+/**
+ * The kind of domain file `file` is when it has no `mode` (an agent's has
+ * `targets`), or null for a main file or one that cannot be read or parsed
+ * ({@link checkMain} reports those).
+ */
+async function domainKind(file: string): Promise<"server" | "agent" | null> {
+  try {
+    const r = ObjectReader.root(JsoncDocument.parse(file, await readConfigText(file)));
+    if (r.has("mode")) return null;
+    return r.has("targets") ? "agent" : "server";
+  } catch {
+    return null;
+  }
+}
+
+/** Checks a domain file on its own, with the built-in defaults; resolves to whether it was valid. */
+async function checkDomain(file: string, kind: "server" | "agent", strict: boolean) {
+  return await report(file, async () => {
+    const text = await readConfigText(file);
+    if (kind === "agent") parseAgentDomain(file, text, { checkFiles: strict });
+    else parseServerDomain(file, text);
+  }, ` (${kind} domain file)`);
+}
+
+/** Checks one main file and its domain files, or one domain file; resolves to whether all were valid. */
 async function checkTree(file: string, strict: boolean): Promise<boolean> {
+  const kind = await domainKind(file);
+  if (kind !== null) return await checkDomain(file, kind, strict);
   const main = await checkMain(file, strict);
   if (main === null) return false;
   let files: string[];

@@ -126,6 +126,32 @@ Deno.test("burrow check reports a missing file, a missing domains folder and a b
   });
 });
 
+Deno.test("burrow check validates a domain file given on its own, as a server's or an agent's", async () => {
+  await withFiles({
+    "server.d/app.test.jsonc": '{ "active": true, "secret": "s3cret-s3cret" }',
+    "agent.d/app.test.jsonc":
+      '{ "active": true, "secret": "s3cret-s3cret", "targets": [{ "target": "http://127.0.0.1:8080" }] }',
+    "agent.d/bad.test.jsonc": '{ "targets": [{ "target": "ftp://127.0.0.1" }] }',
+    "server.d/bad.test.jsonc": '{ "concurrency": -1 }',
+  }, async (dir) => {
+    const run = await check([
+      "server.d/app.test.jsonc",
+      "agent.d/app.test.jsonc",
+      "agent.d/bad.test.jsonc",
+      "server.d/bad.test.jsonc",
+    ], dir);
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stdout.trim().split("\n"), [
+      "ok: server.d/app.test.jsonc (server domain file)",
+      "ok: agent.d/app.test.jsonc (agent domain file)",
+    ]);
+    const errors = run.stderr.trim().split("\n");
+    assert.equal(errors.length, 2, run.stderr);
+    assert.match(errors[0]!, /^agent\.d\/bad\.test\.jsonc:1:\d+: targets\[0\]\.target: /);
+    assert.match(errors[1]!, /^server\.d\/bad\.test\.jsonc:1:\d+: concurrency: /);
+  });
+});
+
 Deno.test("burrow check without files is a usage error", async () => {
   const run = await check([]);
   assert.equal(run.code, 2);
