@@ -28,6 +28,7 @@ export class DomainRegistry {
   readonly #domains = new Map<string, ServerDomain>();
   readonly #listeners: ((change: DomainChange) => void)[] = [];
   #watch: Watch | null = null;
+  #rejected = 0;
 
   /** A registry for the `*.jsonc` files of `folder`. */
   constructor(folder: string, log: Logger) {
@@ -38,6 +39,11 @@ export class DomainRegistry {
   /** Number of domains loaded. */
   get size(): number {
     return this.#domains.size;
+  }
+
+  /** Domain files rejected on reload so far (each logged; the previous version stayed). */
+  get rejected(): number {
+    return this.#rejected;
   }
 
   /** The domain's current configuration. */
@@ -115,6 +121,7 @@ export class DomainRegistry {
       try {
         after = parseServerDomain(file, text);
       } catch (e) {
+        this.#rejected++;
         this.#log.error("Domain file rejected, previous version stays: {error}", {
           domain: name,
           error: (e as Error).message,

@@ -25,9 +25,10 @@ Deno.test("burrow --help prints the command list to stdout and exits 0", async (
 });
 
 Deno.test("burrow -h is the same as --help", async () => {
-  const run = await cli("-h");
-  assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /Usage: burrow <command>/);
+  const [short, long] = await Promise.all([cli("-h"), cli("--help")]);
+  assert.equal(short.code, 0, short.stderr);
+  assert.match(short.stdout, /Usage: burrow <command>/);
+  assert.deepEqual(short, long);
 });
 
 Deno.test("burrow help prints the command list to stdout and exits 0", async () => {

@@ -113,12 +113,17 @@ Deno.test("domain files added, changed and removed while running take effect; tu
     await refused.body?.cancel();
     assert.equal(world.server.agents.has("new.test"), true);
     // An invalid change is rejected; the previous version stays in force.
+    const rejected = world.server.domains.rejected;
     await Deno.writeTextFile(
       join(world.dir, "server.d", "new.test.jsonc"),
       '{ "active": "yes please" }',
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await until("invalid edit rejected", () => world.server.domains.rejected > rejected);
     assert.equal(world.server.domains.get("new.test")?.active, true);
+    assert.equal(world.server.agents.has("new.test"), true);
+    const stillRefused = await world.fetch("new.test", "/");
+    assert.equal(stillRefused.status, 404, "the previous version's client rule still applies");
+    await stillRefused.body?.cancel();
     // Removed: the registration is revoked and requests get the unavailable status.
     await world.removeDomain("new.test");
     await until("new.test revoked", () => !world.server.agents.has("new.test"));

@@ -69,6 +69,8 @@ export const CONN_TYPES: readonly ConnType[] = [
 export interface WithConnTypesOptions {
   /** Registers the tests as ignored. */
   ignore?: boolean;
+  /** Connection types the test does not apply to: no test is registered for them. */
+  except?: readonly string[];
 }
 
 /**
@@ -94,6 +96,7 @@ export function withConnTypes(
   options: WithConnTypesOptions = {},
 ): void {
   for (const type of CONN_TYPES) {
+    if (options.except?.includes(type.name)) continue;
     Deno.test({
       name: `${name} [${type.name}]`,
       ignore: options.ignore ?? false,

@@ -93,13 +93,13 @@ withConnTypes("close() releases a pair nobody used", async (pair) => {
   await pair.close();
 });
 
+// Not over memory: close() there releases nothing, and a pending read is the test's own.
 withConnTypes("close() settles a read left pending", async (pair) => {
-  if (pair.name === "memory") return; // Nothing to release: a pending read there is the test's own.
   const read = pair.b.readable.getReader().read();
   await pair.close();
   // Over wss the readable ends; over TCP the read is interrupted.
   await read.then((r) => assert.equal(r.done, true), (e) => assert.ok(e instanceof Error));
-});
+}, { except: ["memory"] });
 
 withConnTypes("close() may be called again", async (pair) => {
   await pair.close();

@@ -55,3 +55,19 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
     clearTimeout(timer);
   }
 }
+
+/** Resolves once `read()` has returned the same value for `quietMs`. */
+export async function settled(read: () => number, quietMs: number, maxMs: number): Promise<number> {
+  const start = performance.now();
+  let last = read();
+  let since = performance.now();
+  while (performance.now() - start < maxMs) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = read();
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    } else if (performance.now() - since >= quietMs) return now;
+  }
+  throw new Error(`Value kept changing for ${maxMs} ms (last ${last})`);
+}

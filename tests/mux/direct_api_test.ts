@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { withConnTypes } from "../helpers/conn_types.ts";
 import { sessions } from "../helpers/sessions.ts";
-import { randomBytes, sha256 } from "../helpers/streams.ts";
+import { randomBytes, settled, sha256 } from "../helpers/streams.ts";
 import { MuxError, type MuxStream } from "../../shared/mux/mod.ts";
 import { concat } from "../../shared/bytes.ts";
 
@@ -40,7 +40,7 @@ withConnTypes("direct read/write move large payloads both ways with FIN", async 
 });
 
 withConnTypes(
-  "unread puts bytes back in front, outside the window accounting",
+  "unread puts bytes back in front of the stream, one chunk at a time",
   async ({ a, b }) => {
     await sessions(a, b, async (client, server) => {
       const stream = await client.open();
@@ -57,6 +57,34 @@ withConnTypes(
     });
   },
 );
+
+withConnTypes("unread bytes are credited to the peer once, when first read", async ({ a, b }) => {
+  await sessions(a, b, async (client, server) => {
+    const stream = await client.open();
+    // More than the largest window (16 MiB) beyond what is read before the check.
+    const data = randomBytes(24 << 20);
+    const writing = stream.write(data).then(() => stream.closeWrite());
+    const s = (await server.accept())!;
+    const first = (await s.read())!;
+    assert.ok(first.length > 1);
+    s.unread(first.subarray(1));
+    // Read past the initial window, so that window updates go out after the re-read.
+    const parts = [first.subarray(0, 1)];
+    let read = 1;
+    while (read < 1 << 20) {
+      const chunk = (await s.read())!.slice();
+      parts.push(chunk);
+      read += chunk.length;
+    }
+    // Stop reading: the writer spends all its credit, which must fit the window.
+    await settled(() => s.buffered, 200, 10_000);
+    assert.ok(s.buffered <= s.receiveWindow, `${s.buffered} buffered > ${s.receiveWindow}`);
+    assert.ok(s.buffered >= s.receiveWindow / 2, `only ${s.buffered} arrived`);
+    parts.push(await readToEnd(s));
+    await writing;
+    assert.equal(sha256(concat(parts)), sha256(data));
+  });
+});
 
 withConnTypes("a reset reaches a pending read and a waiting write", async ({ a, b }) => {
   await sessions(a, b, async (client, server) => {

@@ -5,28 +5,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { withConnTypes } from "../helpers/conn_types.ts";
-import { randomBytes, within } from "../helpers/streams.ts";
+import { randomBytes, settled, within } from "../helpers/streams.ts";
 import { Session } from "../../shared/mux/mod.ts";
 import { INITIAL_WINDOW } from "../../shared/frame/header.ts";
 
 const TOTAL = 64 * 1024 * 1024;
 const CHUNK = 64 * 1024;
-
-/** Resolves once `read()` has returned the same value for `quietMs`. */
-async function settled(read: () => number, quietMs: number, maxMs: number): Promise<number> {
-  const start = performance.now();
-  let last = read();
-  let since = performance.now();
-  while (performance.now() - start < maxMs) {
-    await new Promise((r) => setTimeout(r, 10));
-    const now = read();
-    if (now !== last) {
-      last = now;
-      since = performance.now();
-    } else if (performance.now() - since >= quietMs) return now;
-  }
-  throw new Error(`Value kept changing for ${maxMs} ms (last ${last})`);
-}
 
 withConnTypes(
   "64 MiB into a reader that does not read stalls, then arrives intact",

@@ -213,7 +213,7 @@ Deno.test("GoAway(protocol error) from the peer closes the session with remote-e
   }
 });
 
-Deno.test("frames for unknown or finished streams are ignored", async () => {
+Deno.test("frames for streams never opened are ignored", async () => {
   const peer = rawPeer();
   try {
     await peer.send([
@@ -224,6 +224,40 @@ Deno.test("frames for unknown or finished streams are ignored", async () => {
     ]);
     await peer.next((f) => f.type === FrameType.Ping);
     assert.equal(peer.session.isClosed, false);
+  } finally {
+    await peer.close();
+  }
+});
+
+Deno.test("frames for a finished stream are ignored", async () => {
+  const peer = rawPeer();
+  try {
+    await peer.send([{
+      type: FrameType.Data,
+      flags: Flag.SYN | Flag.FIN,
+      streamId: 1,
+      payload: new Uint8Array([1, 2]),
+    }]);
+    const s = (await peer.session.accept())!;
+    assert.deepEqual(await s.read(), new Uint8Array([1, 2]));
+    assert.equal(await s.read(), null);
+    s.closeWrite();
+    await peer.next((f) => f.streamId === 1 && (f.flags & Flag.FIN) !== 0);
+    await s.closed;
+    assert.equal(peer.session.numStreams, 0, "both FINs: the session forgot the stream");
+    await peer.send([
+      { type: FrameType.Data, streamId: 1, payload: new Uint8Array(10) },
+      { type: FrameType.Data, flags: Flag.FIN, streamId: 1 },
+      { type: FrameType.WindowUpdate, streamId: 1, length: 1000 },
+      { type: FrameType.WindowUpdate, flags: Flag.RST, streamId: 1 },
+      { type: FrameType.Ping, flags: Flag.SYN, length: 2 },
+    ]);
+    await peer.next((f) => f.type === FrameType.Ping && f.length === 2);
+    assert.equal(peer.session.isClosed, false);
+    assert.equal(peer.session.numStreams, 0);
+    // And the session still serves new streams.
+    await peer.send([{ type: FrameType.WindowUpdate, flags: Flag.SYN, streamId: 3 }]);
+    assert.equal((await peer.session.accept())?.id, 3);
   } finally {
     await peer.close();
   }
