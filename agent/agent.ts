@@ -51,6 +51,8 @@ export interface AgentHandle {
   readonly id: string;
   /** Per active domain: connected, registered, last error. */
   status(): DomainStatus[];
+  /** Streams the agent is serving now (requests, relays) over all its servers; registrations not counted. */
+  serving(): number;
   /**
    * Applies a new domain set, touching only what changed: unchanged domains
    * keep their registration, removed or deactivated ones end it (FIN), ones
@@ -150,6 +152,12 @@ class Agent implements AgentHandle {
 
   status(): DomainStatus[] {
     return [...this.#connections.values()].flatMap((c) => c.status());
+  }
+
+  serving(): number {
+    let n = 0;
+    for (const c of this.#connections.values()) n += c.serving;
+    return n;
   }
 
   async reload(domains: readonly AgentDomain[]): Promise<void> {

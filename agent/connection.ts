@@ -106,6 +106,8 @@ export class Connection {
   readonly #lingering = new Set<Promise<void>>();
   readonly #run: Promise<void>;
   #session: Session | null = null;
+  /** Streams from the server being served now (registrations not counted). */
+  #serving = 0;
   #sessionDown: AbortSignal | null = null;
   #lastDialError: string | null = null;
 
@@ -115,6 +117,11 @@ export class Connection {
     this.#log = options.log;
     for (const domain of domains) this.#entries.set(domain.name, this.#newEntry(domain));
     this.#run = this.#loop();
+  }
+
+  /** Streams from the server being served now (requests, relays), registrations not counted. */
+  get serving(): number {
+    return this.#serving;
   }
 
   /** Per-domain state, for tests and diagnostics. */
@@ -264,7 +271,9 @@ export class Connection {
       this.#startRegistration(entry, session, down.signal);
     }
     for (let s = await session.accept(); s !== null; s = await session.accept()) {
-      this.#track(serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD }));
+      this.#serving++;
+      const served = serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD });
+      this.#track(served.finally(() => this.#serving--));
     }
     await session.closed;
     down.abort();

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { until, World } from "./world.ts";
+import type { AgentHandle } from "../../agent/agent.ts";
 import { within } from "../helpers/streams.ts";
 
 const SECRET = "e2e-secret-0123456789";
@@ -12,17 +13,17 @@ const SECRET = "e2e-secret-0123456789";
 /** A world with one domain served by one agent whose target is `backend`. */
 async function withDomain(
   handler: Deno.ServeHandler<Deno.NetAddr>,
-  body: (world: World) => Promise<void>,
+  body: (world: World, agent: AgentHandle) => Promise<void>,
   domain: Record<string, unknown> = {},
 ) {
   const world = await World.create();
   try {
     const backend = world.backend(handler);
     await world.domain("app.test", { active: true, secret: SECRET, ...domain });
-    await world.agent({
+    const agent = await world.agent({
       domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
     });
-    await within(60_000, "test body", body(world));
+    await within(60_000, "test body", body(world, agent));
   } finally {
     await world.close();
   }
@@ -270,17 +271,23 @@ Deno.test("a client that disconnects mid-response frees the stream on both sides
         },
       }),
     );
-  }, async (world) => {
+  }, async (world, agent) => {
     const abort = new AbortController();
     const res = await world.fetch("app.test", "/slow", { signal: abort.signal });
     const reader = res.body!.getReader();
     await reader.read();
+    assert.equal(agent.serving(), 1);
     abort.abort();
     await reader.cancel().catch(() => {});
     await within(5000, "backend to see the abort", backendAborted.promise);
     const agents = world.server.agents;
     await until("server-side streams to close", () => agents.openStreams() === 0);
-  });
+    await until("agent-side streams to close", () => agent.serving() === 0);
+    // The tunnel still serves: nothing was left holding the domain's one request slot.
+    const again = await world.fetch("app.test", "/slow");
+    await again.body?.cancel();
+    assert.equal(again.status, 200);
+  }, { concurrency: 1 });
 });
 
 Deno.test("200 concurrent requests across 2 agents and 3 domains are all answered correctly", async () => {
