@@ -106,8 +106,6 @@ export class Connection {
   readonly #lingering = new Set<Promise<void>>();
   readonly #run: Promise<void>;
   #session: Session | null = null;
-  /** Streams from the server being served now (registrations not counted). */
-  #serving = 0;
   #sessionDown: AbortSignal | null = null;
   #lastDialError: string | null = null;
 
@@ -121,7 +119,7 @@ export class Connection {
 
   /** Streams from the server being served now (requests, relays), registrations not counted. */
   get serving(): number {
-    return this.#serving;
+    return this.#tasks.size - this.#registrations.size;
   }
 
   /** Per-domain state, for tests and diagnostics. */
@@ -271,9 +269,7 @@ export class Connection {
       this.#startRegistration(entry, session, down.signal);
     }
     for (let s = await session.accept(); s !== null; s = await session.accept()) {
-      this.#serving++;
-      const served = serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD });
-      this.#track(served.finally(() => this.#serving--));
+      this.#track(serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD }));
     }
     await session.closed;
     down.abort();
