@@ -37,7 +37,7 @@ export interface TcpConnection {
  * ```
  */
 export function establishedOn(local: Deno.NetAddr): TcpConnection[] {
-  return parseTable(Deno.readTextFileSync(tableOf(local)), local);
+  return parseTable(Deno.readTextFileSync(tableOf(local)), local).connections;
 }
 
 /** What one read of the kernel's table found. */
@@ -60,23 +60,20 @@ export interface TcpTable {
  * @throws what reading `/proc/net/tcp{,6}` throws (no `--allow-read`, not Linux).
  */
 export async function readTcpTable(local: Deno.NetAddr): Promise<TcpTable> {
-  const table = await Deno.readTextFile(tableOf(local));
-  const connections = parseTable(table, local);
-  let lines = 0;
-  for (let i = table.indexOf("\n"); i !== -1; i = table.indexOf("\n", i + 1)) lines++;
-  return { connections, sockets: Math.max(0, lines - 1) }; // less the header line
+  return parseTable(await Deno.readTextFile(tableOf(local)), local);
 }
 
 function tableOf(local: Deno.NetAddr): string {
   return local.hostname.includes(":") ? "/proc/net/tcp6" : "/proc/net/tcp";
 }
 
-function parseTable(table: string, local: Deno.NetAddr): TcpConnection[] {
+function parseTable(table: string, local: Deno.NetAddr): TcpTable {
   const anyHost = local.hostname === "0.0.0.0" || local.hostname === "::";
   const port = local.port.toString(16).toUpperCase().padStart(4, "0");
   const needle = `:${port} `;
   const found: TcpConnection[] = [];
-  for (const line of table.split("\n")) {
+  const lines = table.split("\n");
+  for (const line of lines) {
     if (!line.includes(needle)) continue; // most lines: other ports
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
     const f = line.trim().split(/\s+/);
@@ -89,7 +86,8 @@ function parseTable(table: string, local: Deno.NetAddr): TcpConnection[] {
       inode: Number(f[9]),
     });
   }
-  return found;
+  // Less the header line and the empty string after the last line feed.
+  return { connections: found, sockets: Math.max(0, lines.length - 2) };
 }
 
 /**
