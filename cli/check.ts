@@ -6,17 +6,13 @@
  * @module
  */
 
-import { basename, isAbsolute, relative } from "node:path";
+import { isAbsolute, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAgentConfig, parseAgentDomain } from "../agent/config.ts";
-import { parseServerConfig, parseServerDomain } from "../server/config.ts";
+import { parseServerConfig, parseServerDomain, serverDomainParser } from "../server/config.ts";
+import { type DomainFileResult, readDomainFolder } from "../shared/config/domain_folder.ts";
 import { ObjectReader, readMode } from "../shared/config/fields.ts";
-import {
-  ConfigError,
-  JsoncDocument,
-  listJsoncFiles,
-  readConfigText,
-} from "../shared/config/jsonc.ts";
+import { ConfigError, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { runWithUsage, UsageError } from "./usage.ts";
 
 /** Usage text of `burrow check`. */
@@ -36,7 +32,7 @@ Options:
   -h, --help  Show this help`;
 
 /** How a domain file of a checked main file is parsed. */
-type DomainParser = (file: string, text: string) => unknown;
+type DomainParser = (file: string, text: string) => { name: string; file: string };
 
 /** A path as shown to the user: relative to the working directory when inside it. */
 function display(path: string): string {
@@ -71,11 +67,7 @@ async function checkMain(
     const doc = JsoncDocument.parse(file, text);
     if (readMode(ObjectReader.root(doc)) === "server") {
       const config = parseServerConfig(file, text, { checkFiles: strict });
-      const defaults = {
-        bodySize: config.limits.bodySize,
-        transactionId: config.transactionId,
-      };
-      result = { doc, folder: config.domains, parse: (f, t) => parseServerDomain(f, t, defaults) };
+      result = { doc, folder: config.domains, parse: serverDomainParser(config) };
     } else {
       const config = parseAgentConfig(file, text);
       const options = { checkFiles: strict };
@@ -115,30 +107,26 @@ async function checkTree(file: string, strict: boolean): Promise<boolean> {
   if (kind !== null) return await checkDomain(file, kind, strict);
   const main = await checkMain(file, strict);
   if (main === null) return false;
-  let files: string[];
+  let results: DomainFileResult<unknown>[];
   try {
-    files = await listJsoncFiles(display(main.folder));
+    // The same reading of the folder as the server's and the agent's at start.
+    results = await readDomainFolder(display(main.folder), main.parse);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "does not exist"
-      : `cannot be read: ${(error as Error).message}`;
-    const detail = `folder ${JSON.stringify(main.folder)} ${reason}`;
-    console.error(main.doc.errorAt(["domains"], detail, "io").message);
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(
+      main.doc.errorAt(
+        ["domains"],
+        error.detail.replace(/^Domain folder/, `folder ${JSON.stringify(main.folder)}`),
+        "io",
+      ).message,
+    );
     return false;
   }
   let ok = true;
-  const seen = new Map<string, string>();
-  for (const domainFile of files) {
-    const valid = await report(domainFile, async () => {
-      main.parse(domainFile, await readConfigText(domainFile));
-      const name = basename(domainFile).toLowerCase();
-      const other = seen.get(name);
-      if (other !== undefined) {
-        throw new ConfigError(`Same domain as ${other}`, { code: "invalid", file: domainFile });
-      }
-      seen.set(name, domainFile);
-    });
-    ok &&= valid;
+  for (const result of results) {
+    ok = await report(result.file, () => {
+      if (result.error !== undefined) throw result.error;
+    }) && ok;
   }
   return ok;
 }

@@ -269,3 +269,25 @@ export function parseServerDomain(
   r.finish();
   return domain;
 }
+
+/**
+ * The parser of server domain files under `config`: the main file's
+ * `limits.bodySize` and `transactionId` fill what a domain file leaves out.
+ *
+ * @example
+ * ```ts
+ * import { loadServerConfig, serverDomainParser } from "./config.ts";
+ * const config = await loadServerConfig("conf/server.jsonc");
+ * const domain = serverDomainParser(config)("conf/server.d/localhost.jsonc", "{}");
+ * // domain.bodySize === config.limits.bodySize
+ * ```
+ */
+export function serverDomainParser(
+  config: Pick<ServerConfig, "limits" | "transactionId">,
+): (file: string, text: string) => ServerDomain {
+  const defaults: ServerDomainDefaults = {
+    bodySize: config.limits.bodySize,
+    transactionId: config.transactionId,
+  };
+  return (file, text) => parseServerDomain(file, text, defaults);
+}

@@ -53,7 +53,7 @@ export async function startServer(
       error: e instanceof Error ? e.stack ?? e.message : String(e),
     })
   );
-  const domains = new DomainRegistry(config.domains, log);
+  const domains = new DomainRegistry(config, log);
   await domains.load();
   const agents = new AgentRegistry(domains, log);
   const proxy = new Proxy({ config, domains, agents, log, access: logging.access });

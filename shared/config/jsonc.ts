@@ -13,7 +13,7 @@ import {
   parseTree,
   printParseErrorCode,
 } from "jsonc-parser";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { isHostname } from "../net/address.ts";
 
 /** A path to a value: object keys and array indexes, outermost first. */
@@ -274,28 +274,6 @@ export async function readConfigText(file: string): Promise<string> {
       : String(error);
     throw new ConfigError(`Cannot read file: ${reason}`, { code: "io", file, cause: error });
   }
-}
-
-/**
- * Lists the `*.jsonc` files of `folder` (not those starting with `.` or `_`),
- * sorted by name, as paths joined to `folder`.
- *
- * @throws {Deno.errors.NotFound} when the folder does not exist.
- * @example
- * ```ts
- * import { listJsoncFiles } from "./jsonc.ts";
- * await listJsoncFiles("conf/server.d"); // ["conf/server.d/localhost.jsonc"]
- * ```
- */
-export async function listJsoncFiles(folder: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(folder)) {
-    if (!entry.isFile && !entry.isSymlink) continue;
-    if (!entry.name.endsWith(".jsonc") || /^[._]/.test(entry.name)) continue;
-    names.push(entry.name);
-  }
-  names.sort();
-  return names.map((name) => join(folder, name));
 }
 
 /**

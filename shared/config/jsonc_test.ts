@@ -1,12 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  ConfigError,
-  formatKeyPath,
-  JsoncDocument,
-  listJsoncFiles,
-  loadJsonc,
-  readConfigText,
-} from "./jsonc.ts";
+import { ConfigError, formatKeyPath, JsoncDocument, loadJsonc, readConfigText } from "./jsonc.ts";
 
 /** Asserts that `fn` throws a ConfigError with these properties. */
 function assertConfigError(fn: () => unknown, expected: Partial<ConfigError>): ConfigError {
@@ -120,20 +113,6 @@ Deno.test("loadJsonc() reads a file; a missing one is an io ConfigError", async 
       assert.equal(e.message, `${dir}/missing.jsonc: Cannot read file: No such file or directory`);
       return true;
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("listJsoncFiles() lists *.jsonc files sorted, skipping dot and underscore files", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const name of ["b.jsonc", "a.jsonc", ".hidden.jsonc", "_off.jsonc", "notes.txt"]) {
-      await Deno.writeTextFile(`${dir}/${name}`, "{}");
-    }
-    await Deno.mkdir(`${dir}/sub.jsonc`);
-    assert.deepEqual(await listJsoncFiles(dir), [`${dir}/a.jsonc`, `${dir}/b.jsonc`]);
-    await assert.rejects(() => listJsoncFiles(`${dir}/none`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
