@@ -4,9 +4,13 @@
  * optional and in any order, and matches an instant when every part it has
  * matches:
  *
- * - a date or date range: `2019-10-01` (that day), `2019-10-01-2019-10-31`
- *   (both days included), `2020-01-01-` (from that day on), `-2020-01-31`
- *   (until that day, included);
+ * - a date or date range: `2019-10-01-2019-10-31` (both days included),
+ *   `2020-01-01-` or `2020-01-01` (from that day on), `-2020-01-31` (until
+ *   that day, included); one day is `2024-01-01-2024-01-01`. A lone date
+ *   opens a range, as in groom, whose own example
+ *   `2020-01-01 sat- 13:00-17:00` allows every Saturday and Sunday from
+ *   13:00 to 17:00 (groom ignores a lone date; from that day on differs only
+ *   before it);
  * - a weekday or weekday range: `mon`, `tue-fri`, `sat-` (sat..sun), `-wed`
  *   (mon..wed); a range may wrap: `fri-mon` is fri, sat, sun, mon;
  * - a time range `HH:MM[:SS]-HH:MM[:SS]`, start included, end excluded:
@@ -86,7 +90,8 @@ const PARSERS: Record<"dates" | "weekdays" | "times", PartParser> = {
     const [, fromText, dash, toText] = match;
     if (dash === undefined && toText !== undefined) return null;
     const from = fromText === undefined ? null : parseDay(fromText, entry);
-    const to = toText === undefined ? (dash === undefined ? from : null) : parseDay(toText, entry);
+    // A lone date opens the range, as groom reads it: "2020-01-01" is "2020-01-01-".
+    const to = toText === undefined ? null : parseDay(toText, entry);
     if (from !== null && to !== null && from > to) {
       throw new TypeError(
         `Invalid time range ${JSON.stringify(entry)}: ${part} ends before it starts`,
