@@ -70,15 +70,29 @@ function parseListener(field: Field, baseDir: string, options: LoadOptions): Lis
   const certField = r.field("cert");
   const keyField = r.field("key");
   const sni = r.bool("sni", false);
+  const listField = r.field("certificates");
   const selfSigned = r.bool("selfSigned", false);
   const plain = r.bool("plain", false);
-  r.finish();
-  const modes = [certField !== null || keyField !== null, sni, selfSigned, plain];
+  const modes = [
+    certField !== null || keyField !== null,
+    sni,
+    listField !== null,
+    selfSigned,
+    plain,
+  ];
   const count = modes.filter(Boolean).length;
   if (count !== 1) {
-    const what = '"cert" and "key", "sni": true, "selfSigned": true or "plain": true';
+    const what =
+      '"cert" and "key", "sni": true, "certificates", "selfSigned": true or "plain": true';
     throw field.error(count === 0 ? `needs one of ${what}` : `must have only one of ${what}`);
   }
+  if (listField !== null) {
+    const rules = parseSniRules(listField, baseDir, options);
+    if (rules.length === 0) throw listField.error("needs at least one certificate");
+    r.finish();
+    return { hostname, port, tls: rules };
+  }
+  r.finish();
   if (sni) return { hostname, port, tls: "sni" };
   if (selfSigned) return { hostname, port, tls: "self-signed" };
   if (plain) return { hostname, port, tls: null };
@@ -89,22 +103,52 @@ function parseListener(field: Field, baseDir: string, options: LoadOptions): Lis
   return { hostname, port, tls: { cert, key } };
 }
 
-/** One `certificates` entry. */
+/** A `regex` SNI rule's expression: compiled case-insensitive, refused when it does not compile. */
+function parseSniRegex(field: Field): RegExp {
+  const source = field.string({ nonEmpty: true });
+  try {
+    return new RegExp(source, "i");
+  } catch (e) {
+    throw field.error(
+      `${JSON.stringify(source)} is not a valid regular expression: ${
+        (e as Error).message.replace(/^Invalid regular expression: /, "")
+      }`,
+    );
+  }
+}
+
+/** One certificate rule: `pattern` (exact, `*.domain`, `*`) or `regex`, with `cert` and `key`. */
 function parseSniRule(field: Field, baseDir: string, options: LoadOptions): SniRule {
   const r = ObjectReader.of(field);
-  const patternField = r.required("pattern");
-  const pattern = patternField.string().toLowerCase();
-  const valid = pattern === "*" ||
-    isHostname(pattern.startsWith("*.") ? pattern.slice(2) : pattern);
-  if (!valid) {
-    throw patternField.error(
-      `${JSON.stringify(pattern)} is not a host name, "*.domain" or "*"`,
-    );
+  const patternField = r.field("pattern");
+  const regexField = r.field("regex");
+  if ((patternField === null) === (regexField === null)) {
+    throw field.error('needs exactly one of "pattern" and "regex"');
+  }
+  let rule: Pick<SniRule, "pattern" | "regex">;
+  if (regexField !== null) {
+    const regex = parseSniRegex(regexField);
+    rule = { pattern: regex.source, regex };
+  } else {
+    const pattern = patternField!.string().toLowerCase();
+    const valid = pattern === "*" ||
+      isHostname(pattern.startsWith("*.") ? pattern.slice(2) : pattern);
+    if (!valid) {
+      throw patternField!.error(
+        `${JSON.stringify(pattern)} is not a host name, "*.domain" or "*"`,
+      );
+    }
+    rule = { pattern };
   }
   const cert = r.required("cert").filePath(baseDir, options);
   const key = r.required("key").filePath(baseDir, options);
   r.finish();
-  return { pattern, cert, key };
+  return { ...rule, cert, key };
+}
+
+/** A list of certificate rules (the global `certificates` or a listener's). */
+function parseSniRules(field: Field, baseDir: string, options: LoadOptions): SniRule[] {
+  return field.array().map((item) => parseSniRule(item, baseDir, options));
 }
 
 /** The `limits` section. */
@@ -147,8 +191,9 @@ export function parseServerConfig(
   const listen = listenField.array().map((item) => parseListener(item, baseDir, options));
   if (listen.length === 0) throw listenField.error("needs at least one listener");
   const certificatesField = r.field("certificates");
-  const certificates =
-    certificatesField?.array().map((item) => parseSniRule(item, baseDir, options)) ?? [];
+  const certificates = certificatesField === null
+    ? []
+    : parseSniRules(certificatesField, baseDir, options);
   if (listen.some((l) => l.tls === "sni") && certificates.length === 0) {
     throw r.error("certificates", 'is required by a listener with "sni": true', "missing");
   }

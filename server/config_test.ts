@@ -118,12 +118,12 @@ Deno.test("parseServerConfig() rejects mistakes with file:line:col and key", () 
     ],
     [
       '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443" }] }',
-      `${MAIN}:1:32: listen[0]: needs one of "cert" and "key", "sni": true, "selfSigned": true or "plain": true`,
+      `${MAIN}:1:32: listen[0]: needs one of "cert" and "key", "sni": true, "certificates", "selfSigned": true or "plain": true`,
       "invalid",
     ],
     [
       '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "plain": true, "sni": true }] }',
-      `${MAIN}:1:32: listen[0]: must have only one of "cert" and "key", "sni": true, "selfSigned": true or "plain": true`,
+      `${MAIN}:1:32: listen[0]: must have only one of "cert" and "key", "sni": true, "certificates", "selfSigned": true or "plain": true`,
       "invalid",
     ],
     [
@@ -144,6 +144,21 @@ Deno.test("parseServerConfig() rejects mistakes with file:line:col and key", () 
     [
       `{ "mode": "server", ${listen}, "certificates": [{ "pattern": "*.*.com", "cert": "c", "key": "k" }] }`,
       `${MAIN}:1:116: certificates[0].pattern: "*.*.com" is not a host name, "*.domain" or "*"`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "certificates": [{ "regex": "^(a", "cert": "c", "key": "k" }] }`,
+      `${MAIN}:1:114: certificates[0].regex: "^(a" is not a valid regular expression: /^(a/i: Unterminated group`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "certificates": [{ "pattern": "*", "regex": "x", "cert": "c", "key": "k" }] }`,
+      `${MAIN}:1:103: certificates[0]: needs exactly one of "pattern" and "regex"`,
+      "invalid",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "certificates": [] }] }',
+      `${MAIN}:1:79: listen[0].certificates: needs at least one certificate`,
       "invalid",
     ],
     [
@@ -236,6 +251,32 @@ Deno.test("loadServerConfig() reports a missing file as an io ConfigError", asyn
     );
     return true;
   });
+});
+
+Deno.test("parseServerConfig() reads regex certificate rules and a listener's own list", () => {
+  const config = parseServerConfig(
+    MAIN,
+    `{
+    "mode": "server",
+    "listen": [
+      { "address": "0.0.0.0:443", "sni": true },
+      { "address": "0.0.0.0:8443", "certificates": [{ "pattern": "*", "cert": "b.pem", "key": "b.key" }] },
+    ],
+    "certificates": [
+      { "regex": "^api\\\\.Example\\\\.com$", "cert": "a.pem", "key": "a.key" },
+      { "pattern": "*", "cert": "c.pem", "key": "c.key" },
+    ],
+  }`,
+  );
+  const [regexRule, fallback] = config.certificates;
+  assert.equal(regexRule?.regex?.test("API.example.com"), true);
+  assert.equal(regexRule?.regex?.test("apixexample.com"), false);
+  assert.equal(regexRule?.pattern, "^api\\.Example\\.com$");
+  assert.equal(regexRule?.cert, "/etc/burrow/a.pem");
+  assert.deepEqual(fallback, { pattern: "*", cert: "/etc/burrow/c.pem", key: "/etc/burrow/c.key" });
+  assert.deepEqual(config.listen[1]?.tls, [
+    { pattern: "*", cert: "/etc/burrow/b.pem", key: "/etc/burrow/b.key" },
+  ]);
 });
 
 Deno.test("parseServerDomain() names the domain after the file and fills defaults", () => {

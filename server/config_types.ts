@@ -17,13 +17,20 @@ export interface CertificatePair {
   key: string;
 }
 
-/** One SNI rule: server names matching `pattern` get `pair`. */
+/** One SNI rule: server names matching `pattern` (or `regex`) get `pair`. */
 export interface SniRule extends CertificatePair {
   /**
-   * Hostname pattern as written: an exact name (`www.example.com`), a
-   * wildcard (`*.example.com`: one label), or `*` (fallback).
+   * Hostname pattern, lower case: an exact name (`www.example.com`), a
+   * wildcard (`*.example.com`: one label), or `*` (fallback). For a `regex`
+   * rule, the expression's source (for logs).
    */
   pattern: string;
+  /**
+   * A regular expression (groom's form), tested case-insensitively against
+   * the requested server name; never matches a connection without one.
+   * Absent for `pattern` rules.
+   */
+  regex?: RegExp;
 }
 
 /** One listening address. */
@@ -33,11 +40,12 @@ export interface ListenConfig {
   /** TCP port. */
   port: number;
   /**
-   * TLS on this listener: a single pair, `"sni"` to use the server's
+   * TLS on this listener: a single pair, its own list of SNI rules
+   * (`certificates` in the entry), `"sni"` to use the server's
    * `certificates` list, or `"self-signed"` for a certificate made at start
    * (samples and demos). Null only for a plain-HTTP listener (`plain: true`).
    */
-  tls: CertificatePair | "sni" | "self-signed" | null;
+  tls: CertificatePair | SniRule[] | "sni" | "self-signed" | null;
 }
 
 /** Global limits and timeouts (ms, bytes). */

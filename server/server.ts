@@ -79,7 +79,11 @@ export async function startServer(
       }
       let store: CertificateStore;
       if (l.tls === "sni") store = sni;
-      else if (l.tls === "self-signed") {
+      else if (Array.isArray(l.tls)) {
+        store = new CertificateStore(l.tls);
+        await store.load();
+        stores.push(store);
+      } else if (l.tls === "self-signed") {
         const made = await makeCertificates({ hostnames: ["localhost", "127.0.0.1", "::1"] });
         selfSignedCa = made.caCert;
         store = CertificateStore.fromPem(made);

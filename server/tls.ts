@@ -25,8 +25,9 @@ interface Loaded {
 
 /**
  * Holds certificate pairs in SNI rule order. `resolve(name)` picks the first
- * rule whose pattern matches: an exact name, `*.example.com` (exactly one
- * more label), or `*` (any name, and connections without SNI).
+ * rule that matches: an exact name, `*.example.com` (exactly one more
+ * label), `*` (any name, and connections without SNI), or a regular
+ * expression (any name it finds a match in; never a connection without SNI).
  */
 export class CertificateStore {
   #loaded: Loaded[] = [];
@@ -76,7 +77,7 @@ export class CertificateStore {
   /** The pair for a server name (lower case), or the fallback; null when nothing matches. */
   resolve(serverName: string | null | undefined): PemPair | null {
     const name = (serverName ?? "").toLowerCase();
-    for (const l of this.#loaded) if (matches(l.rule.pattern, name)) return l.pem;
+    for (const l of this.#loaded) if (ruleMatches(l.rule, name)) return l.pem;
     return null;
   }
 
@@ -86,6 +87,12 @@ export class CertificateStore {
     if (pem === undefined) throw new Error("No certificate loaded");
     return pem;
   }
+}
+
+/** True when `name` (lower case; empty without SNI) matches a rule. */
+export function ruleMatches(rule: SniRule, name: string): boolean {
+  if (rule.regex === undefined) return matches(rule.pattern, name);
+  return name !== "" && rule.regex.test(name);
 }
 
 /** True when `name` matches an SNI pattern. */
