@@ -4,7 +4,8 @@
  * ```jsonc
  * "log": {
  *   "level": "info",
- *   "system": ["console", { "file": "logs/system.log", "maxSize": "10MB", "maxFiles": 5 }],
+ *   "system": ["console", { "file": "logs/system.log", "maxSize": "10MB", "maxFiles": 5 },
+ *              { "file": "logs/system-%Y%m%d.log" }, { "syslog": "127.0.0.1:514" }],
  *   "access": [{ "file": "logs/access.log" }],   // server only
  *   "unavailable": false                          // server only
  * }
@@ -15,7 +16,15 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { type Field, ObjectReader } from "../config/fields.ts";
-import type { LogConfig, LogSink } from "./config_types.ts";
+import { isIP } from "node:net";
+import { isHostname } from "../net/address.ts";
+import {
+  type LogConfig,
+  type LogSink,
+  SYSLOG_FACILITIES,
+  type SyslogTarget,
+} from "./config_types.ts";
+import { DATED_FIELDS, isDatedPath, unknownDatedFields } from "./dated_file.ts";
 
 /** Levels of `log.level`, most verbose first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -47,15 +56,36 @@ export function defaultLogConfig(): LogConfig {
   return { level: "info", system: [{ type: "console" }], access: [], unavailable: false };
 }
 
-/** Reads one sink: `"console"` or `{ "file", "maxSize", "maxFiles" }`. */
+/** What a sink may be, for errors. */
+const SINK_HINT = '"console", "syslog", { "file": … } or { "syslog": … }';
+
+/** Reads one sink: `"console"`, `"syslog"`, `{ "file", … }` or `{ "syslog", … }`. */
 function parseSink(field: Field, baseDir: string): LogSink {
   if (field.type === "string") {
-    field.string({ pattern: /^console$/, hint: 'a sink ("console" or { "file": … })' });
-    return { type: "console" };
+    const name = field.string({ pattern: /^(console|syslog)$/, hint: `a sink (${SINK_HINT})` });
+    return name === "console" ? { type: "console" } : { type: "syslog", ...DEFAULT_SYSLOG };
   }
-  if (field.type !== "object") throw field.typeError('"console" or { "file": … }');
+  if (field.type !== "object") throw field.typeError(SINK_HINT);
   const r = ObjectReader.of(field);
-  const file = r.string("file", { nonEmpty: true });
+  if (r.has("syslog")) return parseSyslogSink(r);
+  const fileField = r.required("file");
+  const file = fileField.string({ nonEmpty: true });
+  const path = isAbsolute(file) ? file : resolve(baseDir, file);
+  if (isDatedPath(file)) {
+    const unknown = unknownDatedFields(file);
+    if (unknown.length > 0) {
+      throw fileField.error(
+        `${JSON.stringify(unknown[0])} is not a date field (${DATED_FIELDS.join(", ")})`,
+      );
+    }
+    for (const key of ["maxSize", "maxFiles"]) {
+      if (r.has(key)) {
+        throw r.error(key, "does not apply to date-named files (a path with % fields)");
+      }
+    }
+    r.finish();
+    return { type: "datedFile", path };
+  }
   const maxSize = r.size("maxSize", {
     default: DEFAULT_MAX_SIZE,
     min: 64 * 1024,
@@ -63,8 +93,42 @@ function parseSink(field: Field, baseDir: string): LogSink {
   });
   const maxFiles = r.int("maxFiles", { default: DEFAULT_MAX_FILES, min: 1, max: 1000 });
   r.finish();
-  const path = isAbsolute(file) ? file : resolve(baseDir, file);
   return { type: "file", path, maxSize, maxFiles };
+}
+
+/** Syslog defaults: UDP to localhost:514, facility daemon (groom's), app name "burrow". */
+export const DEFAULT_SYSLOG: SyslogTarget = {
+  hostname: "localhost",
+  port: 514,
+  protocol: "udp",
+  facility: "daemon",
+  appName: "burrow",
+};
+
+/** Reads `{ "syslog": "host[:port]", "protocol", "facility", "appName" }`. */
+function parseSyslogSink(r: ObjectReader): LogSink {
+  const addressField = r.required("syslog");
+  const address = addressField.string({ nonEmpty: true });
+  const { hostname, port } = /:\d+$/.test(address)
+    ? addressField.hostPort()
+    : { hostname: address, port: DEFAULT_SYSLOG.port };
+  if (!isHostname(hostname) && !isIP(hostname.replace(/^\[(.*)\]$/, "$1"))) {
+    throw addressField.error(`${JSON.stringify(address)} is not a host or host:port`);
+  }
+  const sink: LogSink = {
+    type: "syslog",
+    hostname: hostname.replace(/^\[(.*)\]$/, "$1"),
+    port,
+    protocol: r.oneOf("protocol", ["udp", "tcp"] as const, DEFAULT_SYSLOG.protocol),
+    facility: r.oneOf("facility", SYSLOG_FACILITIES, DEFAULT_SYSLOG.facility),
+    appName: r.string("appName", {
+      default: DEFAULT_SYSLOG.appName,
+      pattern: /^[!-~]{1,48}$/,
+      hint: "1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)",
+    }),
+  };
+  r.finish();
+  return sink;
 }
 
 /** Reads a list of sinks (a single sink is a list of one); `fallback` when absent. */

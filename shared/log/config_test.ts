@@ -67,8 +67,24 @@ Deno.test("parseLogConfig() rejects bad values at their position", () => {
     '/etc/burrow/s.jsonc:1:21: log.level: "verbose" is not one of "debug", "info", "warning", "error"',
   );
   assertFails(
-    '{ "log": { "system": ["syslog"] } }',
-    '/etc/burrow/s.jsonc:1:23: log.system[0]: "syslog" is not a sink ("console" or { "file": … })',
+    '{ "log": { "system": ["stderr"] } }',
+    '/etc/burrow/s.jsonc:1:23: log.system[0]: "stderr" is not a sink ("console", "syslog", { "file": … } or { "syslog": … })',
+  );
+  assertFails(
+    '{ "log": { "system": [{ "file": "x-%Y%q.log" }] } }',
+    '/etc/burrow/s.jsonc:1:33: log.system[0].file: "%q" is not a date field (%Y, %y, %m, %d, %H, %F, %%)',
+  );
+  assertFails(
+    '{ "log": { "system": [{ "file": "x-%Y%m%d.log", "maxFiles": 3 }] } }',
+    "/etc/burrow/s.jsonc:1:61: log.system[0].maxFiles: does not apply to date-named files (a path with % fields)",
+  );
+  assertFails(
+    '{ "log": { "system": [{ "syslog": "log host" }] } }',
+    '/etc/burrow/s.jsonc:1:35: log.system[0].syslog: "log host" is not a host or host:port',
+  );
+  assertFails(
+    '{ "log": { "system": [{ "syslog": "h", "facility": "local9" }] } }',
+    '/etc/burrow/s.jsonc:1:52: log.system[0].facility: "local9" is not one of "kernel", "user", "mail", "daemon", "security", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "ntp", "logaudit", "logalert", "clock", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"',
   );
   assertFails(
     '{ "log": { "system": [{ "path": "x" }] } }',
@@ -84,8 +100,46 @@ Deno.test("parseLogConfig() rejects bad values at their position", () => {
   );
   assertFails(
     '{ "log": { "system": [3] } }',
-    '/etc/burrow/s.jsonc:1:23: log.system[0]: expected "console" or { "file": … }, got 3',
+    '/etc/burrow/s.jsonc:1:23: log.system[0]: expected "console", "syslog", { "file": … } or { "syslog": … }, got 3',
   );
+});
+
+Deno.test("parseLogConfig() reads date-named files and syslog sinks (groom's file(path=…%Y%m%d…) and syslog())", () => {
+  const log = parse(`{ "log": {
+    "system": [
+      { "file": "logs/public1-%Y%m%d.log" },
+      "syslog",
+      { "syslog": "10.0.0.5:1514", "protocol": "tcp", "facility": "local4", "appName": "public1" },
+      { "syslog": "[::1]" },
+    ],
+  } }`);
+  assert.deepEqual(log.system, [
+    { type: "datedFile", path: "/etc/burrow/logs/public1-%Y%m%d.log" },
+    {
+      type: "syslog",
+      hostname: "localhost",
+      port: 514,
+      protocol: "udp",
+      facility: "daemon",
+      appName: "burrow",
+    },
+    {
+      type: "syslog",
+      hostname: "10.0.0.5",
+      port: 1514,
+      protocol: "tcp",
+      facility: "local4",
+      appName: "public1",
+    },
+    {
+      type: "syslog",
+      hostname: "::1",
+      port: 514,
+      protocol: "udp",
+      facility: "daemon",
+      appName: "burrow",
+    },
+  ]);
 });
 
 Deno.test("parseLogConfig() for an agent refuses access and unavailable", () => {

@@ -89,6 +89,20 @@ const LEVEL_LABELS: Record<LogLevel, string> = {
  */
 export function formatConsoleRecord(record: LogRecord): string {
   const time = new Date(record.timestamp).toISOString().replace(/\.\d+Z$/, "Z");
+  return `${time} ${LEVEL_LABELS[record.level]} ${formatRecordText(record)}\n`;
+}
+
+/**
+ * The text of a system log record without time, level or newline: the
+ * category below `burrow` as a prefix, the rendered message, then the
+ * properties the message does not mention (what a syslog message carries).
+ *
+ * @example
+ * ```ts
+ * formatRecordText(record); // server: agent#a1b2: connected {domain: "x"}
+ * ```
+ */
+export function formatRecordText(record: LogRecord): string {
   const category = record.category[0] === "burrow" ? record.category.slice(1) : record.category;
   const prefix = category.map((c) => `${escapeControls(c)}: `).join("");
   let message = "";
@@ -103,7 +117,7 @@ export function formatConsoleRecord(record: LogRecord): string {
     ? ""
     : `{${rest.map(([k, v]) => `${renderKey(k)}: ${renderValue(v)}`).join(", ")}}`;
   const text = message !== "" && props !== "" ? `${message} ${props}` : message + props;
-  return `${time} ${LEVEL_LABELS[record.level]} ${prefix}${text}\n`;
+  return `${prefix}${text}`;
 }
 
 /** Property names a message template interpolates, or "all" for `{*}`. */

@@ -23,7 +23,13 @@ import {
 import { getRotatingFileSink } from "@logtape/file";
 import { dirname, resolve } from "node:path";
 import type { LogConfig, LogSink } from "./config_types.ts";
-import { type AccessEntry, formatAccessLine, formatConsoleRecord } from "./format.ts";
+import {
+  type AccessEntry,
+  formatAccessLine,
+  formatConsoleRecord,
+  formatRecordText,
+} from "./format.ts";
+import { datedFileSink } from "./dated_file.ts";
 
 export { type AccessEntry, formatAccessLine, formatConsoleRecord } from "./format.ts";
 
@@ -65,7 +71,10 @@ let current: LoggingSetup | null = null;
  * `access()` lines go to `config.access`. Console sinks write to standard
  * error (system: {@link formatConsoleRecord}; access: JSON lines). File sinks
  * write JSON lines, create missing folders, rotate when a file would pass
- * `maxSize` bytes and keep `maxFiles` old files (`path.1` is the newest).
+ * `maxSize` bytes and keep `maxFiles` old files (`path.1` is the newest);
+ * date-named file sinks (`dated_file.ts`) switch files when the date in the
+ * name changes. Syslog sinks (`syslog.ts`, loaded only when configured) send
+ * the system line without time and level, or the access JSON line.
  * Lines reach a file within a second; call {@link Logging.close} before
  * exiting so none are lost.
  *
@@ -89,15 +98,17 @@ export async function setupLogging(
 ): Promise<Logging> {
   const sinks: Record<string, Sink> = {};
   try {
-    const systemIds = addSinks(sinks, config.system, {
+    const systemIds = await addSinks(sinks, config.system, {
       prefix: "system",
       console: formatConsoleRecord,
       file: jsonLinesFormatter,
+      syslog: formatRecordText,
     });
-    const accessIds = addSinks(sinks, config.access, {
+    const accessIds = await addSinks(sinks, config.access, {
       prefix: "access",
       console: formatAccessRecord,
       file: formatAccessRecord,
+      syslog: formatAccessRecord,
     });
     const loggers: LoggerConfig<string, string>[] = [
       { category: [ROOT], sinks: systemIds, lowestLevel: config.level },
@@ -161,34 +172,67 @@ function formatAccessRecord(record: LogRecord): string {
   return `${record.properties.line}\n`;
 }
 
+/** The formatters of one log's sinks. */
+interface SinkFormatters {
+  /** Sink id prefix. */
+  prefix: string;
+  /** Console lines. */
+  console: (record: LogRecord) => string;
+  /** File lines (size-rotated and date-named). */
+  file: (record: LogRecord) => string;
+  /** Syslog message text. */
+  syslog: (record: LogRecord) => string;
+}
+
 /**
  * Creates one LogTape sink per entry of `list` under ids `prefix0`,
  * `prefix1`, ... and returns the ids. Sinks made before a failure stay in `sinks`.
  */
-function addSinks(
+async function addSinks(
   sinks: Record<string, Sink>,
   list: LogSink[],
-  options: {
-    prefix: string;
-    console: (record: LogRecord) => string;
-    file: (record: LogRecord) => string;
-  },
-): string[] {
+  options: SinkFormatters,
+): Promise<string[]> {
   const ids: string[] = [];
-  list.forEach((spec, i) => {
+  for (const [i, spec] of list.entries()) {
     const id = `${options.prefix}${i}`;
-    if (spec.type === "file") {
+    if (spec.type === "file" || spec.type === "datedFile") {
       const path = resolve(spec.path);
       if (Object.values(sinks).some((s) => filePathOf(s) === path)) {
         throw new TypeError(`Log file "${spec.path}" is written by two sinks`);
       }
     }
-    sinks[id] = spec.type === "console"
-      ? stderrSink(options.console)
-      : fileSink(spec, options.file);
+    sinks[id] = await makeSink(spec, options);
     ids.push(id);
-  });
+  }
   return ids;
+}
+
+/** One sink; the syslog library is loaded only when a syslog sink is configured. */
+async function makeSink(spec: LogSink, formatters: SinkFormatters): Promise<Sink> {
+  switch (spec.type) {
+    case "console":
+      return stderrSink(formatters.console);
+    case "file":
+      return fileSink(spec, formatters.file);
+    case "datedFile":
+      return datedSink(spec.path, formatters.file);
+    case "syslog": {
+      const { syslogSink } = await import("./syslog.ts");
+      return syslogSink(spec, formatters.syslog);
+    }
+  }
+}
+
+/** A date-named file sink, tagged with its template for the two-sinks check. */
+function datedSink(template: string, formatter: (record: LogRecord) => string): Sink {
+  try {
+    const sink = datedFileSink(template, { formatter, flushIntervalMs: FLUSH_INTERVAL_MS });
+    return Object.assign(sink, { [FILE_PATH]: resolve(template) });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(`Cannot open log file "${template}": ${message}`, { cause: err });
+  }
 }
 
 const FILE_PATH = Symbol("burrow.logFilePath");
