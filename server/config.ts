@@ -17,16 +17,14 @@ import {
   readConfigText,
 } from "../shared/config/jsonc.ts";
 import { parseLogConfig } from "../shared/log/config.ts";
-import { isHostname } from "../shared/net/address.ts";
 import type {
   ClientRules,
   Credential,
-  ListenConfig,
   ServerConfig,
   ServerDomain,
   ServerLimits,
-  SniRule,
 } from "./config_types.ts";
+import { parseListener, parseSniRules } from "./config_listen.ts";
 import { parseTimeRange } from "./time_range.ts";
 
 const KiB = 1024;
@@ -61,94 +59,6 @@ export interface ServerDomainDefaults {
   bodySize: number;
   /** Send X-Transaction-Id. Default true. */
   transactionId: boolean;
-}
-
-/** One `listen` entry. */
-function parseListener(field: Field, baseDir: string, options: LoadOptions): ListenConfig {
-  const r = ObjectReader.of(field);
-  const { hostname, port } = r.required("address").hostPort({ allowZero: true });
-  const certField = r.field("cert");
-  const keyField = r.field("key");
-  const sni = r.bool("sni", false);
-  const listField = r.field("certificates");
-  const selfSigned = r.bool("selfSigned", false);
-  const plain = r.bool("plain", false);
-  const modes = [
-    certField !== null || keyField !== null,
-    sni,
-    listField !== null,
-    selfSigned,
-    plain,
-  ];
-  const count = modes.filter(Boolean).length;
-  if (count !== 1) {
-    const what =
-      '"cert" and "key", "sni": true, "certificates", "selfSigned": true or "plain": true';
-    throw field.error(count === 0 ? `needs one of ${what}` : `must have only one of ${what}`);
-  }
-  if (listField !== null) {
-    const rules = parseSniRules(listField, baseDir, options);
-    if (rules.length === 0) throw listField.error("needs at least one certificate");
-    r.finish();
-    return { hostname, port, tls: rules };
-  }
-  r.finish();
-  if (sni) return { hostname, port, tls: "sni" };
-  if (selfSigned) return { hostname, port, tls: "self-signed" };
-  if (plain) return { hostname, port, tls: null };
-  if (certField === null) throw r.error("cert", 'is required with "key"', "missing");
-  if (keyField === null) throw r.error("key", 'is required with "cert"', "missing");
-  const cert = certField.filePath(baseDir, options);
-  const key = keyField.filePath(baseDir, options);
-  return { hostname, port, tls: { cert, key } };
-}
-
-/** A `regex` SNI rule's expression: compiled case-insensitive, refused when it does not compile. */
-function parseSniRegex(field: Field): RegExp {
-  const source = field.string({ nonEmpty: true });
-  try {
-    return new RegExp(source, "i");
-  } catch (e) {
-    throw field.error(
-      `${JSON.stringify(source)} is not a valid regular expression: ${
-        (e as Error).message.replace(/^Invalid regular expression: /, "")
-      }`,
-    );
-  }
-}
-
-/** One certificate rule: `pattern` (exact, `*.domain`, `*`) or `regex`, with `cert` and `key`. */
-function parseSniRule(field: Field, baseDir: string, options: LoadOptions): SniRule {
-  const r = ObjectReader.of(field);
-  const patternField = r.field("pattern");
-  const regexField = r.field("regex");
-  if ((patternField === null) === (regexField === null)) {
-    throw field.error('needs exactly one of "pattern" and "regex"');
-  }
-  let rule: Pick<SniRule, "pattern" | "regex">;
-  if (regexField !== null) {
-    const regex = parseSniRegex(regexField);
-    rule = { pattern: regex.source, regex };
-  } else {
-    const pattern = patternField!.string().toLowerCase();
-    const valid = pattern === "*" ||
-      isHostname(pattern.startsWith("*.") ? pattern.slice(2) : pattern);
-    if (!valid) {
-      throw patternField!.error(
-        `${JSON.stringify(pattern)} is not a host name, "*.domain" or "*"`,
-      );
-    }
-    rule = { pattern };
-  }
-  const cert = r.required("cert").filePath(baseDir, options);
-  const key = r.required("key").filePath(baseDir, options);
-  r.finish();
-  return { ...rule, cert, key };
-}
-
-/** A list of certificate rules (the global `certificates` or a listener's). */
-function parseSniRules(field: Field, baseDir: string, options: LoadOptions): SniRule[] {
-  return field.array().map((item) => parseSniRule(item, baseDir, options));
 }
 
 /** The `limits` section. */
