@@ -18,7 +18,10 @@ import { type DomainChange as Change, DomainLoader } from "../shared/config/doma
 export type DomainChange = Change<ServerDomain>;
 
 /** What the registry needs of the main configuration. */
-export type DomainRegistryConfig = Pick<ServerConfig, "domains" | "limits" | "transactionId">;
+export type DomainRegistryConfig = Pick<
+  ServerConfig,
+  "file" | "domains" | "limits" | "transactionId"
+>;
 
 /** Domain files of one folder, by domain name. */
 export class DomainRegistry {
@@ -27,7 +30,11 @@ export class DomainRegistry {
 
   /** A registry for the domain files of `config.domains`, with the main file's defaults. */
   constructor(config: DomainRegistryConfig, log: Logger) {
-    this.#loader = new DomainLoader(config.domains, { parse: serverDomainParser(config), log });
+    this.#loader = new DomainLoader(config.domains, {
+      parse: serverDomainParser(config),
+      log,
+      mainFile: config.file,
+    });
   }
 
   /** Number of domains loaded. */

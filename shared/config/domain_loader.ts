@@ -57,18 +57,27 @@ export class DomainLoader<T extends DomainEntry> {
   readonly #folder: string;
   readonly #parse: DomainParser<T>;
   readonly #log: Logger;
+  readonly #mainFile: string | undefined;
   readonly #domains = new Map<string, T>();
   /** The folder with symbolic links resolved, as the watcher may report it. */
   #realFolder: string;
   #watch: Watch | null = null;
   #rejected = 0;
 
-  /** A loader for `folder` (resolved against the working directory). */
-  constructor(folder: string, options: { parse: DomainParser<T>; log: Logger }) {
+  /**
+   * A loader for `folder` (resolved against the working directory).
+   * `mainFile`, the main config that names the folder, is quoted when the
+   * folder is missing.
+   */
+  constructor(
+    folder: string,
+    options: { parse: DomainParser<T>; log: Logger; mainFile?: string },
+  ) {
     this.#folder = resolve(folder);
     this.#realFolder = this.#folder;
     this.#parse = options.parse;
     this.#log = options.log;
+    this.#mainFile = options.mainFile;
   }
 
   /** The folder (absolute). */
@@ -106,7 +115,14 @@ export class DomainLoader<T extends DomainEntry> {
    * first file that does not validate (the message says how many failed).
    */
   async load(): Promise<T[]> {
-    const results = await readDomainFolder(this.#folder, this.#parse);
+    let results;
+    try {
+      results = await readDomainFolder(this.#folder, this.#parse);
+    } catch (e) {
+      if (!(e instanceof ConfigError) || this.#mainFile === undefined) throw e;
+      const detail = `${e.detail} (the "domains" folder of ${this.#mainFile})`;
+      throw new ConfigError(detail, { code: e.code, file: e.file, cause: e.cause });
+    }
     const failed = results.filter((r) => r.error !== undefined);
     const first = failed[0]?.error;
     if (first !== undefined) {
