@@ -19,12 +19,14 @@ import { runWithUsage, UsageError } from "./usage.ts";
 export const CHECK_USAGE = `Usage: burrow check [--strict] <file>...
 
 Validate configuration files without starting anything. Each <file> is a main
-config (server or agent, told apart by its "mode"), whose "domains" folder's
-*.jsonc files are checked too, or a single domain file (no "mode": an agent's
-when it has "targets", a server's otherwise; checked with the built-in
-defaults, not those of a main config). Prints "ok: <file>" for each valid file
-and "<file>:<line>:<column>: <key>: <problem>" for each invalid one. Exits 0
-when every file is valid, 1 otherwise.
+config (server or agent, told apart by its "mode"), whose "domains" folder is
+checked too, read as the server and the agent read it at start (*.jsonc files
+and links to them, not those starting with "." or "_"; a missing folder, an
+invalid file or two files for one domain fail, as they refuse the start), or
+a single domain file (no "mode": an agent's when it has "targets", a server's
+otherwise; checked with the built-in defaults, not those of a main config).
+Prints "ok: <file>" for each valid file and "<file>:<line>:<column>: <key>:
+<problem>" for each invalid one. Exits 0 when every file is valid, 1 otherwise.
 
 Options:
   --strict    Also require the files the configs name to exist (TLS
