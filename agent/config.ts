@@ -8,6 +8,7 @@
  */
 
 import { dirname, resolve } from "node:path";
+import { CONCURRENCY, URL_PATH } from "../shared/config/bounds.ts";
 import { type Field, type LoadOptions, ObjectReader, readMode } from "../shared/config/fields.ts";
 import { domainNameOfFile, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { parseLogConfig } from "../shared/log/config.ts";
@@ -28,8 +29,7 @@ export const TIMEOUTS = {
 /** URL path on the server unless `service` says otherwise. */
 export const DEFAULT_SERVICE = "/.well-known/burrow-agent";
 
-/** Bounds of a domain's `concurrency`. */
-export const CONCURRENCY = { default: 20, min: 1, max: 10_000 } as const;
+export { CONCURRENCY } from "../shared/config/bounds.ts";
 
 /** Schemes a target URL may have. */
 const TARGET_PROTOCOLS = ["http:", "https:"] as const;
@@ -179,11 +179,7 @@ export function parseAgentDomain(
     active,
     secret,
     remote: remoteField?.string() ?? `${name}:443`,
-    service: r.string("service", {
-      default: DEFAULT_SERVICE,
-      pattern: /^\/[^\s?#]*$/,
-      hint: 'a URL path starting with "/"',
-    }),
+    service: r.string("service", { ...URL_PATH, default: DEFAULT_SERVICE }),
     concurrency: r.int("concurrency", CONCURRENCY),
     insecure: r.bool("insecure", false),
     caFile: r.field("caFile")?.filePath(baseDir, options) ?? null,

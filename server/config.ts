@@ -9,6 +9,7 @@
 
 import { dirname, resolve } from "node:path";
 import { isSha512CryptHash } from "../shared/auth/secret.ts";
+import { CONCURRENCY, URL_PATH } from "../shared/config/bounds.ts";
 import { type Field, type LoadOptions, ObjectReader, readMode } from "../shared/config/fields.ts";
 import {
   ConfigError,
@@ -45,11 +46,7 @@ export const LIMITS = {
   idleTimeout: { default: 60 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
 } as const;
 
-/** Bounds of a domain's `concurrency`. */
-export const CONCURRENCY = { default: 20, min: 1, max: 10_000 } as const;
-
-/** A URL path: starts with `/`, no spaces, query or fragment. */
-export const URL_PATH = { pattern: /^\/[^\s?#]*$/, hint: 'a URL path starting with "/"' };
+export { CONCURRENCY, URL_PATH } from "../shared/config/bounds.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
 
