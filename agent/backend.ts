@@ -93,6 +93,8 @@ export function backendUrl(parts: BaseParts, requestTarget: string): URL {
 
 /** The path and query of {@linkcode backendUrl} (its origin form). */
 function backendTarget(parts: BaseParts, requestTarget: string): string {
+  // `OPTIONS *` asks about the server, not a path: no prefix, no query.
+  if (requestTarget === "*") return "*";
   const q = requestTarget.indexOf("?");
   const path = q < 0 ? requestTarget : requestTarget.slice(0, q);
   const query = q < 0 ? "" : requestTarget.slice(q + 1);

@@ -23,7 +23,7 @@ import {
 import { endToEndPairs, PairList, setForwarded } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 import { Flight } from "./flight.ts";
-import { type ClientHead, hostOf, readHead, targetOf } from "./request_head.ts";
+import { bodyOf, type ClientHead, hostOf, readHead, targetOf, wideBytes } from "./request_head.ts";
 
 /** What the proxy needs from the rest of the server. */
 export interface ProxyDeps {
@@ -81,7 +81,7 @@ export class Proxy {
   ): Response | Promise<Response> {
     const { config, agents } = this.#deps;
     const remote = info.remoteAddr;
-    const target = targetOf(req.url);
+    const target = asteriskForm(req.method, targetOf(req.url));
     if (isPath(target, config.agentPath)) return agents.upgrade(req, remote.hostname);
     const f = new Flight(req, target);
     const head = readHead(req, target);
@@ -105,7 +105,16 @@ export class Proxy {
   ): Response | Promise<Response> {
     const { config } = this.#deps;
     const headers = head.headers;
-    if (head.bytes > config.limits.headerSize) {
+    if (f.method === "CONNECT") {
+      return this.#fail(f, domain, 501, "CONNECT refused: the server is not a forward proxy");
+    }
+    const headerSize = config.limits.headerSize;
+    // The limit holds for the head as the tunnel carries it (UTF-8); a
+    // character is at most two bytes there, so most heads need no count.
+    if (
+      head.bytes > headerSize ||
+      (head.bytes * 2 > headerSize && head.bytes + wideBytes(headers.pairs) > headerSize)
+    ) {
       return this.#fail(f, domain, 431, "request head too large");
     }
     const ws = head.upgrade?.toLowerCase() === "websocket";
@@ -144,7 +153,17 @@ export class Proxy {
     f.agent = reg.agent;
     f.hold(this.#inflight, domain.name);
     if (domain.transactionId) headers.set("x-transaction-id", f.tid);
-    return this.#exchange(req, f, domain, reg, headers.pairs, ws, info.completed);
+    // A body follows when the client framed one (RFC 9112 §6.3): chunked, or
+    // a Content-Length above 0; Deno offers an empty body for the others.
+    const body = ws || !(head.framed || length > 0) ? null : bodyOf(req);
+    return this.#exchange(
+      req,
+      f,
+      domain,
+      reg,
+      { headers: headers.pairs, ws, body },
+      info.completed,
+    );
   }
 
   /** Sends the request head (and body) on a new stream, and answers with the agent's reply. */
@@ -153,12 +172,11 @@ export class Proxy {
     f: Flight,
     domain: ServerDomain,
     reg: Registration,
-    headers: [string, string][],
-    ws: boolean,
+    sent: { headers: [string, string][]; ws: boolean; body: ReadableStream<Uint8Array> | null },
     completed: Promise<void>,
   ): Promise<Response> {
+    const { headers, ws, body } = sent;
     try {
-      const hasBody = !ws && req.body !== null;
       const head = encodeRequestHead({
         domain: domain.name,
         method: f.method,
@@ -167,7 +185,7 @@ export class Proxy {
         client: f.client,
         tid: f.tid,
         ws,
-        body: hasBody,
+        body: body !== null,
       });
       const stream = await reg.session.open();
       f.stream = stream;
@@ -179,7 +197,7 @@ export class Proxy {
       await stream.write(
         encodeOpen({ kind: StreamKind.Http, text: head }, this.#replyLimits.maxBody),
       );
-      if (hasBody) this.#pump(req.body!, f, domain);
+      if (body !== null) this.#pump(body, f, domain);
       else if (!ws) stream.closeWrite();
       let reply;
       try {
@@ -331,6 +349,15 @@ export class Proxy {
   }
 }
 
+/**
+ * The request target to forward: `OPTIONS *` (asterisk form) as it was
+ * sent. Deno gives it the URL path `/*`, as it does `OPTIONS /*`; the two
+ * cannot be told apart, and the asterisk form is the one in use.
+ */
+function asteriskForm(method: string, target: string): string {
+  return target === "/*" && method === "OPTIONS" ? "*" : target;
+}
+
 /** True when `target` (path and query) has the path `path`. */
 function isPath(target: string, path: string): boolean {
   return target.startsWith(path) &&
@@ -341,9 +368,11 @@ function statusText(status: number): string {
   const texts: Record<number, string> = {
     400: "Bad Request",
     404: "Not Found",
+    408: "Request Timeout",
     413: "Content Too Large",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
+    501: "Not Implemented",
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",

@@ -57,6 +57,8 @@ export interface ClientHead {
   bytes: number;
   /** The `Upgrade` header (hop-by-hop, so not in `headers`), or null. */
   upgrade: string | null;
+  /** True when the client sent `Transfer-Encoding` (hop-by-hop, so not in `headers`): a body follows. */
+  framed: boolean;
 }
 
 /** The options given to {@link endToEndPairs} for a list of our own. */
@@ -81,19 +83,70 @@ export function readHead(req: Request, target: string): ClientHead {
   if (list === null) {
     const size = { bytes: start };
     const headers = new PairList(endToEndPairs(req.headers, { size }));
-    return { headers, bytes: size.bytes, upgrade: req.headers.get("upgrade") };
+    const upgrade = req.headers.get("upgrade");
+    return { headers, bytes: size.bytes, upgrade, framed: req.headers.has("transfer-encoding") };
   }
   let bytes = start;
   let upgrade: string | null = null;
+  let framed = false;
   for (let i = 0; i < list.length; i++) {
     const pair = list[i]!;
     const name = pair[0];
     if (name.length === 7 && name.toLowerCase() === "upgrade") {
       upgrade = upgrade === null ? pair[1] : `${upgrade}, ${pair[1]}`;
-    }
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") framed = true;
     bytes += name.length + pair[1].length + 4;
   }
-  return { headers: new PairList(endToEndPairs(list, REUSE)), bytes, upgrade };
+  return { headers: new PairList(endToEndPairs(list, REUSE)), bytes, upgrade, framed };
+}
+
+/**
+ * Bytes `pairs` take on the tunnel beyond one per character: header values
+ * are byte strings (a client's byte 0xFF is the character U+00FF), and the
+ * Http open message carries them as UTF-8, two bytes for each character
+ * from U+0080 on.
+ *
+ * @example
+ * ```ts
+ * wideBytes([["x-name", "caf\u00e9"]]); // 1
+ * ```
+ */
+export function wideBytes(pairs: readonly (readonly [string, string])[]): number {
+  let extra = 0;
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i]!;
+    for (const text of pair) {
+      for (let j = 0; j < text.length; j++) if (text.charCodeAt(j) > 0x7f) extra++;
+    }
+  }
+  return extra;
+}
+
+/**
+ * The body of a request, as the client sent it. `Deno.serve` gives GET and
+ * HEAD requests no body even when one came (`InnerRequest.body` returns null
+ * for those methods, `ext/http/00_serve.ts`); that getter decides by
+ * `this.method`, so it is read once with an own `method` property shadowing
+ * the prototype's, then the shadow removed. Null when there is no body or
+ * when this Deno keeps it out of reach.
+ */
+export function bodyOf(req: Request): ReadableStream<Uint8Array> | null {
+  // Not `req.body` first: a Request keeps the null it was given once.
+  if (req.method !== "GET" && req.method !== "HEAD") return req.body;
+  innerKey ??= Object.getOwnPropertySymbols(req).find((s) => s.description === "request") ??
+    null;
+  if (innerKey === null) return null;
+  const inner = (req as unknown as Record<symbol, object | undefined>)[innerKey];
+  if (typeof inner !== "object" || inner === null) return null;
+  try {
+    Object.defineProperty(inner, "method", { value: "POST", configurable: true });
+    (inner as { body?: unknown }).body;
+  } catch {
+    return null;
+  } finally {
+    delete (inner as { method?: string }).method;
+  }
+  return req.body;
 }
 
 /**

@@ -23,7 +23,7 @@ export interface HttpRequestHead {
   domain: string;
   /** Request method. */
   method: string;
-  /** Path and query as the client sent them (`/a/b?c=d`). */
+  /** Path and query as the client sent them (`/a/b?c=d`), or `*` for `OPTIONS *`. */
   target: string;
   /** Request headers, hop-by-hop ones removed, X-Forwarded-* added. */
   headers: HeaderPairs;
@@ -159,8 +159,9 @@ export function decodeRequestHead(text: string): HttpRequestHead {
   ];
   if (domain.length === 0 || domain.length > 253) throw badHead("Http request head: bad domain");
   if (method.length === 0 || method.length > 32) throw badHead("Http request head: bad method");
-  if (target[0] !== "/" || target.length > 65536) {
-    throw badHead(`Http request head: the target must start with "/"`);
+  // An origin-form path, or the asterisk form of `OPTIONS *`.
+  if ((target[0] !== "/" && target !== "*") || target.length > 65536) {
+    throw badHead(`Http request head: the target must start with "/" or be "*"`);
   }
   if (client.length > 64) throw badHead("Http request head: bad client address");
   if (tid.length > 64) throw badHead("Http request head: bad transaction id");

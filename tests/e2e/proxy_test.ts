@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { until, World } from "./world.ts";
 import type { AgentHandle } from "../../agent/agent.ts";
 import { within } from "../helpers/streams.ts";
+import { rawBackend, rawRequest } from "./raw_http.ts";
 
 const SECRET = "e2e-secret-0123456789";
 
@@ -324,4 +325,99 @@ Deno.test("200 concurrent requests across 2 agents and 3 domains are all answere
   } finally {
     await world.close();
   }
+});
+
+/** A world whose one domain is served by an agent in front of a backend recording raw bytes. */
+async function withRawBackend(
+  body: (world: World, backend: ReturnType<typeof rawBackend>) => Promise<void>,
+  server: Record<string, unknown> = {},
+) {
+  const world = await World.create(server);
+  const backend = rawBackend();
+  try {
+    await world.domain("app.test", { active: true, secret: SECRET });
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
+    });
+    await within(60_000, "test body", body(world, backend));
+  } finally {
+    await world.close();
+    await backend.close();
+  }
+}
+
+/** The head a raw backend got for `request` (a request line and headers, connection: close added). */
+async function forwarded(
+  world: World,
+  backend: ReturnType<typeof rawBackend>,
+  request: string,
+  body = "",
+): Promise<{ status: number; head: string; body: string }> {
+  const [line, ...headers] = request.split("\n");
+  const text = [`${line} HTTP/1.1`, "host: app.test", ...headers, "connection: close", "", body]
+    .join("\r\n");
+  const next = backend.next();
+  const res = await rawRequest(world.port, world.caCert, text);
+  assert.equal(res.status, 200, `${line}: ${res.text.slice(0, 80)}`);
+  const got = await next;
+  return { status: res.status, head: got.head, body: got.body };
+}
+
+Deno.test("GET and HEAD bodies reach the backend as the client framed them", async () => {
+  await withRawBackend(async (world, backend) => {
+    for (const method of ["GET", "HEAD"]) {
+      const sized = await forwarded(world, backend, `${method} /s\ncontent-length: 5`, "hello");
+      assert.match(sized.head, new RegExp(`^${method} /s HTTP/1.1\r\n`));
+      assert.match(sized.head, /\r\ncontent-length: 5\r\n/);
+      assert.equal(sized.body, "hello");
+    }
+    const chunked = await forwarded(
+      world,
+      backend,
+      "GET /c\ntransfer-encoding: chunked",
+      "5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert.match(chunked.head, /\r\ntransfer-encoding: chunked\r\n/);
+    assert.equal(chunked.body, "5\r\nhello\r\n0\r\n\r\n");
+    assert.equal(world.lastAccess("app.test")!.bytesIn, 5);
+  });
+});
+
+Deno.test("bodyless requests reach the backend without chunked framing; OPTIONS * stays asterisk-form", async () => {
+  await withRawBackend(async (world, backend) => {
+    // Methods that anticipate a body get content-length: 0 (as fetch sends them); others no framing.
+    const cases: [string, string][] = [
+      ["DELETE /d", ""],
+      ["OPTIONS /o", ""],
+      ["POST /p", "content-length: 0"],
+      ["PUT /u", "content-length: 0"],
+      ["POST /p0\ncontent-length: 0", "content-length: 0"],
+      ["DELETE /d0\ncontent-length: 0", "content-length: 0"],
+    ];
+    for (const [request, framing] of cases) {
+      const got = await forwarded(world, backend, request);
+      assert.doesNotMatch(got.head, /transfer-encoding/i, request);
+      assert.equal(got.body, "", request);
+      const lengths = got.head.match(/\r\ncontent-length: [0-9]+/gi) ?? [];
+      assert.deepEqual(lengths, framing === "" ? [] : [`\r\n${framing}`], request);
+    }
+    const star = await forwarded(world, backend, "OPTIONS *");
+    assert.match(star.head, /^OPTIONS \* HTTP\/1.1\r\n/);
+    assert.equal(world.lastAccess("app.test")!.path, "*");
+  });
+});
+
+Deno.test("CONNECT is refused with 501, the reason in the access log, nothing sent to the backend", async () => {
+  await withRawBackend(async (world, backend) => {
+    const res = await rawRequest(
+      world.port,
+      world.caCert,
+      "CONNECT app.test:443 HTTP/1.1\r\nhost: app.test\r\nconnection: close\r\n\r\n",
+    );
+    assert.equal(res.status, 501);
+    const entry = world.lastAccess("app.test")!;
+    assert.equal(entry.status, 501);
+    assert.match(entry.reason ?? "", /CONNECT/);
+    assert.equal(backend.requests.length, 0);
+  });
 });
