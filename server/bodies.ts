@@ -92,6 +92,18 @@ export function pumpBody(
   })();
 }
 
+/**
+ * The error a response body is ended with when it cannot be delivered whole
+ * (the agent reset the stream, the client was too slow): Deno then cuts the
+ * client's connection, so the truncation shows. An expected event, written
+ * to the access log's reason; Deno hands it to the server's error handler
+ * too, which knows it by this class and does not log it as an error.
+ */
+export class ResponseAborted extends Error {
+  /** Error class name. */
+  override name = "ResponseAborted";
+}
+
 /** The agent's response body, counted for the access log, with the write timeout. */
 export function countingBody(
   stream: MuxStream,
@@ -131,8 +143,9 @@ export function countingBody(
         controller.enqueue(value);
         watched.touch();
       } catch (e) {
-        controller.error(e);
-        done((e as Error).message);
+        const reason = (e as Error).message;
+        done(reason);
+        controller.error(new ResponseAborted(`Response aborted: ${reason}`, { cause: e }));
       }
     },
     cancel(reason) {

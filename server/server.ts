@@ -12,6 +12,7 @@ import type { ServerConfig } from "./config_types.ts";
 import { DomainRegistry } from "./domains.ts";
 import { AgentRegistry } from "./agents.ts";
 import { Proxy } from "./proxy.ts";
+import { ResponseAborted } from "./bodies.ts";
 import { CertificateStore } from "./tls.ts";
 import { listenHttp, listenHttps, type Listening, setErrorReporter } from "./listen.ts";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
@@ -48,11 +49,13 @@ export async function startServer(
   logging: ServerLogging,
 ): Promise<ServerHandle> {
   const log = logging.system;
-  setErrorReporter((e) =>
+  setErrorReporter((e) => {
+    // A response body cut short is in the access log's reason, not an error.
+    if (e instanceof ResponseAborted) return;
     log.error("Unhandled error in request handler: {error}", {
       error: e instanceof Error ? e.stack ?? e.message : String(e),
-    })
-  );
+    });
+  });
   const domains = new DomainRegistry(config, log);
   await domains.load();
   const agents = new AgentRegistry(domains, log);

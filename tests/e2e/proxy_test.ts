@@ -8,6 +8,7 @@ import { until, World } from "./world.ts";
 import type { AgentHandle } from "../../agent/agent.ts";
 import { within } from "../helpers/streams.ts";
 import { rawBackend, rawRequest } from "./raw_http.ts";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 
 const SECRET = "e2e-secret-0123456789";
 
@@ -420,4 +421,39 @@ Deno.test("CONNECT is refused with 501, the reason in the access log, nothing se
     assert.match(entry.reason ?? "", /CONNECT/);
     assert.equal(backend.requests.length, 0);
   });
+});
+
+Deno.test("a response body the backend breaks off is cut for the client and logged as the access reason, not as an error", async () => {
+  const errors: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record: LogRecord) => errors.push(record) },
+    loggers: [
+      { category: ["burrow-test"], sinks: ["memory"], lowestLevel: "error" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+    reset: true,
+  });
+  try {
+    await withDomain(() => {
+      let sent = 0;
+      return new Response(
+        new ReadableStream({
+          pull(c) {
+            if (sent++ < 3) c.enqueue(new Uint8Array(100_000));
+            else c.error(new Error("backend broke off"));
+          },
+        }),
+      );
+    }, async (world) => {
+      const res = await world.fetch("app.test", "/broken");
+      assert.equal(res.status, 200);
+      await assert.rejects(res.arrayBuffer(), "the client sees the body cut, not complete");
+      await until("the access entry", () => world.lastAccess("app.test") !== undefined);
+      const entry = world.lastAccess("app.test")!;
+      assert.match(entry.reason ?? "", /^response aborted: /);
+    });
+    assert.deepEqual(errors.map((r) => r.message.join("")), []);
+  } finally {
+    await reset();
+  }
 });
