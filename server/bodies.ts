@@ -41,10 +41,13 @@ export async function readSmall(stream: MuxStream, limit: number): Promise<Uint8
 }
 
 /**
- * Streams the client's body to the agent, enforcing the size limit and the
+ * Streams the client's body to the agent, enforcing the size limit, the
  * read timeout (time the client leaves us waiting; time spent waiting for
- * the agent to take the bytes does not count). On either, `abort` is called
- * and the body is never closed with FIN: a cut body must not look complete.
+ * the agent to take the bytes does not count) and the minimum rate: after
+ * `t` ms spent waiting for the client, at least `minRate × (t − readTimeout)
+ * / 1000` bytes must have come (Apache's `mod_reqtimeout` rule), checked as
+ * each piece arrives. On any of them `abort` is called and the body is never
+ * closed with FIN: a cut body must not look complete.
  */
 export function pumpBody(
   body: ReadableStream<Uint8Array>,
@@ -52,16 +55,20 @@ export function pumpBody(
   options: {
     watchdog: Watchdog;
     readTimeout: number;
+    /** Slowest average rate, bytes per second; 0 for none. */
+    minRate: number;
     maxBytes: number;
     onBytes: (n: number) => void;
     abort: (status: number, reason: string) => void;
   },
 ): void {
-  const { abort } = options;
+  const { abort, minRate, readTimeout } = options;
   const reader = body.getReader();
   let stopped = false;
   let total = 0;
-  const watched = options.watchdog.watch(options.readTimeout, () => {
+  /** Time spent waiting for the client's bytes. */
+  let waited = 0;
+  const watched = options.watchdog.watch(readTimeout, () => {
     stopped = true;
     abort(408, "request body read timeout");
     reader.cancel().catch(() => {});
@@ -70,13 +77,24 @@ export function pumpBody(
     try {
       while (true) {
         watched.touch();
+        const asked = performance.now();
         const { value, done } = await reader.read();
         if (done || stopped) break;
+        waited += performance.now() - asked;
         total += value.length;
         options.onBytes(value.length);
-        if (total > options.maxBytes) {
+        let cut: [number, string] | null = null;
+        if (total > options.maxBytes) cut = [413, "request body too large"];
+        else if (minRate > 0 && waited > readTimeout + total * 1000 / minRate) {
+          const seconds = (waited / 1000).toFixed(1);
+          cut = [
+            408,
+            `request body too slow: ${total} bytes in ${seconds} s, under ${minRate} B/s`,
+          ];
+        }
+        if (cut !== null) {
           stopped = true;
-          abort(413, "request body too large");
+          abort(cut[0], cut[1]);
           await reader.cancel().catch(() => {});
           break;
         }

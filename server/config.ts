@@ -39,11 +39,13 @@ export const DEFAULT_AGENT_PATH = "/.well-known/burrow-agent";
 
 /** Defaults and bounds of `limits`: sizes in bytes, timeouts in ms. */
 export const LIMITS = {
-  headerSize: { default: 64 * KiB, min: 1 * KiB, max: 1 * MiB },
+  // Deno's HTTP server answers 400 itself to a head over about 64 KiB: no higher limit can work.
+  headerSize: { default: 64 * KiB, min: 1 * KiB, max: 64 * KiB },
   bodySize: { default: 8 * MiB, min: 64 * KiB, max: 1 * GiB },
   readTimeout: { default: 10 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
   writeTimeout: { default: 20 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
   idleTimeout: { default: 60 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
+  bodyMinRate: { default: 1 * KiB, min: 0, max: 1 * GiB },
 } as const;
 
 export { CONCURRENCY, URL_PATH } from "../shared/config/bounds.ts";
@@ -66,6 +68,7 @@ function parseLimits(r: ObjectReader): ServerLimits {
     readTimeout: r.duration("readTimeout", LIMITS.readTimeout),
     writeTimeout: r.duration("writeTimeout", LIMITS.writeTimeout),
     idleTimeout: r.duration("idleTimeout", LIMITS.idleTimeout),
+    bodyMinRate: r.size("bodyMinRate", LIMITS.bodyMinRate),
   };
   r.finish();
   return limits;

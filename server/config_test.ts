@@ -35,6 +35,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       readTimeout: 10_000,
       writeTimeout: 20_000,
       idleTimeout: 60_000,
+      bodyMinRate: 1024,
     },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
   });
@@ -59,7 +60,7 @@ Deno.test("parseServerConfig() reads every key", () => {
     "domains": "/srv/domains",
     "unavailableStatus": 503,
     "transactionId": false,
-    "limits": { "headerSize": "1MB", "bodySize": "1GB", "readTimeout": 1, "writeTimeout": "10m", "idleTimeout": "90s" },
+    "limits": { "headerSize": "32kB", "bodySize": "1GB", "readTimeout": 1, "writeTimeout": "10m", "idleTimeout": "90s", "bodyMinRate": "100B" },
     "log": { "level": "warning", "system": [{ "file": "log/system.log" }], "access": ["console"], "unavailable": true },
   }`,
   );
@@ -81,11 +82,12 @@ Deno.test("parseServerConfig() reads every key", () => {
   assert.equal(config.unavailableStatus, 503);
   assert.equal(config.transactionId, false);
   assert.deepEqual(config.limits, {
-    headerSize: 1024 * 1024,
+    headerSize: 32 * 1024,
     bodySize: 1024 ** 3,
     readTimeout: 1000,
     writeTimeout: 600_000,
     idleTimeout: 90_000,
+    bodyMinRate: 100,
   });
   assert.deepEqual(config.log, {
     level: "warning",
@@ -172,8 +174,8 @@ Deno.test("parseServerConfig() rejects mistakes with file:line:col and key", () 
       "invalid",
     ],
     [
-      `{ "mode": "server", ${listen}, "limits": { "headerSize": "2MB" } }`,
-      `${MAIN}:1:112: limits.headerSize: "2MB" is out of range (1kB to 1MB)`,
+      `{ "mode": "server", ${listen}, "limits": { "headerSize": "65kB" } }`,
+      `${MAIN}:1:112: limits.headerSize: "65kB" is out of range (1kB to 64kB)`,
       "invalid",
     ],
     [

@@ -50,7 +50,7 @@ export interface ListenConfig {
 
 /** Global limits and timeouts (ms, bytes). */
 export interface ServerLimits {
-  /** Largest request head (request line + headers). Default 64 KiB. */
+  /** Largest request head (request line + headers), as UTF-8 bytes. Default and most 64 KiB. */
   headerSize: number;
   /** Largest request body. Default 8 MiB; a domain may override. */
   bodySize: number;
@@ -60,6 +60,11 @@ export interface ServerLimits {
   writeTimeout: number;
   /** Longest a stream (body or WebSocket) may stay silent both ways. Default 60 s. */
   idleTimeout: number;
+  /**
+   * Slowest average rate of a request body, bytes per second, after
+   * `readTimeout` of grace; 0 turns the check off. Default 1 KiB/s.
+   */
+  bodyMinRate: number;
 }
 
 /** The server's main configuration. */

@@ -242,6 +242,7 @@ export class Proxy {
     pumpBody(body, stream, {
       watchdog: this.#watchdog,
       readTimeout: this.#deps.config.limits.readTimeout,
+      minRate: this.#deps.config.limits.bodyMinRate,
       maxBytes: domain.bodySize,
       onBytes: (n) => f.bytesIn += n,
       abort: (status, reason) => {

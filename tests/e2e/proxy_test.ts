@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { until, World } from "./world.ts";
 import type { AgentHandle } from "../../agent/agent.ts";
 import { within } from "../helpers/streams.ts";
-import { rawBackend, rawRequest } from "./raw_http.ts";
+import { rawBackend, rawRequest, readResponse } from "./raw_http.ts";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 
 const SECRET = "e2e-secret-0123456789";
@@ -456,4 +456,87 @@ Deno.test("a response body the backend breaks off is cut for the client and logg
   } finally {
     await reset();
   }
+});
+
+Deno.test("uploads slower than limits.bodyMinRate are cut with 408 and free their concurrency slots", async () => {
+  const world = await World.create({ limits: { readTimeout: "1s", bodyMinRate: "1kB" } });
+  const backend = rawBackend();
+  const conns: Deno.TlsConn[] = [];
+  try {
+    await world.domain("app.test", { active: true, secret: SECRET, concurrency: 3 });
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
+    });
+    const head = "POST /up HTTP/1.1\r\nhost: app.test\r\ncontent-length: 100000\r\n\r\n";
+    const encoder = new TextEncoder();
+    // Three clients holding the domain's three slots, each sending 10 bytes every 100 ms
+    // (100 B/s): never silent for readTimeout, far under the minimum rate.
+    const slow = Array.from({ length: 3 }, async () => {
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: world.port,
+        caCerts: [world.caCert],
+      });
+      conns.push(conn);
+      await conn.write(encoder.encode(head));
+      const response = readResponse(conn);
+      let answered = false;
+      response.finally(() => answered = true);
+      for (let i = 0; i < 100 && !answered; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        await conn.write(new Uint8Array(10)).catch(() => {});
+      }
+      return response;
+    });
+    const started = performance.now();
+    const results = await within(10_000, "the slow uploads to be cut", Promise.all(slow));
+    const took = performance.now() - started;
+    assert.deepEqual(results.map((r) => r.status), [408, 408, 408]);
+    // Cut once 1 s of grace plus what 1 kB/s allows for the bytes sent has passed (≈ 1.1 s).
+    assert.ok(took < 8000, `cut after ${took.toFixed(0)} ms`);
+    const cut = world.access.filter((e) => e.status === 408);
+    assert.equal(cut.length, 3);
+    for (const e of cut) assert.match(e.reason ?? "", /request body too slow/);
+    assert.equal(backend.requests.length, 0, "no cut body reached the backend as complete");
+    // The slots are free again: a normal upload goes through.
+    const ok = await world.fetch("app.test", "/up", { method: "POST", body: "x".repeat(5000) });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch {
+        // Closed by the server.
+      }
+    }
+    await world.close();
+    await backend.close();
+  }
+});
+
+Deno.test("a head within limits.headerSize in bytes but over it in the tunnel's UTF-8 gets 431, not 502", async () => {
+  await withRawBackend(async (world, backend) => {
+    const encoder = new TextEncoder();
+    const before = encoder.encode(
+      "GET /ff HTTP/1.1\r\nhost: app.test\r\nconnection: close\r\nx-ff: ",
+    );
+    const after = encoder.encode("\r\n\r\n");
+    // 61,000 bytes of 0xFF: under 64 KiB as sent, 122,000 bytes as UTF-8 in the tunnel.
+    const request = new Uint8Array(before.length + 61_000 + after.length);
+    request.set(before);
+    request.fill(0xff, before.length, before.length + 61_000);
+    request.set(after, before.length + 61_000);
+    const res = await rawRequest(world.port, world.caCert, request);
+    assert.equal(res.status, 431);
+    assert.equal(world.lastAccess("app.test")!.reason, "request head too large");
+    // Under the limit either way, the same bytes go through as they came.
+    const next = backend.next();
+    const small = new Uint8Array(before.length + 1000 + after.length);
+    small.set(before);
+    small.fill(0xff, before.length, before.length + 1000);
+    small.set(after, before.length + 1000);
+    assert.equal((await rawRequest(world.port, world.caCert, small)).status, 200);
+    assert.match((await next).head, new RegExp(`\r\nx-ff: \xff{1000}\r\n`));
+  });
 });
