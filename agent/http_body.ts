@@ -24,8 +24,12 @@ import type { MuxStream } from "../shared/mux/mod.ts";
  * await fetch(url, { method: "POST", body: requestBody(incoming.stream, idle), duplex: "half" });
  * ```
  */
-export function requestBody(stream: MuxStream, idle: Watched): ReadableStream<Uint8Array> {
-  const source = requestSource(stream, idle);
+export function requestBody(
+  stream: MuxStream,
+  idle: Watched,
+  waiting: Watched | null = null,
+): ReadableStream<Uint8Array> {
+  const source = requestSource(stream, idle, waiting);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const value = await source.read();
@@ -36,19 +40,26 @@ export function requestBody(stream: MuxStream, idle: Watched): ReadableStream<Ui
 }
 /**
  * The request body for the HTTP/1.1 pool: the mux stream's bytes, with
- * `idle` running while the backend waits for the server's bytes.
+ * `idle` running while the backend waits for the server's bytes, and
+ * `waiting` (the response head's deadline) while the server's bytes wait
+ * for the backend: restarted by each piece handed over, and by the end of
+ * the body, from which the backend has its whole budget to answer. Time
+ * the upload takes is the client's, not the backend's.
  */
 export function requestSource(
   stream: MuxStream,
   idle: Watched,
+  waiting: Watched | null = null,
 ): { read(): Promise<Uint8Array | null> } {
   return {
     async read() {
+      waiting?.pause();
       idle.touch();
       try {
         return await stream.read();
       } finally {
         idle.pause();
+        waiting?.touch();
       }
     },
   };

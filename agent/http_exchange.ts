@@ -81,6 +81,8 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
   #idle: Watched | null = null;
   /** The request body's idle deadline, when there is a body. */
   #bodyIdle: Watched | null = null;
+  /** The response head's deadline (connect + read timeout), paused while the server's bytes are awaited. */
+  #deadline: Watched | null = null;
   /** The backend URL last sent to, for the log. */
   #sent: string | undefined = undefined;
   /** The Accept-Encoding sent with `fetch`. */
@@ -109,9 +111,14 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
     // Called back asynchronously at the earliest.
     incoming.stream.closed.then(() => this.#gone());
     // One callback for the head's deadline, then the response body's. fetch() does not
-    // say when it has connected, so the head gets both budgets at once.
+    // say when it has connected, so the head gets both budgets at once. With a request
+    // body it is paused while the server's bytes are awaited (see requestSource): the
+    // budget counts from the end of the upload, not from the start of the request.
     const timedOut = () => this.#timedOut();
-    const deadline = watchdog.watch(timeouts.connectTimeout + timeouts.readTimeout, timedOut);
+    const deadline = this.#deadline = watchdog.watch(
+      timeouts.connectTimeout + timeouts.readTimeout,
+      timedOut,
+    );
     // The request body's silence counts only while the backend waits for its bytes.
     if (this.#head.body) {
       this.#bodyIdle = watchdog.watch(
@@ -174,7 +181,7 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
     const bodyIdle = this.#bodyIdle;
     const stream = this.#incoming.stream;
     if (parts.protocol === "http:") {
-      const body = bodyIdle === null ? null : requestSource(stream, bodyIdle);
+      const body = bodyIdle === null ? null : requestSource(stream, bodyIdle, this.#deadline);
       const req = backendRequest(head, parts, target, body, false);
       this.#sent = req.url;
       return this.#context.pool.request({
@@ -187,7 +194,7 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
         signal: this,
       });
     }
-    const body = bodyIdle === null ? null : requestBody(stream, bodyIdle);
+    const body = bodyIdle === null ? null : requestBody(stream, bodyIdle, this.#deadline);
     const req = backendRequest(head, parts, target, body);
     this.#sent = req.url;
     this.#acceptEncoding = req.acceptEncoding;

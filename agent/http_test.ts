@@ -10,7 +10,13 @@ import { testDomain, testLogger, testTarget } from "./testing/helpers.ts";
 import { Session } from "../shared/mux/session.ts";
 import { memoryPair } from "../shared/transport/memory.ts";
 import { encodeRequestHead } from "../shared/http/exchange.ts";
-import { encodeOpen, readReply, serveStream, StreamKind } from "../shared/open/mod.ts";
+import {
+  encodeOpen,
+  readReply,
+  readTextReply,
+  serveStream,
+  StreamKind,
+} from "../shared/open/mod.ts";
 
 const log = await testLogger();
 
@@ -152,6 +158,67 @@ for (const scheme of SCHEMES) {
     assert.ok(performance.now() - start < 1500, "the body stall, not the head timeout, ended it");
     writer.releaseLock();
     stream.reset();
+  });
+}
+
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: an upload longer than connect + read timeout is answered; the deadline starts once the body is sent [${scheme}]`, async () => {
+    await using h = harness(
+      async (req) => new Response(String((await req.arrayBuffer()).byteLength)),
+      // 500 ms for the response head; the upload below takes about 1.2 s.
+      { connectTimeout: 200, readTimeout: 300, idleTimeout: 3000 },
+      scheme,
+    );
+    const stream = await h.session.open();
+    const writer = stream.writable.getWriter();
+    const head = encodeRequestHead({
+      domain: "app.test",
+      method: "POST",
+      target: "/up",
+      headers: [["content-length", "8000"]],
+      client: "203.0.113.7",
+      tid: "t-long",
+      ws: false,
+      body: true,
+    });
+    await writer.write(encodeOpen({ kind: StreamKind.Http, text: head }));
+    const reply = readTextReply(stream, { maxBody: 1 << 20 });
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      await writer.write(new Uint8Array(1000));
+    }
+    await writer.close();
+    const value = await reply;
+    assert.ok(value.ok, `the agent answered ${JSON.stringify(value)}`);
+    assert.equal(
+      new TextDecoder().decode(await new Response(stream.readable).arrayBuffer()),
+      "8000",
+    );
+  });
+}
+
+for (const scheme of SCHEMES) {
+  Deno.test(`Http handler: a backend silent after the whole body still answers timeout within connect + read timeout [${scheme}]`, async () => {
+    const release = Promise.withResolvers<void>();
+    await using h = harness(
+      async (req) => {
+        await req.arrayBuffer();
+        await release.promise;
+        return new Response("late");
+      },
+      { connectTimeout: 200, readTimeout: 300, idleTimeout: 3000 },
+      scheme,
+    );
+    try {
+      const { reply } = await openHttp(h.session, { domain: "app.test", method: "POST" }, "body");
+      const sent = performance.now();
+      const { value } = await reply;
+      const took = performance.now() - sent;
+      assert.equal(!value.ok && value.code, "timeout");
+      assert.ok(took < 2500, `timeout after ${took.toFixed(0)} ms`);
+    } finally {
+      release.resolve();
+    }
   });
 }
 
