@@ -194,6 +194,11 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
         signal: this,
       });
     }
+    if (head.target === "*") {
+      return Promise.reject(
+        new TypeError("OPTIONS * cannot reach an https: backend: fetch has no asterisk form"),
+      );
+    }
     const body = bodyIdle === null ? null : requestBody(stream, bodyIdle, this.#deadline);
     const req = backendRequest(head, parts, target, body);
     this.#sent = req.url;

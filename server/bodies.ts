@@ -111,6 +111,50 @@ export function pumpBody(
 }
 
 /**
+ * The body of a request whose head frames none (no Content-Length, no
+ * Transfer-Encoding), for which Deno offers a stream anyway: empty over
+ * HTTP/1.1, but over HTTP/2 (h2c on a plain listener) the body may simply
+ * come unannounced. Its first piece is read, for at most `readTimeout` ms:
+ * null when the body is empty, "timeout" when nothing came, else a stream
+ * giving that piece and then the rest.
+ */
+export async function peekBody(
+  body: ReadableStream<Uint8Array>,
+  watchdog: Watchdog,
+  readTimeout: number,
+): Promise<ReadableStream<Uint8Array> | null | "timeout"> {
+  const reader = body.getReader();
+  const watched = watchdog.watch(readTimeout, () => reader.cancel().catch(() => {}));
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    // Empty pieces say nothing either way.
+    do first = await reader.read(); while (!first.done && first.value.length === 0);
+  } catch {
+    first = { done: true, value: undefined };
+  } finally {
+    watched.done();
+  }
+  if (watched.timedOut) return "timeout";
+  if (first.done) return null;
+  let pending: Uint8Array | null = first.value;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending !== null) {
+        controller.enqueue(pending);
+        pending = null;
+        return;
+      }
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
  * The error a response body is ended with when it cannot be delivered whole
  * (the agent reset the stream, the client was too slow): Deno then cuts the
  * client's connection, so the truncation shows. An expected event, written

@@ -12,7 +12,14 @@ import type { DomainRegistry } from "./domains.ts";
 import type { AgentRegistry, Registration } from "./agents.ts";
 import { admit, challenge } from "./rules.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
-import { clientResponse, countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
+import {
+  clientResponse,
+  countingBody,
+  peekBody,
+  pumpBody,
+  readSmall,
+  SMALL_BODY,
+} from "./bodies.ts";
 import { encodeOpen, readTextReply, StreamKind } from "../shared/open/mod.ts";
 import {
   decodeResponseHead,
@@ -154,16 +161,18 @@ export class Proxy {
     f.hold(this.#inflight, domain.name);
     if (domain.transactionId) headers.set("x-transaction-id", f.tid);
     // A body follows when the client framed one (RFC 9112 §6.3): chunked, or
-    // a Content-Length above 0; Deno offers an empty body for the others.
-    const body = ws || !(head.framed || length > 0) ? null : bodyOf(req);
-    return this.#exchange(
-      req,
-      f,
-      domain,
-      reg,
-      { headers: headers.pairs, ws, body },
-      info.completed,
-    );
+    // a Content-Length above 0. Without either, HTTP/1.1 has none, but Deno
+    // offers an empty stream for every method but GET and HEAD, and HTTP/2
+    // (h2c) may send a body unannounced: `peek` reads it first to know.
+    const announced = head.framed || length > 0;
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (ws) body = null;
+    else if (announced) {
+      body = bodyOf(req);
+      if (body === null) return this.#fail(f, domain, 501, `${f.method} body unreadable here`);
+    } else if (headers.get("content-length") === null) body = req.body;
+    const sent = { headers: headers.pairs, ws, body, peek: !announced && body !== null };
+    return this.#exchange(req, f, domain, reg, sent, info.completed);
   }
 
   /** Sends the request head (and body) on a new stream, and answers with the agent's reply. */
@@ -172,10 +181,21 @@ export class Proxy {
     f: Flight,
     domain: ServerDomain,
     reg: Registration,
-    sent: { headers: [string, string][]; ws: boolean; body: ReadableStream<Uint8Array> | null },
+    sent: {
+      headers: [string, string][];
+      ws: boolean;
+      body: ReadableStream<Uint8Array> | null;
+      peek: boolean;
+    },
     completed: Promise<void>,
   ): Promise<Response> {
-    const { headers, ws, body } = sent;
+    const { headers, ws } = sent;
+    let body = sent.body;
+    if (sent.peek) {
+      const peeked = await peekBody(body!, this.#watchdog, this.#deps.config.limits.readTimeout);
+      if (peeked === "timeout") return this.#fail(f, domain, 408, "request body read timeout");
+      body = peeked;
+    }
     try {
       const head = encodeRequestHead({
         domain: domain.name,

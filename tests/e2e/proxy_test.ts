@@ -540,3 +540,46 @@ Deno.test("a head within limits.headerSize in bytes but over it in the tunnel's 
     assert.match((await next).head, new RegExp(`\r\nx-ff: \xff{1000}\r\n`));
   });
 });
+
+Deno.test("an HTTP/2 (h2c) body sent without Content-Length still reaches the backend; a bodyless one goes without framing", async () => {
+  const world = await World.create({
+    listen: [{ address: "127.0.0.1:0", sni: true }, { address: "127.0.0.1:0", plain: true }],
+  });
+  const backend = rawBackend();
+  const client = Deno.createHttpClient({ http2: true, http1: false, allowHost: true });
+  try {
+    await world.domain("app.test", { active: true, secret: SECRET });
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
+    });
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (i++ < 2) c.enqueue(new TextEncoder().encode("ab"));
+        else c.close();
+      },
+    });
+    const url = `http://127.0.0.1:${world.server.addrs[1]!.port}/h2`;
+    const headers = { host: "app.test" };
+    let next = backend.next();
+    const res = await fetch(url, { method: "PUT", body, headers, client });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    const got = await next;
+    assert.match(got.head, /\r\ntransfer-encoding: chunked\r\n/);
+    // Chunked, however the pieces fell: size lines at even places, data at odd ones.
+    assert.ok(got.body.endsWith("0\r\n\r\n"));
+    assert.equal(got.body.split("\r\n").filter((_, i) => i % 2 === 1).join(""), "abab");
+    next = backend.next();
+    const empty = await fetch(url, { method: "DELETE", headers, client });
+    assert.equal(empty.status, 200);
+    await empty.body?.cancel();
+    const bare = await next;
+    assert.doesNotMatch(bare.head, /transfer-encoding/i);
+    assert.equal(bare.body, "");
+  } finally {
+    client.close();
+    await world.close();
+    await backend.close();
+  }
+});
