@@ -30,7 +30,15 @@ import {
 import { endToEndPairs, PairList, setForwarded } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 import { Flight } from "./flight.ts";
-import { bodyOf, type ClientHead, hostOf, readHead, targetOf, wideBytes } from "./request_head.ts";
+import {
+  type ClientBody,
+  clientBody,
+  type ClientHead,
+  headTooLarge,
+  hostOf,
+  readHead,
+  targetOf,
+} from "./request_head.ts";
 
 /** What the proxy needs from the rest of the server. */
 export interface ProxyDeps {
@@ -51,6 +59,9 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 /** The options given to {@link endToEndPairs} for a list of our own. */
 const REUSE = { reuse: true } as const;
+
+/** What a WebSocket upgrade sends after its head: no body. */
+const NO_BODY: ClientBody = { body: null, peek: false };
 
 /** The forwarders of a domain that trusts none. */
 const TRUST_NONE = (_ip: string) => false;
@@ -115,13 +126,7 @@ export class Proxy {
     if (f.method === "CONNECT") {
       return this.#fail(f, domain, 501, "CONNECT refused: the server is not a forward proxy");
     }
-    const headerSize = config.limits.headerSize;
-    // The limit holds for the head as the tunnel carries it (UTF-8); a
-    // character is at most two bytes there, so most heads need no count.
-    if (
-      head.bytes > headerSize ||
-      (head.bytes * 2 > headerSize && head.bytes + wideBytes(headers.pairs) > headerSize)
-    ) {
+    if (headTooLarge(head, config.limits.headerSize)) {
       return this.#fail(f, domain, 431, "request head too large");
     }
     const ws = head.upgrade?.toLowerCase() === "websocket";
@@ -160,19 +165,16 @@ export class Proxy {
     f.agent = reg.agent;
     f.hold(this.#inflight, domain.name);
     if (domain.transactionId) headers.set("x-transaction-id", f.tid);
-    // A body follows when the client framed one (RFC 9112 §6.3): chunked, or
-    // a Content-Length above 0. Without either, HTTP/1.1 has none, but Deno
-    // offers an empty stream for every method but GET and HEAD, and HTTP/2
-    // (h2c) may send a body unannounced: `peek` reads it first to know.
-    const announced = head.framed || length > 0;
-    let body: ReadableStream<Uint8Array> | null = null;
-    if (ws) body = null;
-    else if (announced) {
-      body = bodyOf(req);
-      if (body === null) return this.#fail(f, domain, 501, `${f.method} body unreadable here`);
-    } else if (headers.get("content-length") === null) body = req.body;
-    const sent = { headers: headers.pairs, ws, body, peek: !announced && body !== null };
-    return this.#exchange(req, f, domain, reg, sent, info.completed);
+    const body = ws ? NO_BODY : clientBody(req, head);
+    if (body === null) return this.#fail(f, domain, 501, `${f.method} body unreadable here`);
+    return this.#exchange(
+      req,
+      f,
+      domain,
+      reg,
+      { headers: headers.pairs, ws, ...body },
+      info.completed,
+    );
   }
 
   /** Sends the request head (and body) on a new stream, and answers with the agent's reply. */
@@ -181,12 +183,7 @@ export class Proxy {
     f: Flight,
     domain: ServerDomain,
     reg: Registration,
-    sent: {
-      headers: [string, string][];
-      ws: boolean;
-      body: ReadableStream<Uint8Array> | null;
-      peek: boolean;
-    },
+    sent: { headers: [string, string][]; ws: boolean } & ClientBody,
     completed: Promise<void>,
   ): Promise<Response> {
     const { headers, ws } = sent;

@@ -123,6 +123,40 @@ export function wideBytes(pairs: readonly (readonly [string, string])[]): number
 }
 
 /**
+ * True when `head` is over `limit` bytes as the tunnel carries it (UTF-8):
+ * a character is one or two bytes there, so most heads need no count.
+ */
+export function headTooLarge(head: ClientHead, limit: number): boolean {
+  return head.bytes > limit ||
+    (head.bytes * 2 > limit && head.bytes + wideBytes(head.headers.pairs) > limit);
+}
+
+/** The body the proxy forwards, and whether it must look before it knows there is one. */
+export interface ClientBody {
+  /** The body, or null when the request has none. */
+  body: ReadableStream<Uint8Array> | null;
+  /** True when the head frames no body but one may come (read its first piece to know). */
+  peek: boolean;
+}
+
+/**
+ * The body of `req` as its head frames it (RFC 9112 §6.3): chunked, or a
+ * Content-Length above 0, whatever the method. Without either HTTP/1.1 has
+ * none, though Deno offers an empty stream for every method but GET and
+ * HEAD; HTTP/2 (h2c) may send one unannounced, so such a body is to be
+ * peeked at. Null when the head frames a body Deno keeps out of reach.
+ */
+export function clientBody(req: Request, head: ClientHead): ClientBody | null {
+  const length = head.headers.get("content-length");
+  if (head.framed || (length !== null && Number(length) > 0)) {
+    const body = bodyOf(req);
+    return body === null ? null : { body, peek: false };
+  }
+  if (length !== null) return { body: null, peek: false };
+  return { body: req.body, peek: req.body !== null };
+}
+
+/**
  * The body of a request, as the client sent it. `Deno.serve` gives GET and
  * HEAD requests no body even when one came (`InnerRequest.body` returns null
  * for those methods, `ext/http/00_serve.ts`); that getter decides by
@@ -130,7 +164,7 @@ export function wideBytes(pairs: readonly (readonly [string, string])[]): number
  * the prototype's, then the shadow removed. Null when there is no body or
  * when this Deno keeps it out of reach.
  */
-export function bodyOf(req: Request): ReadableStream<Uint8Array> | null {
+function bodyOf(req: Request): ReadableStream<Uint8Array> | null {
   // Not `req.body` first: a Request keeps the null it was given once.
   if (req.method !== "GET" && req.method !== "HEAD") return req.body;
   innerKey ??= Object.getOwnPropertySymbols(req).find((s) => s.description === "request") ??
