@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { clientResponse } from "./bodies.ts";
+import { clientResponse, peekBody } from "./bodies.ts";
+import { Watchdog } from "../shared/time/watchdog.ts";
 
 Deno.test("clientResponse() gives the headers the Response constructor gives, and its errors", () => {
   const pairs: [string, string][] = [
@@ -24,4 +25,43 @@ Deno.test("clientResponse() gives the headers the Response constructor gives, an
     assert.throws(() => clientResponse(null, 200, list), TypeError);
   }
   assert.equal(clientResponse(null, 304, pairs).status, 304);
+});
+
+Deno.test("peekBody() tells an empty body, a body (first piece kept) and a silent one apart", async () => {
+  const watchdog = new Watchdog(10);
+  try {
+    const empty = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(0));
+        c.close();
+      },
+    });
+    assert.equal(await peekBody(empty, watchdog, 1000), null);
+    const some = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode("ab"));
+        c.enqueue(new TextEncoder().encode("cd"));
+        c.close();
+      },
+    });
+    const peeked = await peekBody(some, watchdog, 1000);
+    assert.ok(peeked instanceof ReadableStream);
+    assert.equal(await new Response(peeked).text(), "abcd");
+    let cancelled = false;
+    const silent = new ReadableStream<Uint8Array>({
+      cancel() {
+        cancelled = true;
+      },
+    });
+    // The watchdog's timer does not keep the process alive; this one does, meanwhile.
+    const alive = setTimeout(() => {}, 5000);
+    try {
+      assert.equal(await peekBody(silent, watchdog, 50), "timeout");
+    } finally {
+      clearTimeout(alive);
+    }
+    assert.ok(cancelled);
+  } finally {
+    watchdog.close();
+  }
 });
