@@ -45,8 +45,9 @@ export interface HttpHandlerOptions {
 }
 
 /**
- * The largest Http request head the agent reads: the server allows its
- * `headerSize` (at most 1 MiB) plus 4 KiB.
+ * The largest Http request head the agent reads. The server sends at most
+ * its `headerSize` (now at most 64 KiB, in UTF-8 bytes) plus 4 KiB; the 1 MiB
+ * that earlier servers allowed is still accepted.
  */
 export const MAX_HTTP_HEAD = 1024 * 1024 + 4096;
 
