@@ -7,42 +7,15 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
-import type { AgentConfig, AgentDomain } from "./config_types.ts";
-import type { Router } from "./router.ts";
 import { proxyWebSocket } from "./http_ws.ts";
 import type { StreamHandler } from "../shared/open/mod.ts";
 import { decodeRequestHead, type HttpRequestHead } from "../shared/http/exchange.ts";
-import type { Http1Pool } from "./http1/pool.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import { ReadBuffers } from "./http_body.ts";
 import { type HttpContext, HttpExchange } from "./http_exchange.ts";
+import type { HttpHandlerOptions } from "./served_domain.ts";
 
-/** A domain the agent serves, with its routing state and in-flight count. */
-export interface ServedDomain {
-  /** The domain file (replaced on reload). */
-  domain: AgentDomain;
-  /** Its router, balancing state included (replaced when the targets change). */
-  router: Router;
-  /** Requests in flight, counted against `domain.concurrency`. */
-  active: number;
-}
-
-/** What the Http handler needs from the agent. */
-export interface HttpHandlerOptions {
-  /** The served domain of that name, if the agent serves it. */
-  lookup(name: string): ServedDomain | undefined;
-  /** The agent's HTTP client for `https:` backends (`allowHost: true`), shared for keep-alive. */
-  client: Deno.HttpClient;
-  /** The agent's HTTP/1.1 connection pool for `http:` backends. */
-  pool: Http1Pool;
-  /** Backend timeouts, in ms. */
-  timeouts: Pick<AgentConfig, "connectTimeout" | "readTimeout" | "idleTimeout">;
-  /** System log. */
-  log: Logger;
-  /** Aborts every exchange when the agent shuts down. */
-  signal: AbortSignal;
-}
+export type { HttpHandlerOptions, ServedDomain } from "./served_domain.ts";
 
 /**
  * The largest Http request head the agent reads: the server allows its

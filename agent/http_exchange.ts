@@ -24,7 +24,7 @@ import {
   requestBody,
   requestSource,
 } from "./http_body.ts";
-import type { HttpHandlerOptions, ServedDomain } from "./http.ts";
+import type { HttpHandlerOptions, ServedDomain } from "./served_domain.ts";
 
 /** Why an exchange was cut short. */
 type Cut = "timeout" | "gone" | null;

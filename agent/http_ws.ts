@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { HttpHandlerOptions, ServedDomain } from "./http.ts";
+import type { HttpHandlerOptions, ServedDomain } from "./served_domain.ts";
 import { backendWebSocketUrl } from "./backend.ts";
 import { watchGone } from "./stream_watch.ts";
 import type { IncomingStream } from "../shared/open/mod.ts";
