@@ -8,7 +8,7 @@ import {
   WsFrameType,
 } from "../shared/http/relay_frame.ts";
 import { FakeServer, openHttp, request } from "./testing/fake_server.ts";
-import { decodeResponseHead } from "../shared/http/exchange.ts";
+import { decodeResponseHead } from "../shared/http/head_codec.ts";
 import {
   eventually,
   freePort,

@@ -15,9 +15,7 @@ import { type AgentIdentity, Registration } from "./registration.ts";
 import { Session } from "../shared/mux/mod.ts";
 import { serveStream, type StreamHandler } from "../shared/open/mod.ts";
 import { type DialedWebSocket, DialError, dialWebSocket } from "../shared/transport/dial.ts";
-
-/** The WebSocket subprotocol this agent speaks. */
-export const SUBPROTOCOL = "burrow.v1";
+import { SUBPROTOCOL } from "../shared/protocol.ts";
 
 /** Longest wait for a closed socket's close handshake, in ms. */
 const SOCKET_CLOSE_WAIT_MS = 2000;

@@ -9,7 +9,7 @@
 
 import { proxyWebSocket } from "./http_ws.ts";
 import type { StreamHandler } from "../shared/open/mod.ts";
-import { decodeRequestHead, type HttpRequestHead } from "../shared/http/exchange.ts";
+import { decodeRequestHead, type HttpRequestHead } from "../shared/http/head_codec.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import { ReadBuffers } from "./http_body.ts";
 import { type HttpContext, HttpExchange } from "./http_exchange.ts";

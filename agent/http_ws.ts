@@ -14,7 +14,7 @@ import {
   encodeResponseHead,
   type HeaderPairs,
   type HttpRequestHead,
-} from "../shared/http/exchange.ts";
+} from "../shared/http/head_codec.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 

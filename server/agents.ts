@@ -14,13 +14,10 @@ import {
   type StreamHandler,
   StreamKind,
 } from "../shared/open/mod.ts";
-import { parseRegister } from "../shared/http/exchange.ts";
+import { parseRegister, SUBPROTOCOL } from "../shared/protocol.ts";
 import { verifySecret } from "../shared/auth/secret.ts";
 import type { DomainChange, DomainRegistry } from "./domains.ts";
 import type { ServerDomain } from "./config_types.ts";
-
-/** The WebSocket subprotocol of this protocol version. */
-export const SUBPROTOCOL = "burrow.v1";
 
 /** Most domains one agent connection may register. */
 const MAX_REGISTRATIONS = 1024;

@@ -13,13 +13,9 @@ import type { AgentRegistry, Registration } from "./agents.ts";
 import { admit, challenge } from "./rules.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import { clientResponse, countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
-import { encodeOpen, readTextReply, StreamKind } from "../shared/open/mod.ts";
-import {
-  decodeResponseHead,
-  encodeRequestHead,
-  HTTP_ERROR_STATUS,
-  type HttpResponseHead,
-} from "../shared/http/exchange.ts";
+import { readTextReply } from "../shared/open/mod.ts";
+import { decodeResponseHead, type HttpResponseHead } from "../shared/http/head_codec.ts";
+import { encodeHttpOpen, HTTP_ERROR_STATUS } from "../shared/protocol.ts";
 import { endToEndPairs, PairList, setForwarded } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 import { Flight } from "./flight.ts";
@@ -159,7 +155,7 @@ export class Proxy {
   ): Promise<Response> {
     try {
       const hasBody = !ws && req.body !== null;
-      const head = encodeRequestHead({
+      const open = encodeHttpOpen({
         domain: domain.name,
         method: f.method,
         target: f.path,
@@ -168,7 +164,7 @@ export class Proxy {
         tid: f.tid,
         ws,
         body: hasBody,
-      });
+      }, this.#replyLimits.maxBody);
       const stream = await reg.session.open();
       f.stream = stream;
       // A client that goes away before the response is delivered aborts the exchange.
@@ -176,9 +172,7 @@ export class Proxy {
       // seen through the body's cancel; resetting here would error a body Deno
       // is still reading and show up as an unhandled handler error.
       completed.catch(() => f.gone());
-      await stream.write(
-        encodeOpen({ kind: StreamKind.Http, text: head }, this.#replyLimits.maxBody),
-      );
+      await stream.write(open);
       if (hasBody) this.#pump(req.body!, f, domain);
       else if (!ws) stream.closeWrite();
       let reply;
