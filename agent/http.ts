@@ -1,7 +1,7 @@
 /**
  * The agent's Http stream handler: one stream from the server is one client
  * request: checked here (head, domain, concurrency), then proxied to a local
- * backend by an `HttpExchange` (`http_exchange.ts`) or a WebSocket relay
+ * backend by an `ProxiedRequest` (`proxied_request.ts`) or a WebSocket relay
  * (`http_ws.ts`). Wire format in `docs/protocol.md`, "Http streams".
  *
  * @module
@@ -12,7 +12,7 @@ import type { StreamHandler } from "../shared/open/mod.ts";
 import { decodeRequestHead, type HttpRequestHead } from "../shared/http/head_codec.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import { ReadBuffers } from "./http_body.ts";
-import { type HttpContext, HttpExchange } from "./http_exchange.ts";
+import { type HttpContext, ProxiedRequest } from "./proxied_request.ts";
 import type { HttpHandlerOptions } from "./served_domain.ts";
 
 export type { HttpHandlerOptions, ServedDomain } from "./served_domain.ts";
@@ -80,6 +80,6 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
       served.active++;
       return proxyWebSocket(incoming, head, served, options).finally(() => served.active--);
     }
-    return new HttpExchange(incoming, head, served, context).run();
+    return new ProxiedRequest(incoming, head, served, context).run();
   };
 }

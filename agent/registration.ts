@@ -23,7 +23,7 @@ export interface AgentIdentity {
   host: string;
 }
 
-/** What a {@linkcode Registration} needs from its connection. */
+/** What a {@linkcode DomainRegistration} needs from its connection. */
 export interface RegistrationOptions {
   /** Sent with the request. */
   agent: AgentIdentity;
@@ -39,13 +39,13 @@ export interface RegistrationOptions {
  *
  * @example
  * ```ts
- * const registration = new Registration(domain, { agent, log, backoff });
+ * const registration = new DomainRegistration(domain, { agent, log, backoff });
  * const held = registration.run(session, sessionDown.signal); // until the session ends
  * registration.stop(); // FIN: the server stops routing the domain here
  * await held;
  * ```
  */
-export class Registration {
+export class DomainRegistration {
   /** The domain file in force. */
   domain: AgentDomain;
   /** True while the server holds the registration. */

@@ -1,6 +1,6 @@
 /**
  * What the agent's Http stream handler (`http.ts`) and the two ways it
- * proxies a request (`http_exchange.ts`, `http_ws.ts`) share: a served
+ * proxies a request (`proxied_request.ts`, `http_ws.ts`) share: a served
  * domain and the handler's options. Its own file so that those three import
  * it and not each other.
  *

@@ -9,7 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import type { AccessEntry } from "../shared/log/setup.ts";
 import type { ServerConfig, ServerDomain } from "./config_types.ts";
 import type { DomainRegistry } from "./domains.ts";
-import type { AgentRegistry, Registration } from "./agents.ts";
+import type { AgentRegistration, AgentRegistry } from "./agents.ts";
 import { admit, challenge } from "./rules.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import { clientResponse, countingBody, pumpBody, readSmall, SMALL_BODY } from "./bodies.ts";
@@ -140,15 +140,15 @@ export class Proxy {
     f.agent = reg.agent;
     f.hold(this.#inflight, domain.name);
     if (domain.transactionId) headers.set("x-transaction-id", f.tid);
-    return this.#exchange(req, f, domain, reg, headers.pairs, ws, info.completed);
+    return this.#forward(req, f, domain, reg, headers.pairs, ws, info.completed);
   }
 
   /** Sends the request head (and body) on a new stream, and answers with the agent's reply. */
-  async #exchange(
+  async #forward(
     req: Request,
     f: Flight,
     domain: ServerDomain,
-    reg: Registration,
+    reg: AgentRegistration,
     headers: [string, string][],
     ws: boolean,
     completed: Promise<void>,

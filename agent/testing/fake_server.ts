@@ -23,7 +23,7 @@ import { decodeResponseHead, type HttpRequestHead } from "../../shared/http/head
 import { AGENT_PATH, encodeHttpOpen, SUBPROTOCOL } from "../../shared/protocol.ts";
 
 /** A Control stream the fake server received. */
-export interface Registration {
+export interface ReceivedRegistration {
   /** The register request's parameters. */
   params: Params;
   /** True when it was accepted. */
@@ -79,10 +79,10 @@ export class FakeServer {
   /** File holding the CA certificate, for an agent domain's `caFile`. */
   readonly caFile: string;
   /** Every registration received, in order. */
-  readonly registrations: Registration[] = [];
+  readonly registrations: ReceivedRegistration[] = [];
   /** Every session, in order. */
   readonly sessions: FakeSession[] = [];
-  /** Registration policy; tests may swap it. */
+  /** ReceivedRegistration policy; tests may swap it. */
   policy: Policy = () => true;
 
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
@@ -145,7 +145,7 @@ export class FakeServer {
   }
 
   /** Accepted registrations of `domain` that are still held. */
-  held(domain: string): Registration[] {
+  held(domain: string): ReceivedRegistration[] {
     return this.registrations.filter((r) => r.params.domain === domain && r.accepted && !r.done);
   }
 
@@ -209,7 +209,7 @@ export class FakeServer {
     this.#attempts.set(domain, attempt);
     const verdict = this.policy(incoming.params, attempt);
     const ended = Promise.withResolvers<"fin" | "reset">();
-    const reg: Registration = {
+    const reg: ReceivedRegistration = {
       params: incoming.params,
       accepted: verdict === true,
       session,

@@ -38,7 +38,7 @@ export interface HttpContext extends HttpHandlerOptions {
    * each knows its place in, since a `Set` reallocates its table as
    * requests come and go.
    */
-  exchanges: HttpExchange[];
+  exchanges: ProxiedRequest[];
   /** Buffers response bodies are read into. */
   buffers: ReadBuffers;
 }
@@ -60,7 +60,7 @@ const NO_RETRY: ForwardOptions = { retry: false };
  * it is the pool's abort hook (an `AbortController` is made only for
  * `fetch`), the router's sender and the watch for a reset stream.
  */
-export class HttpExchange implements AbortHook, Sender<Http1Response | Response> {
+export class ProxiedRequest implements AbortHook, Sender<Http1Response | Response> {
   /** True once the backend request and its bodies were aborted. */
   aborted = false;
   /** Why they were. */
@@ -273,7 +273,7 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
   }
 
   /** Takes this exchange out of `exchanges`: the last one moves into its place. */
-  #leave(exchanges: HttpExchange[]): void {
+  #leave(exchanges: ProxiedRequest[]): void {
     const last = exchanges.pop()!;
     if (last !== this) {
       exchanges[this.#slot] = last;
