@@ -31,6 +31,7 @@ import { isPermissionError, openLibc, socketFds } from "../shared/platform/libc.
 import { readTcpTable, type TcpConnection } from "../shared/platform/tcp_table.ts";
 import { SHUT_RDWR, SHUTDOWN_SYMBOLS } from "../shared/platform/shutdown.ts";
 import type { Handler } from "../shared/platform/serve_loop.ts";
+import { platform } from "../shared/platform/check.ts";
 
 /** How long a connection may go without a request (ms). */
 export interface JanitorTimeouts {
@@ -113,6 +114,8 @@ export class Janitor {
    * ```
    */
   static create(timeouts: JanitorTimeouts): Janitor | null {
+    const { libc, tcpTable } = platform();
+    if (!libc || !tcpTable) return null; // said once by the platform check
     try {
       if (Deno.build.os !== "linux") throw new Error(`not available on ${Deno.build.os}`);
       Deno.readTextFileSync("/proc/net/tcp");

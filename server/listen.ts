@@ -26,6 +26,7 @@ import { setListenerNoDelay } from "../shared/platform/nodelay.ts";
 import type { CertificateStore } from "./tls.ts";
 import { SNI_RESOLVER } from "../shared/platform/sni.ts";
 import { type Handler, serveLoop } from "../shared/platform/serve_loop.ts";
+import { platform } from "../shared/platform/check.ts";
 import { Janitor, type JanitorTimeouts } from "./janitor.ts";
 
 export type { Handler } from "../shared/platform/serve_loop.ts";
@@ -119,6 +120,8 @@ function serveTls(
   store: CertificateStore,
   handler: Handler,
 ): Listening {
+  const { serveLoop: loop, sniResolver } = platform();
+  if (!loop || !sniResolver) return serveOneCertificate(options, store, handler);
   const initial = store.initial;
   const listener = Deno.listenTls(
     {
@@ -141,11 +144,31 @@ function serveTls(
   return { addr, shutdown: () => server.shutdown() };
 }
 
+/**
+ * The fallback when this Deno lacks the serve loop or the SNI resolver
+ * (`shared/platform/check.ts`): `Deno.serve` with the store's initial pair
+ * for every server name.
+ */
+function serveOneCertificate(
+  options: { hostname: string; port: number },
+  store: CertificateStore,
+  handler: Handler,
+): Listening {
+  const { cert, key } = store.initial;
+  const server = Deno.serve(
+    { hostname: options.hostname, port: options.port, cert, key, onListen() {}, onError },
+    handler,
+  );
+  noDelay(server.addr.port);
+  return { addr: server.addr, shutdown: () => server.shutdown() };
+}
+
 /** Whether a failure to set TCP_NODELAY was logged (once per process). */
 let noDelayFailureLogged = false;
 
 /** Sets TCP_NODELAY for the listener on `port` before it accepts; logs instead of failing. */
 function noDelay(port: number): void {
+  if (!platform().libc) return; // said once by the platform check
   const log = getLogger(["burrow", "server", "listen"]);
   try {
     const fds = setListenerNoDelay(port);

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { platform } from "./check.ts";
+
 /** What Deno's `Deno.serve` request keeps its head in (`ext/http/00_serve.ts`). */
 interface InnerRequest {
   /** A fresh `[name, value]` array per call, names as the client wrote them. */
@@ -28,6 +30,7 @@ let servedProto: object | null = null;
  * Request`, whose list is shared with its `Headers`) or on a Deno without it.
  */
 export function servedHeaderList(req: Request): [string, string][] | null {
+  if (!platform().rawHeaders) return null;
   innerKey ??= Object.getOwnPropertySymbols(req).find((s) => s.description === "request") ??
     null;
   if (innerKey === null) return null;
