@@ -12,16 +12,10 @@ import type { AgentDomain } from "./config_types.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { MuxError, type Session } from "../shared/mux/mod.ts";
 import { type OpenedStream, OpenError, openStream, StreamKind } from "../shared/open/mod.ts";
+import type { RegisterRequest } from "../shared/protocol.ts";
 
 /** Who the agent is, sent with every registration. */
-export interface AgentIdentity {
-  /** Random id of this agent process. */
-  id: string;
-  /** Burrow version. */
-  version: string;
-  /** Host name of the machine. */
-  host: string;
-}
+export type AgentIdentity = RegisterRequest["agent"];
 
 /** What a {@linkcode DomainRegistration} needs from its connection. */
 export interface RegistrationOptions {

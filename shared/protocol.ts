@@ -36,7 +36,14 @@ export interface RegisterRequest {
   /** The domain's shared secret. */
   secret: string;
   /** Who the agent is, for logs. */
-  agent: { id: string; version: string; host: string };
+  agent: {
+    /** Random id of the agent process. */
+    id: string;
+    /** Burrow version of the agent. */
+    version: string;
+    /** Host name of the agent's machine. */
+    host: string;
+  };
 }
 
 function bad(message: string): OpenError {
