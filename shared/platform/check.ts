@@ -37,7 +37,7 @@ export interface PlatformStatus {
   rawHeaders: boolean;
   /** libc loads over FFI (Linux, `--allow-ffi`). */
   libc: boolean;
-  /** The kernel's TCP table is readable (`/proc/net/tcp`, `--allow-read`). */
+  /** The kernel's TCP table is readable (`/proc/net/tcp`: Deno asks `--allow-all` for it). */
   tcpTable: boolean;
 }
 
@@ -78,6 +78,9 @@ export const DEFAULT_PROBES: Readonly<PlatformProbes> = {
   },
 };
 
+/** The TCP table's note; Deno reads `/proc/net/tcp` only with `--allow-all`. */
+const NO_TCP_TABLE = "TCP table unreadable (/proc/net/tcp: Linux, run with --allow-all)";
+
 /** Why a cancelled dial may linger, said for the agent. */
 const AGENT_DIAL = "a cancelled wss dial waits for the server's TLS answer";
 
@@ -90,12 +93,11 @@ const FALLBACKS: Readonly<Record<string, Partial<Record<keyof PlatformProbes, st
     rawHeaders: "Deno.serve raw headers missing: using req.headers",
     libc: "libc through FFI unavailable (Linux with --allow-ffi): Nagle's algorithm stays on " +
       "for HTTPS connections, and no connection janitor",
-    tcpTable: "TCP table unreadable (/proc/net/tcp, Linux with --allow-read): no connection " +
-      "janitor",
+    tcpTable: `${NO_TCP_TABLE}: no connection janitor`,
   },
   agent: {
     libc: `libc through FFI unavailable (Linux with --allow-ffi): ${AGENT_DIAL}`,
-    tcpTable: `TCP table unreadable (/proc/net/tcp, Linux with --allow-read): ${AGENT_DIAL}`,
+    tcpTable: `${NO_TCP_TABLE}: ${AGENT_DIAL}`,
   },
 };
 
