@@ -10,14 +10,14 @@
  * @module
  */
 
-import { agentCommand } from "./agent/command.ts";
+import { agentCommand } from "./cli/agent.ts";
 import { checkCommand } from "./cli/check.ts";
-import { demoCommand } from "./demo/command.ts";
+import { demoCommand } from "./cli/demo.ts";
 import { helpCommand, USAGE } from "./cli/help.ts";
 import { passwordCommand } from "./cli/password.ts";
 import { reportUsageError, USAGE_EXIT_CODE, UsageError } from "./cli/usage.ts";
 import { versionCommand } from "./cli/version.ts";
-import { serverCommand } from "./server/command.ts";
+import { serverCommand } from "./cli/server.ts";
 
 /** A command: takes the arguments after its word, resolves to an exit code. */
 type Command = (args: string[]) => Promise<number>;

@@ -17,7 +17,8 @@ import {
   type DomainStatus,
 } from "./connection.ts";
 import { DomainFolder } from "./domains_watch.ts";
-import { createHttpHandler, type ServedDomain } from "./http.ts";
+import { createHttpHandler } from "./http.ts";
+import type { ServedDomain } from "./served_domain.ts";
 import { DOWN_FOR_MS, Router } from "./router.ts";
 import { type StreamHandler, StreamKind } from "../shared/open/mod.ts";
 import { VERSION } from "../shared/version.ts";

@@ -3,12 +3,12 @@ import { gzipSync } from "node:zlib";
 import { startAgent } from "./agent.ts";
 import {
   encodeCloseFrame,
-  encodeWsFrame,
-  WsFrameDecoder,
-  WsFrameType,
+  encodeRelayFrame,
+  RelayFrameDecoder,
+  RelayFrameType,
 } from "../shared/http/relay_frame.ts";
 import { FakeServer, openHttp, request } from "./testing/fake_server.ts";
-import { decodeResponseHead } from "../shared/http/exchange.ts";
+import { decodeResponseHead } from "../shared/http/head_codec.ts";
 import {
   eventually,
   freePort,
@@ -331,7 +331,7 @@ Deno.test("a WebSocket upgrade is relayed to the backend with the client's subpr
     assert.equal(seen.headers.get("sec-websocket-protocol"), "chat, other");
 
     const writer = stream.writable.getWriter();
-    const frames = new WsFrameDecoder(1 << 20);
+    const frames = new RelayFrameDecoder(1 << 20);
     const reader = answer.readable.getReader();
     const next = async () => {
       while (true) {
@@ -340,14 +340,14 @@ Deno.test("a WebSocket upgrade is relayed to the backend with the client's subpr
         for (const frame of frames.decode(value)) return frame;
       }
     };
-    await writer.write(encodeWsFrame(WsFrameType.Text, new TextEncoder().encode("hi")));
+    await writer.write(encodeRelayFrame(RelayFrameType.Text, new TextEncoder().encode("hi")));
     const echo = await next();
-    assert.equal(echo?.type, WsFrameType.Text);
+    assert.equal(echo?.type, RelayFrameType.Text);
     assert.equal(new TextDecoder().decode(echo!.payload), "echo:hi");
     await writer.write(encodeCloseFrame(1000, "bye"));
     await writer.close();
     const close = await next();
-    assert.equal(close?.type, WsFrameType.Close);
+    assert.equal(close?.type, RelayFrameType.Close);
     assert.equal(await next(), null, "the agent ends its side after the close");
   } finally {
     await agent.close();

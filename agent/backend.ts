@@ -6,7 +6,7 @@
  */
 
 import type { BaseParts, Target } from "./config_types.ts";
-import type { HeaderPairs, HttpRequestHead } from "../shared/http/exchange.ts";
+import type { HeaderPairs, HttpRequestHead } from "../shared/http/head_codec.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
 
 /**

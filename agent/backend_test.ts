@@ -6,7 +6,7 @@ import {
   backendWebSocketUrl,
   responseHeaders,
 } from "./backend.ts";
-import type { HttpRequestHead } from "../shared/http/exchange.ts";
+import type { HttpRequestHead } from "../shared/http/head_codec.ts";
 import { partsOf } from "./config.ts";
 
 Deno.test("backendUrl() joins the target's path prefix and query with the request's", () => {

@@ -12,6 +12,7 @@ import { CONCURRENCY, URL_PATH } from "../shared/config/bounds.ts";
 import { type Field, type LoadOptions, ObjectReader, readMode } from "../shared/config/fields.ts";
 import { domainNameOfFile, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { parseLogConfig } from "../shared/log/config.ts";
+import { AGENT_PATH } from "../shared/protocol.ts";
 import type { AgentConfig, AgentDomain, BaseParts, Target, TargetUrl } from "./config_types.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
@@ -27,7 +28,7 @@ export const TIMEOUTS = {
 } as const;
 
 /** URL path on the server unless `service` says otherwise. */
-export const DEFAULT_SERVICE = "/.well-known/burrow-agent";
+export const DEFAULT_SERVICE = AGENT_PATH;
 
 export { CONCURRENCY } from "../shared/config/bounds.ts";
 

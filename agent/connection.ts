@@ -11,13 +11,11 @@ import type { Logger } from "@logtape/logtape";
 import type { AgentDomain } from "./config_types.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { MAX_HTTP_HEAD } from "./http.ts";
-import { type AgentIdentity, Registration } from "./registration.ts";
+import { type AgentIdentity, DomainRegistration } from "./registration.ts";
 import { Session } from "../shared/mux/mod.ts";
 import { serveStream, type StreamHandler } from "../shared/open/mod.ts";
 import { type DialedWebSocket, DialError, dialWebSocket } from "../shared/transport/dial.ts";
-
-/** The WebSocket subprotocol this agent speaks. */
-export const SUBPROTOCOL = "burrow.v1";
+import { SUBPROTOCOL } from "../shared/protocol.ts";
 
 /** Longest wait for a closed socket's close handshake, in ms. */
 const SOCKET_CLOSE_WAIT_MS = 2000;
@@ -99,7 +97,7 @@ export interface DomainStatus {
 export class Connection {
   readonly #options: ConnectionOptions;
   readonly #log: Logger;
-  readonly #entries = new Map<string, Registration>();
+  readonly #entries = new Map<string, DomainRegistration>();
   readonly #closing = new AbortController();
   readonly #tasks = new Set<Promise<void>>();
   readonly #registrations = new Set<Promise<void>>();
@@ -290,16 +288,16 @@ export class Connection {
 
   // ---- Registrations -----------------------------------------------------
 
-  #newEntry(domain: AgentDomain): Registration {
+  #newEntry(domain: AgentDomain): DomainRegistration {
     const { agent, log, tuning } = this.#options;
-    return new Registration(domain, {
+    return new DomainRegistration(domain, {
       agent,
       log,
       backoff: { min: tuning.backoffMin, max: tuning.backoffMax, reset: tuning.backoffReset },
     });
   }
 
-  #startRegistration(entry: Registration, session: Session, down: AbortSignal): void {
+  #startRegistration(entry: DomainRegistration, session: Session, down: AbortSignal): void {
     const loop = entry.run(session, down);
     this.#registrations.add(loop);
     loop.finally(() => this.#registrations.delete(loop));

@@ -1,48 +1,21 @@
 /**
  * The agent's Http stream handler: one stream from the server is one client
  * request: checked here (head, domain, concurrency), then proxied to a local
- * backend by an `HttpExchange` (`http_exchange.ts`) or a WebSocket relay
+ * backend by an `ProxiedRequest` (`proxied_request.ts`) or a WebSocket relay
  * (`http_ws.ts`). Wire format in `docs/protocol.md`, "Http streams".
  *
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
-import type { AgentConfig, AgentDomain } from "./config_types.ts";
-import type { Router } from "./router.ts";
 import { proxyWebSocket } from "./http_ws.ts";
 import type { StreamHandler } from "../shared/open/mod.ts";
-import { decodeRequestHead, type HttpRequestHead } from "../shared/http/exchange.ts";
-import type { Http1Pool } from "./http1/pool.ts";
+import { decodeRequestHead, type HttpRequestHead } from "../shared/http/head_codec.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import { ReadBuffers } from "./http_body.ts";
-import { type HttpContext, HttpExchange } from "./http_exchange.ts";
+import { type HttpContext, ProxiedRequest } from "./proxied_request.ts";
+import type { HttpHandlerOptions } from "./served_domain.ts";
 
-/** A domain the agent serves, with its routing state and in-flight count. */
-export interface ServedDomain {
-  /** The domain file (replaced on reload). */
-  domain: AgentDomain;
-  /** Its router, balancing state included (replaced when the targets change). */
-  router: Router;
-  /** Requests in flight, counted against `domain.concurrency`. */
-  active: number;
-}
-
-/** What the Http handler needs from the agent. */
-export interface HttpHandlerOptions {
-  /** The served domain of that name, if the agent serves it. */
-  lookup(name: string): ServedDomain | undefined;
-  /** The agent's HTTP client for `https:` backends (`allowHost: true`), shared for keep-alive. */
-  client: Deno.HttpClient;
-  /** The agent's HTTP/1.1 connection pool for `http:` backends. */
-  pool: Http1Pool;
-  /** Backend timeouts, in ms. */
-  timeouts: Pick<AgentConfig, "connectTimeout" | "readTimeout" | "idleTimeout">;
-  /** System log. */
-  log: Logger;
-  /** Aborts every exchange when the agent shuts down. */
-  signal: AbortSignal;
-}
+export type { HttpHandlerOptions, ServedDomain } from "./served_domain.ts";
 
 /**
  * The largest Http request head the agent reads. The server sends at most
@@ -108,6 +81,6 @@ export function createHttpHandler(options: HttpHandlerOptions): StreamHandler {
       served.active++;
       return proxyWebSocket(incoming, head, served, options).finally(() => served.active--);
     }
-    return new HttpExchange(incoming, head, served, context).run();
+    return new ProxiedRequest(incoming, head, served, context).run();
   };
 }

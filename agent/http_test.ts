@@ -9,7 +9,7 @@ import { openHttp, request } from "./testing/fake_server.ts";
 import { testDomain, testLogger, testTarget } from "./testing/helpers.ts";
 import { Session } from "../shared/mux/session.ts";
 import { memoryPair } from "../shared/transport/memory.ts";
-import { encodeRequestHead } from "../shared/http/exchange.ts";
+import { encodeRequestHead } from "../shared/http/head_codec.ts";
 import {
   encodeOpen,
   readReply,

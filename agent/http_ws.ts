@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { HttpHandlerOptions, ServedDomain } from "./http.ts";
+import type { HttpHandlerOptions, ServedDomain } from "./served_domain.ts";
 import { backendWebSocketUrl } from "./backend.ts";
 import { watchGone } from "./stream_watch.ts";
 import type { IncomingStream } from "../shared/open/mod.ts";
@@ -14,7 +14,7 @@ import {
   encodeResponseHead,
   type HeaderPairs,
   type HttpRequestHead,
-} from "../shared/http/exchange.ts";
+} from "../shared/http/head_codec.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 

@@ -12,18 +12,12 @@ import type { AgentDomain } from "./config_types.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { MuxError, type Session } from "../shared/mux/mod.ts";
 import { type OpenedStream, OpenError, openStream, StreamKind } from "../shared/open/mod.ts";
+import type { RegisterRequest } from "../shared/protocol.ts";
 
 /** Who the agent is, sent with every registration. */
-export interface AgentIdentity {
-  /** Random id of this agent process. */
-  id: string;
-  /** Burrow version. */
-  version: string;
-  /** Host name of the machine. */
-  host: string;
-}
+export type AgentIdentity = RegisterRequest["agent"];
 
-/** What a {@linkcode Registration} needs from its connection. */
+/** What a {@linkcode DomainRegistration} needs from its connection. */
 export interface RegistrationOptions {
   /** Sent with the request. */
   agent: AgentIdentity;
@@ -39,13 +33,13 @@ export interface RegistrationOptions {
  *
  * @example
  * ```ts
- * const registration = new Registration(domain, { agent, log, backoff });
+ * const registration = new DomainRegistration(domain, { agent, log, backoff });
  * const held = registration.run(session, sessionDown.signal); // until the session ends
  * registration.stop(); // FIN: the server stops routing the domain here
  * await held;
  * ```
  */
-export class Registration {
+export class DomainRegistration {
   /** The domain file in force. */
   domain: AgentDomain;
   /** True while the server holds the registration. */

@@ -12,6 +12,7 @@ import { fromWebSocket } from "../shared/transport/websocket.ts";
 import { memoryPair } from "../shared/transport/memory.ts";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import type { PeerJob } from "./peer_worker.ts";
+import { SUBPROTOCOL } from "../shared/protocol.ts";
 
 const MIB = 1024 * 1024;
 const TOTAL = Number(Deno.env.get("BENCH_MIB") ?? 1024) * MIB;
@@ -128,7 +129,7 @@ async function wssRun(streams: number): Promise<number> {
     key: certs.key,
     onListen() {},
   }, (req) => {
-    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "burrow.v1" });
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
     sockets.resolve(socket);
     return response;
   });

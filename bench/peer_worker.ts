@@ -9,6 +9,7 @@
 import { type Conn, Session } from "../shared/mux/session.ts";
 import { fromDenoConn } from "../shared/transport/deno_conn.ts";
 import { fromWebSocket } from "../shared/transport/websocket.ts";
+import { SUBPROTOCOL } from "../shared/protocol.ts";
 
 /** What the main thread asks the worker to receive. */
 export interface PeerJob {
@@ -39,7 +40,7 @@ async function run(job: PeerJob): Promise<number> {
   } else {
     httpClient = Deno.createHttpClient({ caCerts: [job.caCert] });
     const ws = new WebSocket(`wss://localhost:${job.port}/`, {
-      protocols: ["burrow.v1"],
+      protocols: [SUBPROTOCOL],
       client: httpClient,
     });
     conn = await fromWebSocket(ws);

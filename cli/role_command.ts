@@ -12,6 +12,7 @@ import { parseFlags, runWithUsage } from "./usage.ts";
 import { ConfigError } from "../shared/config/jsonc.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
 import { type Logging, setupLogging } from "../shared/log/setup.ts";
+import { checkPlatform } from "../shared/platform/check.ts";
 
 /** A long-running role: what differs between `burrow server` and `burrow agent`. */
 export interface RoleCommand<C extends { log: LogConfig }> {
@@ -111,6 +112,7 @@ async function runRole<C extends { log: LogConfig }>(
   }
   if (level !== undefined) config.log.level = level;
   const logging = await setupLogging(config.log, { role: command.role });
+  checkPlatform({ role: command.role, log: logging.system });
   try {
     let handle;
     try {

@@ -14,13 +14,10 @@ import {
   type StreamHandler,
   StreamKind,
 } from "../shared/open/mod.ts";
-import { parseRegister } from "../shared/http/exchange.ts";
+import { parseRegister, SUBPROTOCOL } from "../shared/protocol.ts";
 import { verifySecret } from "../shared/auth/secret.ts";
 import type { DomainChange, DomainRegistry } from "./domains.ts";
 import type { ServerDomain } from "./config_types.ts";
-
-/** The WebSocket subprotocol of this protocol version. */
-export const SUBPROTOCOL = "burrow.v1";
 
 /** Most domains one agent connection may register. */
 const MAX_REGISTRATIONS = 1024;
@@ -30,11 +27,11 @@ interface AgentConn {
   id: string;
   remote: string;
   session: Session;
-  registrations: Set<Registration>;
+  registrations: Set<AgentRegistration>;
 }
 
 /** A domain served by an agent connection. */
-export interface Registration {
+export interface AgentRegistration {
   /** Domain name. */
   domain: string;
   /** Connection id, for logs (`agent#a1b2c3`). */
@@ -54,7 +51,7 @@ export class AgentRegistry {
   readonly #domains: DomainRegistry;
   readonly #log: Logger;
   readonly #agents = new Set<AgentConn>();
-  readonly #byDomain = new Map<string, Registration[]>();
+  readonly #byDomain = new Map<string, AgentRegistration[]>();
   readonly #next = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   #closing = false;
@@ -84,7 +81,7 @@ export class AgentRegistry {
   }
 
   /** An agent serving `domain`, round-robin among several. */
-  pick(domain: string): Registration | undefined {
+  pick(domain: string): AgentRegistration | undefined {
     const regs = this.#byDomain.get(domain);
     if (regs === undefined || regs.length === 0) return undefined;
     const i = (this.#next.get(domain) ?? 0) % regs.length;
@@ -199,7 +196,7 @@ export class AgentRegistry {
       await incoming.refuse("refused", "Domain not available");
       return;
     }
-    const reg: Registration = {
+    const reg: AgentRegistration = {
       domain: req.domain,
       agent: agent.id,
       session: agent.session,
@@ -244,7 +241,7 @@ export class AgentRegistry {
   }
 
   /** Forgets a registration; false when it was gone already. */
-  #remove(reg: Registration): boolean {
+  #remove(reg: AgentRegistration): boolean {
     const list = this.#byDomain.get(reg.domain);
     const i = list?.indexOf(reg) ?? -1;
     if (i < 0) return false;

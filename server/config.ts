@@ -27,6 +27,7 @@ import type {
 } from "./config_types.ts";
 import { parseListener, parseSniRules } from "./config_listen.ts";
 import { parseTimeRange } from "./time_range.ts";
+import { AGENT_PATH } from "../shared/protocol.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -35,7 +36,7 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 
 /** URL path agents connect to unless `agentPath` says otherwise. */
-export const DEFAULT_AGENT_PATH = "/.well-known/burrow-agent";
+export const DEFAULT_AGENT_PATH = AGENT_PATH;
 
 /** Defaults and bounds of `limits`: sizes in bytes, timeouts in ms. */
 export const LIMITS = {

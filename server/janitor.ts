@@ -7,7 +7,7 @@
  * Every fifth of the shorter timeout (1–10 s; less often when the host has
  * thousands of sockets) it lists the
  * listener's established connections from the kernel (`/proc/net/tcp{,6}`,
- * see `shared/net/tcp_table.ts`) and matches them by peer `host:port` against
+ * see `shared/platform/tcp_table.ts`) and matches them by peer `host:port` against
  * what the request handler reported ({@link Janitor.wrap}). A connection with no request in flight and no
  * WebSocket upgrade is shut down (libc `shutdown(fd, SHUT_RDWR)`: Deno still
  * owns and closes the descriptor) when it
@@ -27,10 +27,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { isPermissionError, openLibc, socketFds } from "../shared/net/libc.ts";
-import { readTcpTable, type TcpConnection } from "../shared/net/tcp_table.ts";
-import { SHUT_RDWR, SHUTDOWN_SYMBOLS } from "../shared/net/shutdown.ts";
-import type { Handler } from "./listen.ts";
+import { isPermissionError, openLibc, socketFds } from "../shared/platform/libc.ts";
+import { readTcpTable, type TcpConnection } from "../shared/platform/tcp_table.ts";
+import { SHUT_RDWR, SHUTDOWN_SYMBOLS } from "../shared/platform/shutdown.ts";
+import type { Handler } from "../shared/platform/serve_loop.ts";
+import { platform } from "../shared/platform/check.ts";
 
 /** How long a connection may go without a request (ms). */
 export interface JanitorTimeouts {
@@ -113,6 +114,8 @@ export class Janitor {
    * ```
    */
   static create(timeouts: JanitorTimeouts): Janitor | null {
+    const { libc, tcpTable } = platform();
+    if (!libc || !tcpTable) return null; // said once by the platform check
     try {
       if (Deno.build.os !== "linux") throw new Error(`not available on ${Deno.build.os}`);
       Deno.readTextFileSync("/proc/net/tcp");

@@ -12,7 +12,7 @@
  * Deno leaves Nagle's algorithm on for connections `Deno.listenTls` accepts,
  * so a response written in pieces waits for the client's delayed ACK (~40 ms)
  * and agent tunnels stall; TCP_NODELAY is set on the listening socket, which
- * accepted sockets inherit (see `shared/net/nodelay.ts`).
+ * accepted sockets inherit (see `shared/platform/nodelay.ts`).
  *
  * Deno's server never closes a connection that sends no request head, or
  * half of one, or stays idle after a response; a {@link Janitor} per
@@ -22,15 +22,14 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { setListenerNoDelay } from "../shared/net/nodelay.ts";
-import { type CertificateStore, SNI_RESOLVER } from "./tls.ts";
+import { setListenerNoDelay } from "../shared/platform/nodelay.ts";
+import type { CertificateStore } from "./tls.ts";
+import { SNI_RESOLVER } from "../shared/platform/sni.ts";
+import { type Handler, serveLoop } from "../shared/platform/serve_loop.ts";
+import { platform } from "../shared/platform/check.ts";
 import { Janitor, type JanitorTimeouts } from "./janitor.ts";
 
-/** The request handler: request, client address and completion (see `Deno.ServeHandlerInfo`). */
-export type Handler = (
-  req: Request,
-  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-) => Response | Promise<Response>;
+export type { Handler } from "../shared/platform/serve_loop.ts";
 
 /** A running listener. */
 export interface Listening {
@@ -38,32 +37,6 @@ export interface Listening {
   addr: Deno.NetAddr;
   /** Stops accepting and waits for in-flight requests. */
   shutdown(): Promise<void>;
-}
-
-interface ServeInternals {
-  serveHttpOnListener(
-    listener: Deno.Listener,
-    signal: AbortSignal,
-    handler: (
-      req: Request,
-      info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-    ) => Response | Promise<Response>,
-    onError: (e: unknown) => Response,
-    onListen: (addr: Deno.NetAddr) => void,
-  ): { finished: Promise<void>; shutdown(): Promise<void> };
-}
-
-function internals(): ServeInternals {
-  // deno-lint-ignore no-explicit-any
-  const d = Deno as any;
-  const internal = d[d.internal] as Partial<ServeInternals> | undefined;
-  if (typeof internal?.serveHttpOnListener !== "function") {
-    throw new Error(
-      `This Deno (${Deno.version.deno}) lacks the HTTP serving loop Burrow uses for SNI; ` +
-        "run Burrow's release build or Deno 2.9.6",
-    );
-  }
-  return internal as ServeInternals;
 }
 
 /** Where an error escaping the request handler is reported (the system log). */
@@ -147,6 +120,8 @@ function serveTls(
   store: CertificateStore,
   handler: Handler,
 ): Listening {
+  const { serveLoop: loop, sniResolver } = platform();
+  if (!loop || !sniResolver) return serveOneCertificate(options, store, handler);
   const initial = store.initial;
   const listener = Deno.listenTls(
     {
@@ -159,7 +134,7 @@ function serveTls(
   );
   const addr = listener.addr;
   noDelay(addr.port);
-  const server = internals().serveHttpOnListener(
+  const server = serveLoop().serveHttpOnListener(
     listener,
     new AbortController().signal,
     handler,
@@ -169,11 +144,31 @@ function serveTls(
   return { addr, shutdown: () => server.shutdown() };
 }
 
+/**
+ * The fallback when this Deno lacks the serve loop or the SNI resolver
+ * (`shared/platform/check.ts`): `Deno.serve` with the store's initial pair
+ * for every server name.
+ */
+function serveOneCertificate(
+  options: { hostname: string; port: number },
+  store: CertificateStore,
+  handler: Handler,
+): Listening {
+  const { cert, key } = store.initial;
+  const server = Deno.serve(
+    { hostname: options.hostname, port: options.port, cert, key, onListen() {}, onError },
+    handler,
+  );
+  noDelay(server.addr.port);
+  return { addr: server.addr, shutdown: () => server.shutdown() };
+}
+
 /** Whether a failure to set TCP_NODELAY was logged (once per process). */
 let noDelayFailureLogged = false;
 
 /** Sets TCP_NODELAY for the listener on `port` before it accepts; logs instead of failing. */
 function noDelay(port: number): void {
+  if (!platform().libc) return; // said once by the platform check
   const log = getLogger(["burrow", "server", "listen"]);
   try {
     const fds = setListenerNoDelay(port);

@@ -9,7 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import type { AccessEntry } from "../shared/log/setup.ts";
 import type { ServerConfig, ServerDomain } from "./config_types.ts";
 import type { DomainRegistry } from "./domains.ts";
-import type { AgentRegistry, Registration } from "./agents.ts";
+import type { AgentRegistration, AgentRegistry } from "./agents.ts";
 import { admit, challenge } from "./rules.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import {
@@ -20,13 +20,9 @@ import {
   readSmall,
   SMALL_BODY,
 } from "./bodies.ts";
-import { encodeOpen, readTextReply, StreamKind } from "../shared/open/mod.ts";
-import {
-  decodeResponseHead,
-  encodeRequestHead,
-  HTTP_ERROR_STATUS,
-  type HttpResponseHead,
-} from "../shared/http/exchange.ts";
+import { readTextReply } from "../shared/open/mod.ts";
+import { decodeResponseHead, type HttpResponseHead } from "../shared/http/head_codec.ts";
+import { encodeHttpOpen, HTTP_ERROR_STATUS } from "../shared/protocol.ts";
 import { endToEndPairs, PairList, setForwarded } from "../shared/http/headers.ts";
 import { relayWebSocket } from "../shared/http/ws_relay.ts";
 import { Flight } from "./flight.ts";
@@ -167,7 +163,7 @@ export class Proxy {
     if (domain.transactionId) headers.set("x-transaction-id", f.tid);
     const body = ws ? NO_BODY : clientBody(req, head);
     if (body === null) return this.#fail(f, domain, 501, `${f.method} body unreadable here`);
-    return this.#exchange(
+    return this.#forward(
       req,
       f,
       domain,
@@ -178,11 +174,11 @@ export class Proxy {
   }
 
   /** Sends the request head (and body) on a new stream, and answers with the agent's reply. */
-  async #exchange(
+  async #forward(
     req: Request,
     f: Flight,
     domain: ServerDomain,
-    reg: Registration,
+    reg: AgentRegistration,
     sent: { headers: [string, string][]; ws: boolean } & ClientBody,
     completed: Promise<void>,
   ): Promise<Response> {
@@ -194,7 +190,7 @@ export class Proxy {
       body = peeked;
     }
     try {
-      const head = encodeRequestHead({
+      const open = encodeHttpOpen({
         domain: domain.name,
         method: f.method,
         target: f.path,
@@ -203,7 +199,7 @@ export class Proxy {
         tid: f.tid,
         ws,
         body: body !== null,
-      });
+      }, this.#replyLimits.maxBody);
       const stream = await reg.session.open();
       f.stream = stream;
       // A client that goes away before the response is delivered aborts the exchange.
@@ -211,9 +207,7 @@ export class Proxy {
       // seen through the body's cancel; resetting here would error a body Deno
       // is still reading and show up as an unhandled handler error.
       completed.catch(() => f.gone());
-      await stream.write(
-        encodeOpen({ kind: StreamKind.Http, text: head }, this.#replyLimits.maxBody),
-      );
+      await stream.write(open);
       if (body !== null) this.#pump(body, f, domain);
       else if (!ws) stream.closeWrite();
       let reply;

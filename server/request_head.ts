@@ -6,45 +6,7 @@
  */
 
 import { endToEndPairs, PairList } from "../shared/http/headers.ts";
-
-/** What Deno's `Deno.serve` request keeps its head in (`ext/http/00_serve.ts`). */
-interface InnerRequest {
-  /** A fresh `[name, value]` array per call, names as the client wrote them. */
-  readonly headerList: [string, string][];
-}
-
-/**
- * The symbol a `Request` keeps its inner request under; null when this Deno
- * has none. Looked up once, on the first request.
- */
-let innerKey: symbol | null | undefined;
-/** The prototype of the inner requests of `Deno.serve`, once one was seen. */
-let servedProto: object | null = null;
-
-/**
- * The header list of a request `Deno.serve` made, as fresh pairs the caller
- * owns (names as sent); null for any other request (one built with `new
- * Request`, whose list is shared with its `Headers`) or on a Deno without it.
- */
-function servedHeaderList(req: Request): [string, string][] | null {
-  innerKey ??= Object.getOwnPropertySymbols(req).find((s) => s.description === "request") ??
-    null;
-  if (innerKey === null) return null;
-  const inner = (req as unknown as Record<symbol, InnerRequest | undefined>)[innerKey];
-  if (inner === undefined || inner === null) return null;
-  const proto = Object.getPrototypeOf(inner);
-  if (proto !== servedProto) {
-    // `Deno.serve`'s inner request reads its list from Rust through a getter
-    // on its class; a `new Request`'s keeps a plain list of its own.
-    const getter = proto === null
-      ? undefined
-      : Object.getOwnPropertyDescriptor(proto, "headerList")?.get;
-    if (getter === undefined) return null;
-    servedProto = proto;
-  }
-  const list = inner.headerList;
-  return Array.isArray(list) ? list : null;
-}
+import { servedBody, servedHeaderList } from "../shared/platform/raw_headers.ts";
 
 /** A client request's head as the proxy reads it. */
 export interface ClientHead {
@@ -149,38 +111,11 @@ export interface ClientBody {
 export function clientBody(req: Request, head: ClientHead): ClientBody | null {
   const length = head.headers.get("content-length");
   if (head.framed || (length !== null && Number(length) > 0)) {
-    const body = bodyOf(req);
+    const body = servedBody(req);
     return body === null ? null : { body, peek: false };
   }
   if (length !== null) return { body: null, peek: false };
   return { body: req.body, peek: req.body !== null };
-}
-
-/**
- * The body of a request, as the client sent it. `Deno.serve` gives GET and
- * HEAD requests no body even when one came (`InnerRequest.body` returns null
- * for those methods, `ext/http/00_serve.ts`); that getter decides by
- * `this.method`, so it is read once with an own `method` property shadowing
- * the prototype's, then the shadow removed. Null when there is no body or
- * when this Deno keeps it out of reach.
- */
-function bodyOf(req: Request): ReadableStream<Uint8Array> | null {
-  // Not `req.body` first: a Request keeps the null it was given once.
-  if (req.method !== "GET" && req.method !== "HEAD") return req.body;
-  innerKey ??= Object.getOwnPropertySymbols(req).find((s) => s.description === "request") ??
-    null;
-  if (innerKey === null) return null;
-  const inner = (req as unknown as Record<symbol, object | undefined>)[innerKey];
-  if (typeof inner !== "object" || inner === null) return null;
-  try {
-    Object.defineProperty(inner, "method", { value: "POST", configurable: true });
-    (inner as { body?: unknown }).body;
-  } catch {
-    return null;
-  } finally {
-    delete (inner as { method?: string }).method;
-  }
-  return req.body;
 }
 
 /**

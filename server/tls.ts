@@ -15,9 +15,6 @@ export interface PemPair {
   key: string;
 }
 
-/** The symbol `Deno.listenTls` reads a per-connection certificate resolver from (Deno 2.x, unstable). */
-export const SNI_RESOLVER = Symbol.for("unstableSniResolver");
-
 interface Loaded {
   rule: SniRule;
   pem: PemPair;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Http1Conn } from "./conn.ts";
+import type { Http1Conn } from "./http1_conn.ts";
 import { Http1Error } from "./errors.ts";
 import type { Http1Body } from "./types.ts";
 

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type ConnOwner, Http1Conn, listen, unlisten } from "./conn.ts";
+import { type ConnOwner, Http1Conn, listen, unlisten } from "./http1_conn.ts";
 import { Http1Error, originOf } from "./errors.ts";
-import { exchange } from "./exchange.ts";
+import { roundTrip } from "./round_trip.ts";
 import { requestHead } from "./request_head.ts";
 import type { Http1Request, Http1Response } from "./types.ts";
 
@@ -83,12 +83,12 @@ export class Http1Pool {
     const conn = this.#takeIdle(origin);
     if (conn !== null) {
       try {
-        return await exchange(conn, req, head);
+        return await roundTrip(conn, req, head);
       } catch (e) {
         if (!this.#stale(conn, req, e)) throw e;
       }
     }
-    return await exchange(await this.#connect(req, origin), req, head);
+    return await roundTrip(await this.#connect(req, origin), req, head);
   }
 
   /** `await using pool = new Http1Pool()` closes it at the end of the scope. */

@@ -10,7 +10,6 @@
 import { join } from "node:path";
 import { Session } from "../../shared/mux/mod.ts";
 import {
-  encodeOpen,
   type IncomingStream,
   type Params,
   readTextReply,
@@ -20,17 +19,11 @@ import {
 } from "../../shared/open/mod.ts";
 import { fromWebSocket } from "../../shared/transport/websocket.ts";
 import { type Certificates, makeCertificates } from "../../shared/tls/self_signed.ts";
-import {
-  decodeResponseHead,
-  encodeRequestHead,
-  type HttpRequestHead,
-} from "../../shared/http/exchange.ts";
-
-/** The agent path of the fake server. */
-export const SERVICE = "/.well-known/burrow-agent";
+import { decodeResponseHead, type HttpRequestHead } from "../../shared/http/head_codec.ts";
+import { AGENT_PATH, encodeHttpOpen, SUBPROTOCOL } from "../../shared/protocol.ts";
 
 /** A Control stream the fake server received. */
-export interface Registration {
+export interface ReceivedRegistration {
   /** The register request's parameters. */
   params: Params;
   /** True when it was accepted. */
@@ -77,7 +70,7 @@ function testCertificates(): Promise<Certificates> {
 
 /**
  * The fake server. `policy` decides on registrations (default: accept all);
- * `subprotocol` is what it answers the upgrade with (default `burrow.v1`,
+ * `subprotocol` is what it answers the upgrade with (default {@linkcode SUBPROTOCOL},
  * null for none).
  */
 export class FakeServer {
@@ -86,10 +79,10 @@ export class FakeServer {
   /** File holding the CA certificate, for an agent domain's `caFile`. */
   readonly caFile: string;
   /** Every registration received, in order. */
-  readonly registrations: Registration[] = [];
+  readonly registrations: ReceivedRegistration[] = [];
   /** Every session, in order. */
   readonly sessions: FakeSession[] = [];
-  /** Registration policy; tests may swap it. */
+  /** ReceivedRegistration policy; tests may swap it. */
   policy: Policy = () => true;
 
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
@@ -114,7 +107,7 @@ export class FakeServer {
     const dir = await Deno.makeTempDir({ prefix: "burrow-agent-test-" });
     const caFile = join(dir, "ca.pem");
     await Deno.writeTextFile(caFile, caCert);
-    const subprotocol = options.subprotocol === undefined ? "burrow.v1" : options.subprotocol;
+    const subprotocol = options.subprotocol === undefined ? SUBPROTOCOL : options.subprotocol;
     const ref: { self?: FakeServer } = {};
     const server = Deno.serve({
       hostname: "127.0.0.1",
@@ -123,7 +116,7 @@ export class FakeServer {
       key,
       onListen() {},
     }, (req) => {
-      if (new URL(req.url).pathname !== SERVICE || req.headers.get("upgrade") !== "websocket") {
+      if (new URL(req.url).pathname !== AGENT_PATH || req.headers.get("upgrade") !== "websocket") {
         return new Response("not here\n", { status: 404 });
       }
       const { socket, response } = Deno.upgradeWebSocket(
@@ -152,7 +145,7 @@ export class FakeServer {
   }
 
   /** Accepted registrations of `domain` that are still held. */
-  held(domain: string): Registration[] {
+  held(domain: string): ReceivedRegistration[] {
     return this.registrations.filter((r) => r.params.domain === domain && r.accepted && !r.done);
   }
 
@@ -216,7 +209,7 @@ export class FakeServer {
     this.#attempts.set(domain, attempt);
     const verdict = this.policy(incoming.params, attempt);
     const ended = Promise.withResolvers<"fin" | "reset">();
-    const reg: Registration = {
+    const reg: ReceivedRegistration = {
       params: incoming.params,
       accepted: verdict === true,
       session,
@@ -287,7 +280,7 @@ export async function openHttp(
   };
   const stream = await session.open();
   const writer = stream.writable.getWriter();
-  await writer.write(encodeOpen({ kind: StreamKind.Http, text: encodeRequestHead(full) }, 1 << 20));
+  await writer.write(encodeHttpOpen(full, 1 << 20));
   // Read the reply while the body goes out, as the server does: an agent that refuses
   // resets the stream, and only a waiting reader is sure to see the ERROR first.
   const reply = readTextReply(stream, { maxBody: 1 << 20 }).then((value) => ({

@@ -9,7 +9,7 @@ import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logt
 import type { AgentConfig, AgentDomain, Target } from "../config_types.ts";
 import type { AgentTuning } from "../agent.ts";
 import { partsOf } from "../config.ts";
-import { SERVICE } from "./fake_server.ts";
+import { AGENT_PATH } from "../../shared/protocol.ts";
 
 /** Fast timing for tests: retries within tens of ms, nothing else changed. */
 export const TEST_TUNING: Partial<AgentTuning> = {
@@ -62,7 +62,7 @@ export function testDomain(
     active: true,
     secret: `secret-of-${name}`,
     remote: server.remote,
-    service: SERVICE,
+    service: AGENT_PATH,
     concurrency: 20,
     insecure: false,
     caFile: server.caFile,

@@ -9,7 +9,7 @@
 import { ProtocolError } from "../frame/errors.ts";
 
 /** Frame types; the values match WebSocket opcodes. */
-export const WsFrameType = {
+export const RelayFrameType = {
   /** A text message: the payload is its UTF-8 encoding. */
   Text: 1,
   /** A binary message. */
@@ -23,10 +23,10 @@ export const WsFrameType = {
 } as const;
 
 /** A frame type value. */
-export type WsFrameType = typeof WsFrameType[keyof typeof WsFrameType];
+export type RelayFrameType = typeof RelayFrameType[keyof typeof RelayFrameType];
 
 /** Bytes before the payload: type (1) and big-endian payload length (4). */
-export const WS_FRAME_HEADER_SIZE = 5;
+export const RELAY_FRAME_HEADER_SIZE = 5;
 
 /** Largest Close payload: 2-byte code and a 123-byte reason, as in RFC 6455. */
 export const MAX_CLOSE_PAYLOAD = 125;
@@ -35,9 +35,9 @@ export const MAX_CLOSE_PAYLOAD = 125;
 export const NO_STATUS = 1005;
 
 /** One decoded frame. */
-export interface WsFrame {
+export interface RelayFrame {
   /** What the payload is. */
-  type: WsFrameType;
+  type: RelayFrameType;
   /** The whole payload. */
   payload: Uint8Array;
 }
@@ -47,14 +47,14 @@ export interface WsFrame {
  *
  * @example
  * ```ts
- * encodeWsFrame(WsFrameType.Text, new TextEncoder().encode("hi")); // [1, 0, 0, 0, 2, 104, 105]
+ * encodeRelayFrame(RelayFrameType.Text, new TextEncoder().encode("hi")); // [1, 0, 0, 0, 2, 104, 105]
  * ```
  */
-export function encodeWsFrame(type: WsFrameType, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(WS_FRAME_HEADER_SIZE + payload.length);
+export function encodeRelayFrame(type: RelayFrameType, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(RELAY_FRAME_HEADER_SIZE + payload.length);
   out[0] = type;
   new DataView(out.buffer).setUint32(1, payload.length);
-  out.set(payload, WS_FRAME_HEADER_SIZE);
+  out.set(payload, RELAY_FRAME_HEADER_SIZE);
   return out;
 }
 
@@ -68,13 +68,13 @@ export function encodeCloseFrame(code: number, reason = ""): Uint8Array {
   if (!Number.isInteger(code) || code < 0 || code > 0xffff) {
     throw new RangeError(`Close code ${code} does not fit in 16 bits`);
   }
-  if (code === NO_STATUS) return encodeWsFrame(WsFrameType.Close, new Uint8Array(0));
+  if (code === NO_STATUS) return encodeRelayFrame(RelayFrameType.Close, new Uint8Array(0));
   const text = truncateUtf8(reason, MAX_CLOSE_PAYLOAD - 2);
   const payload = new Uint8Array(2 + text.length);
   payload[0] = code >> 8;
   payload[1] = code & 0xff;
   payload.set(text, 2);
-  return encodeWsFrame(WsFrameType.Close, payload);
+  return encodeRelayFrame(RelayFrameType.Close, payload);
 }
 
 /**
@@ -108,15 +108,15 @@ export function truncateUtf8(text: string, max: number): Uint8Array {
  *
  * @example
  * ```ts
- * const decoder = new WsFrameDecoder(16 * 1024 * 1024);
+ * const decoder = new RelayFrameDecoder(16 * 1024 * 1024);
  * for (const frame of decoder.decode(chunk)) console.log(frame.type, frame.payload.length);
  * ```
  */
-export class WsFrameDecoder {
+export class RelayFrameDecoder {
   readonly #maxPayload: number;
-  readonly #hdr = new Uint8Array(WS_FRAME_HEADER_SIZE);
+  readonly #hdr = new Uint8Array(RELAY_FRAME_HEADER_SIZE);
   #hdrFill = 0;
-  #current: { type: WsFrameType; buf: Uint8Array; fill: number } | null = null;
+  #current: { type: RelayFrameType; buf: Uint8Array; fill: number } | null = null;
 
   /** @param maxPayload Largest Text or Binary payload accepted, in bytes. */
   constructor(maxPayload: number) {
@@ -135,7 +135,7 @@ export class WsFrameDecoder {
    * @throws {ProtocolError} `bad-type` for an unknown type, `frame-too-large`
    * for a message over `maxPayload`, `bad-message` for a bad Close length.
    */
-  *decode(chunk: Uint8Array): Generator<WsFrame, void, undefined> {
+  *decode(chunk: Uint8Array): Generator<RelayFrame, void, undefined> {
     let off = 0;
     while (off < chunk.length) {
       const cur = this.#current;
@@ -150,17 +150,17 @@ export class WsFrameDecoder {
         }
         continue;
       }
-      let type: WsFrameType;
+      let type: RelayFrameType;
       let length: number;
-      if (this.#hdrFill === 0 && chunk.length - off >= WS_FRAME_HEADER_SIZE) {
+      if (this.#hdrFill === 0 && chunk.length - off >= RELAY_FRAME_HEADER_SIZE) {
         [type, length] = this.#header(chunk, off);
-        off += WS_FRAME_HEADER_SIZE;
+        off += RELAY_FRAME_HEADER_SIZE;
       } else {
-        const n = Math.min(WS_FRAME_HEADER_SIZE - this.#hdrFill, chunk.length - off);
+        const n = Math.min(RELAY_FRAME_HEADER_SIZE - this.#hdrFill, chunk.length - off);
         this.#hdr.set(chunk.subarray(off, off + n), this.#hdrFill);
         this.#hdrFill += n;
         off += n;
-        if (this.#hdrFill < WS_FRAME_HEADER_SIZE) return;
+        if (this.#hdrFill < RELAY_FRAME_HEADER_SIZE) return;
         this.#hdrFill = 0;
         [type, length] = this.#header(this.#hdr, 0);
       }
@@ -173,16 +173,16 @@ export class WsFrameDecoder {
     }
   }
 
-  #header(bytes: Uint8Array, at: number): [WsFrameType, number] {
+  #header(bytes: Uint8Array, at: number): [RelayFrameType, number] {
     const type = bytes[at]!;
     const length = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0);
-    if (type === WsFrameType.Close) {
+    if (type === RelayFrameType.Close) {
       if (length === 1 || length > MAX_CLOSE_PAYLOAD) {
         throw new ProtocolError(`Close frame of ${length} bytes`, "bad-message");
       }
       return [type, length];
     }
-    if (type !== WsFrameType.Text && type !== WsFrameType.Binary) {
+    if (type !== RelayFrameType.Text && type !== RelayFrameType.Binary) {
       throw new ProtocolError(`Unknown WebSocket frame type ${type}`, "bad-type");
     }
     if (length > this.#maxPayload) {

@@ -4,32 +4,32 @@ import { ProtocolError } from "../frame/errors.ts";
 import {
   decodeClosePayload,
   encodeCloseFrame,
-  encodeWsFrame,
+  encodeRelayFrame,
   NO_STATUS,
+  type RelayFrame,
+  RelayFrameDecoder,
+  RelayFrameType,
   truncateUtf8,
-  type WsFrame,
-  WsFrameDecoder,
-  WsFrameType,
 } from "./relay_frame.ts";
 
 const enc = new TextEncoder();
 
-function frames(): WsFrame[] {
+function frames(): RelayFrame[] {
   const big = new Uint8Array(70_000).map((_, i) => i % 251);
   return [
-    { type: WsFrameType.Text, payload: enc.encode("hello") },
-    { type: WsFrameType.Binary, payload: new Uint8Array(0) },
-    { type: WsFrameType.Text, payload: enc.encode("") },
-    { type: WsFrameType.Binary, payload: big },
-    { type: WsFrameType.Text, payload: enc.encode("żółw 🐢") },
-    { type: WsFrameType.Close, payload: new Uint8Array([0x03, 0xe8, 0x6f, 0x6b]) },
+    { type: RelayFrameType.Text, payload: enc.encode("hello") },
+    { type: RelayFrameType.Binary, payload: new Uint8Array(0) },
+    { type: RelayFrameType.Text, payload: enc.encode("") },
+    { type: RelayFrameType.Binary, payload: big },
+    { type: RelayFrameType.Text, payload: enc.encode("żółw 🐢") },
+    { type: RelayFrameType.Close, payload: new Uint8Array([0x03, 0xe8, 0x6f, 0x6b]) },
   ];
 }
 
 /** Feeds `bytes` to a fresh decoder in chunks cut at `cuts`, copying what it yields. */
-function decodeIn(bytes: Uint8Array, sizes: () => number): WsFrame[] {
-  const decoder = new WsFrameDecoder(1 << 20);
-  const out: WsFrame[] = [];
+function decodeIn(bytes: Uint8Array, sizes: () => number): RelayFrame[] {
+  const decoder = new RelayFrameDecoder(1 << 20);
+  const out: RelayFrame[] = [];
   for (let off = 0; off < bytes.length;) {
     const n = Math.max(1, sizes());
     for (const f of decoder.decode(bytes.subarray(off, off + n))) {
@@ -41,19 +41,25 @@ function decodeIn(bytes: Uint8Array, sizes: () => number): WsFrame[] {
   return out;
 }
 
-Deno.test("encodeWsFrame() writes type, big-endian length, payload", () => {
+Deno.test("encodeRelayFrame() writes type, big-endian length, payload", () => {
   assert.deepEqual(
-    [...encodeWsFrame(WsFrameType.Text, enc.encode("hi"))],
+    [...encodeRelayFrame(RelayFrameType.Text, enc.encode("hi"))],
     [1, 0, 0, 0, 2, 104, 105],
   );
-  assert.deepEqual([...encodeWsFrame(WsFrameType.Binary, new Uint8Array(0))], [2, 0, 0, 0, 0]);
-  const long = encodeWsFrame(WsFrameType.Binary, new Uint8Array(0x010203));
+  assert.deepEqual([...encodeRelayFrame(RelayFrameType.Binary, new Uint8Array(0))], [
+    2,
+    0,
+    0,
+    0,
+    0,
+  ]);
+  const long = encodeRelayFrame(RelayFrameType.Binary, new Uint8Array(0x010203));
   assert.deepEqual([...long.subarray(0, 5)], [2, 0, 1, 2, 3]);
 });
 
-Deno.test("WsFrameDecoder round-trips frames fed whole, byte by byte and in random chunks", () => {
+Deno.test("RelayFrameDecoder round-trips frames fed whole, byte by byte and in random chunks", () => {
   const want = frames();
-  const bytes = concat(want.map((f) => encodeWsFrame(f.type, f.payload)));
+  const bytes = concat(want.map((f) => encodeRelayFrame(f.type, f.payload)));
   const feeds: [string, () => number][] = [
     ["one chunk", () => bytes.length],
     ["byte by byte", () => 1],
@@ -65,17 +71,17 @@ Deno.test("WsFrameDecoder round-trips frames fed whole, byte by byte and in rand
   }
 });
 
-Deno.test("WsFrameDecoder yields views into the chunk when a frame fits in it", () => {
+Deno.test("RelayFrameDecoder yields views into the chunk when a frame fits in it", () => {
   const chunk = concat([
-    encodeWsFrame(WsFrameType.Text, enc.encode("a")),
-    encodeWsFrame(WsFrameType.Binary, new Uint8Array([9])),
+    encodeRelayFrame(RelayFrameType.Text, enc.encode("a")),
+    encodeRelayFrame(RelayFrameType.Binary, new Uint8Array([9])),
   ]);
-  const got = [...new WsFrameDecoder(16).decode(chunk)];
+  const got = [...new RelayFrameDecoder(16).decode(chunk)];
   assert.equal(got.length, 2);
   for (const f of got) assert.equal(f.payload.buffer, chunk.buffer);
 });
 
-Deno.test("WsFrameDecoder rejects bad frames at their header", () => {
+Deno.test("RelayFrameDecoder rejects bad frames at their header", () => {
   const cases: [string, number[], string][] = [
     ["unknown type", [3, 0, 0, 0, 0], "bad-type"],
     ["ping is not relayed", [9, 0, 0, 0, 0], "bad-type"],
@@ -85,7 +91,7 @@ Deno.test("WsFrameDecoder rejects bad frames at their header", () => {
     ["close over 125 bytes", [8, 0, 0, 0, 126], "bad-message"],
   ];
   for (const [name, header, code] of cases) {
-    const decoder = new WsFrameDecoder(16);
+    const decoder = new RelayFrameDecoder(16);
     assert.throws(
       () => [...decoder.decode(new Uint8Array(header))],
       (err) => err instanceof ProtocolError && err.code === code,
@@ -93,12 +99,12 @@ Deno.test("WsFrameDecoder rejects bad frames at their header", () => {
     );
   }
   // At the limit is fine.
-  const ok = [...new WsFrameDecoder(16).decode(encodeWsFrame(2, new Uint8Array(16)))];
+  const ok = [...new RelayFrameDecoder(16).decode(encodeRelayFrame(2, new Uint8Array(16)))];
   assert.equal(ok[0]!.payload.length, 16);
 });
 
-Deno.test("WsFrameDecoder is not idle inside a frame", () => {
-  const decoder = new WsFrameDecoder(16);
+Deno.test("RelayFrameDecoder is not idle inside a frame", () => {
+  const decoder = new RelayFrameDecoder(16);
   assert.deepEqual([...decoder.decode(new Uint8Array([1, 0]))], []);
   assert.equal(decoder.idle, false);
   assert.deepEqual([...decoder.decode(new Uint8Array([0, 0, 1]))], []);
@@ -117,8 +123,8 @@ Deno.test("Close frames carry code and reason; 1005 is an empty payload", () => 
   ];
   for (const [code, reason, want] of cases) {
     const frame = encodeCloseFrame(code, reason);
-    assert.equal(frame[0], WsFrameType.Close);
-    const [decoded] = [...new WsFrameDecoder(0).decode(frame)];
+    assert.equal(frame[0], RelayFrameType.Close);
+    const [decoded] = [...new RelayFrameDecoder(0).decode(frame)];
     assert.deepEqual(decodeClosePayload(decoded!.payload), want, `${code}`);
     assert.ok(frame.length <= 5 + 125);
   }

@@ -11,11 +11,11 @@ import { ProtocolError } from "../frame/errors.ts";
 import {
   decodeClosePayload,
   encodeCloseFrame,
-  encodeWsFrame,
+  encodeRelayFrame,
   NO_STATUS,
-  type WsFrame,
-  WsFrameDecoder,
-  WsFrameType,
+  type RelayFrame,
+  RelayFrameDecoder,
+  RelayFrameType,
 } from "./relay_frame.ts";
 
 /** Limits of {@link relayWebSocket}. */
@@ -147,7 +147,7 @@ class Relay {
       this.#closeWs(CloseCode.PolicyViolation, "Messages arrive faster than the tunnel takes them");
       return;
     }
-    const frame = encodeWsFrame(text ? WsFrameType.Text : WsFrameType.Binary, payload);
+    const frame = encodeRelayFrame(text ? RelayFrameType.Text : RelayFrameType.Binary, payload);
     this.#queue.push(frame);
     this.#queued += frame.length;
     this.#wake?.resolve();
@@ -202,7 +202,7 @@ class Relay {
 
   /** Sends frames from the stream to the socket; after a Close frame or an error, discards. */
   async #pumpIn(): Promise<void> {
-    const decoder = new WsFrameDecoder(this.#limits.maxMessageSize);
+    const decoder = new RelayFrameDecoder(this.#limits.maxMessageSize);
     let discard = false;
     try {
       if (this.#ws.readyState === WebSocket.CONNECTING) await this.#opened();
@@ -230,8 +230,8 @@ class Relay {
   }
 
   /** Sends one frame to the socket; true when it was the Close frame. */
-  async #deliver(frame: WsFrame): Promise<boolean> {
-    if (frame.type === WsFrameType.Close) {
+  async #deliver(frame: RelayFrame): Promise<boolean> {
+    if (frame.type === RelayFrameType.Close) {
       const { code, reason } = decodeClosePayload(frame.payload);
       this.#closeWs(code, reason);
       return true;
@@ -241,7 +241,7 @@ class Relay {
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     }
     if (ws.readyState !== WebSocket.OPEN) return false;
-    if (frame.type === WsFrameType.Text) {
+    if (frame.type === RelayFrameType.Text) {
       ws.send(this.#utf8.decode(frame.payload));
     } else {
       ws.send(frame.payload);

@@ -4,8 +4,8 @@ import { memoryPair } from "../transport/memory.ts";
 import {
   decodeClosePayload,
   encodeCloseFrame,
-  encodeWsFrame,
-  WsFrameDecoder,
+  encodeRelayFrame,
+  RelayFrameDecoder,
 } from "./relay_frame.ts";
 import { type RelayOptions, relayWebSocket } from "./ws_relay.ts";
 
@@ -203,7 +203,7 @@ Deno.test("relayWebSocket() speaks the documented frame format", async () => {
   await using h = await harness({ relay: (socket) => (relay = relayWebSocket(socket, near)) });
   const reader = far.readable.getReader();
   const writer = far.writable.getWriter();
-  const decoder = new WsFrameDecoder(1 << 20);
+  const decoder = new RelayFrameDecoder(1 << 20);
   const frames: { type: number; payload: Uint8Array }[] = [];
   const readFrame = async () => {
     while (frames.length === 0) {
@@ -221,7 +221,7 @@ Deno.test("relayWebSocket() speaks the documented frame format", async () => {
 
   // A frame split across writes still arrives as one message.
   const reply = next(h.client);
-  const frame = encodeWsFrame(1, new TextEncoder().encode("split"));
+  const frame = encodeRelayFrame(1, new TextEncoder().encode("split"));
   for (const part of [frame.subarray(0, 2), frame.subarray(2, 6), frame.subarray(6)]) {
     await writer.write(part);
   }

@@ -60,7 +60,7 @@ export type StreamKind = typeof StreamKind[keyof typeof StreamKind];
 
 /**
  * Kinds whose open body and OK reply body are UTF-8 text in a kind-specific
- * format (an Http head: `shared/http/exchange.ts`), not a JSON object:
+ * format (an Http head: `shared/http/head_codec.ts`), not a JSON object:
  * cheaper to make and read on the per-request path. ERROR replies are JSON
  * for every kind.
  */

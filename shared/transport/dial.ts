@@ -17,7 +17,7 @@
  * Nor can it drop a connection whose TLS handshake is under way (Deno 2.9,
  * rustls-tokio-stream's `close()` awaits the handshake): a dial given up
  * then (timeout, abort) shuts the TCP connection down through libc instead
- * (`shared/net/shutdown.ts`; Linux with `--allow-ffi`; elsewhere the socket
+ * (`shared/platform/shutdown.ts`; Linux with `--allow-ffi`; elsewhere the socket
  * stays open until the server answers or closes it).
  *
  * The server's side is not ours to tune: a `Deno.serve` server keeps Nagle
@@ -27,15 +27,15 @@
  * @module
  */
 
-import { shutdownConnection } from "../net/shutdown.ts";
+import { shutdownConnection } from "../platform/shutdown.ts";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { Conn } from "../mux/session.ts";
 import type { ByteSocket } from "./byte_socket.ts";
 import { DenoSocket } from "./deno_socket.ts";
 import { DialError, explainDialFailure } from "./dial_error.ts";
 import { NodeSocket } from "./node_socket.ts";
-import { connectWebSocket, type WebSocketClient } from "./ws_client.ts";
-import { checkHandshakeOptions } from "./ws_handshake.ts";
+import { connectWebSocket, type WebSocketClient } from "../platform/ws_client.ts";
+import { checkHandshakeOptions } from "../platform/ws_handshake.ts";
 
 export { DialError, type DialErrorCode } from "./dial_error.ts";
 

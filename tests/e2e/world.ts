@@ -14,9 +14,10 @@ import { parseAgentConfig, parseAgentDomain } from "../../agent/config.ts";
 import { type ServerHandle, startServer } from "../../server/server.ts";
 import { type AgentHandle, startAgent } from "../../agent/agent.ts";
 import type { AccessEntry } from "../../shared/log/setup.ts";
+import { AGENT_PATH } from "../../shared/protocol.ts";
 
 /** The agent path every test server uses. */
-export const AGENT_PATH = "/.well-known/burrow-agent";
+export { AGENT_PATH };
 
 /** Fast agent timing for tests. */
 const TUNING = {

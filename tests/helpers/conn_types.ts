@@ -11,6 +11,7 @@ import type { Conn } from "../../shared/mux/session.ts";
 import { fromDenoConn } from "../../shared/transport/deno_conn.ts";
 import { memoryPair } from "../../shared/transport/memory.ts";
 import { fromWebSocket } from "../../shared/transport/websocket.ts";
+import { SUBPROTOCOL } from "../../shared/protocol.ts";
 
 /** Two connected transports and what it takes to release them. */
 export type ConnPair = {
@@ -35,9 +36,6 @@ export type ConnType = {
   /** Makes a fresh connected pair. */
   make(): Promise<ConnPair>;
 };
-
-/** WebSocket subprotocol the "wss" pair negotiates, as the agent and server do. */
-const SUBPROTOCOL = "burrow.v1";
 
 /**
  * Every connection type, in order of increasing realism: an in-memory pair,

@@ -11,9 +11,9 @@ import type { Logger } from "@logtape/logtape";
 import type { Target, TargetUrl } from "./config_types.ts";
 import { type ForwardOptions, RouteError, type Sender } from "./router.ts";
 import type { IncomingStream } from "../shared/open/mod.ts";
-import { encodeResponseHead, type HttpRequestHead } from "../shared/http/exchange.ts";
+import { encodeResponseHead, type HttpRequestHead } from "../shared/http/head_codec.ts";
 import { backendRequest, responseHeaders } from "./backend.ts";
-import type { HeaderPairs } from "../shared/http/exchange.ts";
+import type { HeaderPairs } from "../shared/http/head_codec.ts";
 import { endToEndPairs } from "../shared/http/headers.ts";
 import type { AbortHook, Http1Response } from "./http1/pool.ts";
 import type { Watchdog, Watched } from "../shared/time/watchdog.ts";
@@ -24,7 +24,7 @@ import {
   requestBody,
   requestSource,
 } from "./http_body.ts";
-import type { HttpHandlerOptions, ServedDomain } from "./http.ts";
+import type { HttpHandlerOptions, ServedDomain } from "./served_domain.ts";
 
 /** Why an exchange was cut short. */
 type Cut = "timeout" | "gone" | null;
@@ -38,7 +38,7 @@ export interface HttpContext extends HttpHandlerOptions {
    * each knows its place in, since a `Set` reallocates its table as
    * requests come and go.
    */
-  exchanges: HttpExchange[];
+  exchanges: ProxiedRequest[];
   /** Buffers response bodies are read into. */
   buffers: ReadBuffers;
 }
@@ -60,7 +60,7 @@ const NO_RETRY: ForwardOptions = { retry: false };
  * it is the pool's abort hook (an `AbortController` is made only for
  * `fetch`), the router's sender and the watch for a reset stream.
  */
-export class HttpExchange implements AbortHook, Sender<Http1Response | Response> {
+export class ProxiedRequest implements AbortHook, Sender<Http1Response | Response> {
   /** True once the backend request and its bodies were aborted. */
   aborted = false;
   /** Why they were. */
@@ -285,7 +285,7 @@ export class HttpExchange implements AbortHook, Sender<Http1Response | Response>
   }
 
   /** Takes this exchange out of `exchanges`: the last one moves into its place. */
-  #leave(exchanges: HttpExchange[]): void {
+  #leave(exchanges: ProxiedRequest[]): void {
     const last = exchanges.pop()!;
     if (last !== this) {
       exchanges[this.#slot] = last;

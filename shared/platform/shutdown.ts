@@ -8,6 +8,7 @@
 
 import { openLibc, socketFds } from "./libc.ts";
 import { establishedOn } from "./tcp_table.ts";
+import { platform } from "./check.ts";
 
 /** `how` for libc `shutdown()`: both directions. */
 export const SHUT_RDWR = 2;
@@ -29,7 +30,8 @@ export const SHUTDOWN_SYMBOLS = {
  * ```
  */
 export function shutdownConnection(local: Deno.NetAddr, remote: Deno.NetAddr): boolean {
-  if (Deno.build.os !== "linux") return false;
+  const { libc, tcpTable } = platform();
+  if (!libc || !tcpTable) return false;
   try {
     const peer = `${remote.hostname}:${remote.port}`;
     const found = establishedOn(local).find((c) => c.remote === peer);

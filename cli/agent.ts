@@ -5,9 +5,9 @@
  * @module
  */
 
-import { roleUsage, runRoleCommand } from "../cli/role_command.ts";
-import { startAgent } from "./agent.ts";
-import { loadAgentConfig } from "./config.ts";
+import { roleUsage, runRoleCommand } from "./role_command.ts";
+import { startAgent } from "../agent/agent.ts";
+import { loadAgentConfig } from "../agent/config.ts";
 
 /** Config file read when `--config` is not given. */
 export const DEFAULT_AGENT_CONFIG = "conf/agent.jsonc";
@@ -27,7 +27,7 @@ export const AGENT_USAGE = roleUsage(
  *
  * @example
  * ```ts
- * import { agentCommand } from "./command.ts";
+ * import { agentCommand } from "./agent.ts";
  * Deno.exitCode = await agentCommand(["--config", "conf/agent.jsonc"]);
  * ```
  */

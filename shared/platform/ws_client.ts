@@ -9,8 +9,8 @@
  */
 
 import type { Conn, ConnSink } from "../mux/session.ts";
-import type { ByteSocket } from "./byte_socket.ts";
-import { DialError } from "./dial_error.ts";
+import type { ByteSocket } from "../transport/byte_socket.ts";
+import { DialError } from "../transport/dial_error.ts";
 import {
   checkHandshakeOptions,
   checkUpgrade,
@@ -31,7 +31,7 @@ import {
 } from "./ws_frame.ts";
 import { MessageAssembler, WsFrameDecoder } from "./ws_frame_decode.ts";
 
-export { DialError, type DialErrorCode } from "./dial_error.ts";
+export { DialError, type DialErrorCode } from "../transport/dial_error.ts";
 export { checkHandshakeOptions } from "./ws_handshake.ts";
 
 /** Options of {@linkcode connectWebSocket}. */

@@ -7,7 +7,7 @@
  */
 
 import { ResponseBody } from "./body.ts";
-import { type Http1Conn, READ_BUFFER } from "./conn.ts";
+import { type Http1Conn, READ_BUFFER } from "./http1_conn.ts";
 import { Http1Error } from "./errors.ts";
 import { CHUNKED, encodeHead, type RequestHead, writeHead } from "./request_head.ts";
 import { findHeadEnd, parseResponseHead, type ResponseHead } from "./response_head.ts";
@@ -23,7 +23,7 @@ const MAX_INTERIM = 16;
  * The exchange ends when the response body does, or here when there is none
  * or something fails; `conn` is then released to its owner.
  */
-export async function exchange(
+export async function roundTrip(
   conn: Http1Conn,
   req: Http1Request,
   head: RequestHead,

@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import type { ByteSocket } from "./byte_socket.ts";
-import { DenoSocket } from "./deno_socket.ts";
-import { NodeSocket } from "./node_socket.ts";
+import type { ByteSocket } from "../transport/byte_socket.ts";
+import { DenoSocket } from "../transport/deno_socket.ts";
+import { NodeSocket } from "../transport/node_socket.ts";
 import { connectWebSocket, DialError, type WebSocketClientOptions } from "./ws_client.ts";
-import { dialWebSocket } from "./dial.ts";
+import { dialWebSocket } from "../transport/dial.ts";
 import {
   CloseCode,
   decodeClosePayload,

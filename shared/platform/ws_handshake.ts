@@ -7,7 +7,7 @@
  */
 
 import { VERSION } from "../version.ts";
-import { DialError } from "./dial_error.ts";
+import { DialError } from "../transport/dial_error.ts";
 
 /** Headers the handshake sets itself; a caller may not pass them. */
 const RESERVED_HEADERS: ReadonlySet<string> = new Set([

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { roleUsage, runRoleCommand } from "../cli/role_command.ts";
-import { loadServerConfig } from "./config.ts";
-import { startServer } from "./server.ts";
+import { roleUsage, runRoleCommand } from "./role_command.ts";
+import { loadServerConfig } from "../server/config.ts";
+import { startServer } from "../server/server.ts";
 
 /** Config file read when `--config` is not given. */
 export const DEFAULT_SERVER_CONFIG = "conf/server.jsonc";
@@ -26,7 +26,7 @@ export const SERVER_USAGE = roleUsage(
  *
  * @example
  * ```ts
- * import { serverCommand } from "./command.ts";
+ * import { serverCommand } from "./server.ts";
  * Deno.exitCode = await serverCommand(["--config", "conf/server.jsonc"]);
  * ```
  */

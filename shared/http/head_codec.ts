@@ -1,7 +1,7 @@
 /**
- * The parameters of Http and Control streams (see `docs/protocol.md`):
- * typed shapes, the text codec of Http heads, and validation of what arrives
- * in open and reply messages.
+ * The Http head codec (see `docs/protocol.md`, "Http streams"): the typed
+ * request and response heads, and their text encoding in the open message of
+ * an Http stream and its OK reply, validated on decoding.
  *
  * An Http head is a list of fields separated by LF (`\n`), which no field
  * may contain: a request head is `domain, method, target, client, tid,
@@ -12,7 +12,7 @@
  * @module
  */
 
-import { OpenError, type Params } from "../open/message.ts";
+import { OpenError } from "../open/message.ts";
 
 /** A header list in wire order; repeated names (Set-Cookie) stay separate. */
 export type HeaderPairs = [string, string][];
@@ -45,40 +45,6 @@ export interface HttpResponseHead {
   headers: HeaderPairs;
   /** Subprotocol the backend chose, for WebSocket upgrades. */
   protocol?: string;
-}
-
-/** Reasons an agent refuses an Http stream, and the status the server answers with. */
-export const HTTP_ERROR_STATUS: Readonly<Record<string, number>> = {
-  /** The agent is at its concurrency limit for the domain. */
-  busy: 502,
-  /** No backend answered (connection refused, DNS, TLS…). */
-  "bad-gateway": 502,
-  /** The backend did not answer in time. */
-  timeout: 504,
-  /** No target of the domain matches the request. */
-  "no-route": 404,
-  /** The agent does not serve the domain (any more). */
-  "unknown-domain": 404,
-};
-
-/** The registration an agent sends on a Control stream, one per domain. */
-export interface RegisterRequest {
-  /** Domain to serve. */
-  domain: string;
-  /** The domain's shared secret. */
-  secret: string;
-  /** Who the agent is, for logs. */
-  agent: { id: string; version: string; host: string };
-}
-
-function bad(message: string): OpenError {
-  return new OpenError(message, "bad-json");
-}
-
-function str(p: Params, key: string, max = 8192): string {
-  const v = p[key];
-  if (typeof v !== "string" || v.length > max) throw bad(`"${key}" must be a string`);
-  return v;
 }
 
 /** Fields of a request head before its header pairs. */
@@ -212,21 +178,4 @@ export function decodeResponseHead(text: string): HttpResponseHead {
   };
   if (fields[1] !== "") head.protocol = fields[1];
   return head;
-}
-
-/** Validates the params of a Control (register) open message. */
-export function parseRegister(p: Params): RegisterRequest {
-  const agent = p.agent;
-  const a = typeof agent === "object" && agent !== null && !Array.isArray(agent)
-    ? agent as Params
-    : {};
-  return {
-    domain: str(p, "domain", 253).toLowerCase(),
-    secret: str(p, "secret", 4096),
-    agent: {
-      id: typeof a.id === "string" ? a.id.slice(0, 64) : "",
-      version: typeof a.version === "string" ? a.version.slice(0, 32) : "",
-      host: typeof a.host === "string" ? a.host.slice(0, 253) : "",
-    },
-  };
 }

@@ -7,15 +7,15 @@
  */
 
 import { join } from "node:path";
-import { parseFlags, runWithUsage } from "../cli/usage.ts";
-import { waitForShutdown } from "../cli/signals.ts";
+import { parseFlags, runWithUsage } from "./usage.ts";
+import { waitForShutdown } from "./signals.ts";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { setupLogging } from "../shared/log/setup.ts";
 import { parseServerConfig } from "../server/config.ts";
 import { startServer } from "../server/server.ts";
 import { parseAgentConfig, parseAgentDomain } from "../agent/config.ts";
 import { startAgent } from "../agent/agent.ts";
-import { startDemoApp } from "./app.ts";
+import { startDemoApp } from "../demo/app.ts";
 
 /** Port the demo server listens on unless `--port` says otherwise. */
 export const DEFAULT_DEMO_PORT = 8443;

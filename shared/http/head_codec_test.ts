@@ -5,7 +5,7 @@ import {
   encodeRequestHead,
   encodeResponseHead,
   type HttpRequestHead,
-} from "./exchange.ts";
+} from "./head_codec.ts";
 import { OpenError } from "../open/message.ts";
 
 const HEAD: HttpRequestHead = {
