@@ -15,7 +15,7 @@ import {
   StreamKind,
 } from "../shared/open/mod.ts";
 import { parseRegister, SUBPROTOCOL } from "../shared/protocol.ts";
-import { verifySecret } from "../shared/auth/secret.ts";
+import type { AuthGuard } from "./auth_guard.ts";
 import type { DomainChange, DomainRegistry } from "./domains.ts";
 import type { ServerDomain } from "./config_types.ts";
 
@@ -50,16 +50,18 @@ export interface AgentRegistration {
 export class AgentRegistry {
   readonly #domains: DomainRegistry;
   readonly #log: Logger;
+  readonly #auth: AuthGuard;
   readonly #agents = new Set<AgentConn>();
   readonly #byDomain = new Map<string, AgentRegistration[]>();
   readonly #next = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   #closing = false;
 
-  /** A registry checking registrations against `domains`. */
-  constructor(domains: DomainRegistry, log: Logger) {
+  /** A registry checking registrations against `domains`, secrets through `auth`. */
+  constructor(domains: DomainRegistry, log: Logger, auth: AuthGuard) {
     this.#domains = domains;
     this.#log = log;
+    this.#auth = auth;
     domains.onChange((change) => this.#revokeChanged(change));
   }
 
@@ -185,10 +187,11 @@ export class AgentRegistry {
       return;
     }
     const domain = this.#domains.get(req.domain);
-    const reason = this.#refusal(domain, req.secret, agent);
+    const reason = await this.#refusal(domain, req.secret, agent);
     if (reason !== null) {
-      // Stealth: the agent learns nothing about why; the log has the real reason.
-      this.#log.warn("agent#{agent} refused for {domain}: {reason}", {
+      // Stealth: the agent learns nothing about why; the log has the real reason,
+      // at WARN once per window for an address.
+      this.#auth.logRefusal(agent.remote, "agent#{agent} refused for {domain}: {reason}", {
         agent: agent.id,
         domain: req.domain,
         reason,
@@ -226,14 +229,25 @@ export class AgentRegistry {
     }
   }
 
-  #refusal(domain: ServerDomain | undefined, secret: string, agent: AgentConn): string | null {
+  async #refusal(
+    domain: ServerDomain | undefined,
+    secret: string,
+    agent: AgentConn,
+  ): Promise<string | null> {
     if (domain === undefined) return "no such domain file";
     if (!domain.active) return "domain is not active";
     if (domain.secret === "") return "domain has no secret";
     if (domain.agentNetworks !== null && !domain.agentNetworks.contains(agent.remote)) {
       return `agent address ${agent.remote} is outside the domain's agent networks`;
     }
-    if (!verifySecret(secret, domain.secret)) return "wrong secret";
+    const verdict = await this.#auth.verify({
+      address: agent.remote,
+      account: `agent secret of ${domain.name}`,
+      presented: secret,
+      stored: [domain.secret],
+    });
+    if (!verdict.ok) return verdict.reason;
+    if (this.#domains.get(domain.name) !== domain) return "domain file changed during the check";
     if (agent.registrations.size >= MAX_REGISTRATIONS) {
       return `agent already holds ${MAX_REGISTRATIONS} registrations`;
     }

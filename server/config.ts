@@ -19,6 +19,7 @@ import {
 } from "../shared/config/jsonc.ts";
 import { parseLogConfig } from "../shared/log/config.ts";
 import type {
+  AuthFailureLimits,
   ClientRules,
   Credential,
   ServerConfig,
@@ -49,6 +50,16 @@ export const LIMITS = {
   bodyMinRate: { default: 1 * KiB, min: 0, max: 1 * GiB },
 } as const;
 
+/** Defaults and bounds of `limits.authFailures`: counts, durations in ms, table entries. */
+export const AUTH_FAILURES = {
+  perAddress: { default: 10, min: 0, max: 10_000 },
+  perAccount: { default: 50, min: 0, max: 1_000_000 },
+  window: { default: 1 * MINUTE, min: 1 * SECOND, max: 24 * 60 * MINUTE },
+  lockout: { default: 1 * MINUTE, min: 1 * SECOND, max: 24 * 60 * MINUTE },
+  maxLockout: { default: 60 * MINUTE, min: 1 * SECOND, max: 24 * 60 * MINUTE },
+  tableSize: { default: 10_000, min: 100, max: 1_000_000 },
+} as const;
+
 export { CONCURRENCY, URL_PATH } from "../shared/config/bounds.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
@@ -70,7 +81,25 @@ function parseLimits(r: ObjectReader): ServerLimits {
     writeTimeout: r.duration("writeTimeout", LIMITS.writeTimeout),
     idleTimeout: r.duration("idleTimeout", LIMITS.idleTimeout),
     bodyMinRate: r.size("bodyMinRate", LIMITS.bodyMinRate),
+    authFailures: parseAuthFailures(r.object("authFailures")),
   };
+  r.finish();
+  return limits;
+}
+
+/** The `limits.authFailures` section. */
+function parseAuthFailures(r: ObjectReader): AuthFailureLimits {
+  const limits: AuthFailureLimits = {
+    perAddress: r.int("perAddress", AUTH_FAILURES.perAddress),
+    perAccount: r.int("perAccount", AUTH_FAILURES.perAccount),
+    window: r.duration("window", AUTH_FAILURES.window),
+    lockout: r.duration("lockout", AUTH_FAILURES.lockout),
+    maxLockout: r.duration("maxLockout", AUTH_FAILURES.maxLockout),
+    tableSize: r.int("tableSize", AUTH_FAILURES.tableSize),
+  };
+  if (limits.maxLockout < limits.lockout) {
+    throw r.error("maxLockout", "must not be shorter than lockout");
+  }
   r.finish();
   return limits;
 }

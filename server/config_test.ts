@@ -36,6 +36,14 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       writeTimeout: 20_000,
       idleTimeout: 60_000,
       bodyMinRate: 1024,
+      authFailures: {
+        perAddress: 10,
+        perAccount: 50,
+        window: 60_000,
+        lockout: 60_000,
+        maxLockout: 3_600_000,
+        tableSize: 10_000,
+      },
     },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
   });
@@ -60,7 +68,12 @@ Deno.test("parseServerConfig() reads every key", () => {
     "domains": "/srv/domains",
     "unavailableStatus": 503,
     "transactionId": false,
-    "limits": { "headerSize": "32kB", "bodySize": "1GB", "readTimeout": 1, "writeTimeout": "10m", "idleTimeout": "90s", "bodyMinRate": "100B" },
+    "limits": {
+      "headerSize": "32kB", "bodySize": "1GB", "readTimeout": 1, "writeTimeout": "10m", "idleTimeout": "90s", "bodyMinRate": "100B",
+      "authFailures": {
+        "perAddress": 0, "perAccount": 7, "window": "10m", "lockout": "5s", "maxLockout": "24h", "tableSize": 100,
+      },
+    },
     "log": { "level": "warning", "system": [{ "file": "log/system.log" }], "access": ["console"], "unavailable": true },
   }`,
   );
@@ -88,6 +101,14 @@ Deno.test("parseServerConfig() reads every key", () => {
     writeTimeout: 600_000,
     idleTimeout: 90_000,
     bodyMinRate: 100,
+    authFailures: {
+      perAddress: 0,
+      perAccount: 7,
+      window: 600_000,
+      lockout: 5000,
+      maxLockout: 86_400_000,
+      tableSize: 100,
+    },
   });
   assert.deepEqual(config.log, {
     level: "warning",
@@ -192,6 +213,26 @@ Deno.test("parseServerConfig() rejects mistakes with file:line:col and key", () 
       `{ "mode": "server", ${listen}, "limits": { "readTimeout": "500ms" } }`,
       `${MAIN}:1:113: limits.readTimeout: "500ms" is out of range (1s to 10m)`,
       "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "authFailures": { "perAddress": -1 } } }`,
+      `${MAIN}:1:130: limits.authFailures.perAddress: -1 is out of range (0 to 10000)`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "authFailures": { "tableSize": 10 } } }`,
+      `${MAIN}:1:129: limits.authFailures.tableSize: 10 is out of range (100 to 1000000)`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "authFailures": { "lockout": "2h", "maxLockout": "1h" } } }`,
+      `${MAIN}:1:147: limits.authFailures.maxLockout: must not be shorter than lockout`,
+      "invalid",
+    ],
+    [
+      `{ "mode": "server", ${listen}, "limits": { "authFailures": { "max": 5 } } }`,
+      `${MAIN}:1:116: limits.authFailures.max: unknown key`,
+      "unknown-key",
     ],
     [
       `{ "mode": "server", ${listen}, "headers_size": "64kB" }`,

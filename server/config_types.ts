@@ -65,6 +65,29 @@ export interface ServerLimits {
    * `readTimeout` of grace; 0 turns the check off. Default 1 KiB/s.
    */
   bodyMinRate: number;
+  /** Lockouts after failed authentications (agent secrets, Basic auth). */
+  authFailures: AuthFailureLimits;
+}
+
+/**
+ * `limits.authFailures`: how many failed authentications (wrong agent
+ * secrets, wrong Basic-auth passwords) a source address or an account may
+ * have before it is locked out. A locked-out attempt is refused like a wrong
+ * secret, without checking the secret at all.
+ */
+export interface AuthFailureLimits {
+  /** Failures from one address (an IPv6 /64) within `window` before a lockout; 0 never. Default 10. */
+  perAddress: number;
+  /** Failures against one account (a domain's agent secret, a domain's user) within `window`; 0 never. Default 50. */
+  perAccount: number;
+  /** Window failures are counted in (ms). Default 1 min. */
+  window: number;
+  /** First lockout (ms); each repeat doubles it. Default 1 min. */
+  lockout: number;
+  /** Longest lockout (ms). Default 1 h. */
+  maxLockout: number;
+  /** Addresses and accounts remembered at most, each; the least recently seen go first. Default 10,000. */
+  tableSize: number;
 }
 
 /** The server's main configuration. */

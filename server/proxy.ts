@@ -10,7 +10,9 @@ import type { AccessEntry } from "../shared/log/setup.ts";
 import type { ServerConfig, ServerDomain } from "./config_types.ts";
 import type { DomainRegistry } from "./domains.ts";
 import type { AgentRegistration, AgentRegistry } from "./agents.ts";
-import { admit, challenge } from "./rules.ts";
+import { admit } from "./rules.ts";
+import { challenge, checkBasic } from "./basic_auth.ts";
+import type { AuthGuard } from "./auth_guard.ts";
 import { Watchdog } from "../shared/time/watchdog.ts";
 import {
   clientResponse,
@@ -44,6 +46,8 @@ export interface ProxyDeps {
   domains: DomainRegistry;
   /** Connected agents. */
   agents: AgentRegistry;
+  /** Credential checks and their limits. */
+  auth: AuthGuard;
   /** System log. */
   log: Logger;
   /** Writes one access log entry. */
@@ -138,18 +142,37 @@ export class Proxy {
       proto,
       host: headers.get("host") ?? f.domain,
     });
-    const verdict = admit(domain.clients, f.client, headers.get("authorization"));
-    if (!verdict.ok) {
-      if (verdict.challenge) {
-        f.end(401, verdict.reason, this.#deps.access);
-        return new Response("Authentication required\n", {
-          status: 401,
-          headers: { "www-authenticate": challenge(domain.clients.realm) },
-        });
+    const verdict = admit(domain.clients, f.client);
+    if (!verdict.ok) return this.#refuse(f, verdict.reason, domain);
+    if (domain.clients.credentials.length === 0) return this.#admitted(req, f, domain, head, info);
+    return checkBasic(this.#deps.auth, domain.clients.credentials, {
+      domain: domain.name,
+      address: f.client,
+      authorization: headers.get("authorization"),
+    }).then((basic) => {
+      if (basic.ok) {
+        headers.delete("authorization");
+        return this.#admitted(req, f, domain, head, info);
       }
-      return this.#refuse(f, verdict.reason, domain);
-    }
-    if (domain.clients.credentials.length > 0) headers.delete("authorization");
+      if (basic.status === 503) return this.#fail(f, domain, 503, basic.reason);
+      f.end(401, basic.reason, this.#deps.access);
+      return new Response("Authentication required\n", {
+        status: 401,
+        headers: { "www-authenticate": challenge(domain.clients.realm) },
+      });
+    });
+  }
+
+  /** The request passed the domain's rules: limits, an agent, then the exchange. */
+  #admitted(
+    req: Request,
+    f: Flight,
+    domain: ServerDomain,
+    head: ClientHead,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> {
+    const headers = head.headers;
+    const ws = head.upgrade?.toLowerCase() === "websocket";
     const length = Number(headers.get("content-length") ?? "0");
     if (length > domain.bodySize) return this.#fail(f, domain, 413, "request body too large");
     const inflight = this.#inflight.get(domain.name) ?? 0;

@@ -11,6 +11,7 @@ import type { AccessEntry } from "../shared/log/setup.ts";
 import type { ServerConfig } from "./config_types.ts";
 import { DomainRegistry } from "./domains.ts";
 import { AgentRegistry } from "./agents.ts";
+import { AuthGuard } from "./auth_guard.ts";
 import { Proxy } from "./proxy.ts";
 import { ResponseAborted } from "./bodies.ts";
 import { CertificateStore } from "./tls.ts";
@@ -58,8 +59,9 @@ export async function startServer(
   });
   const domains = new DomainRegistry(config, log);
   await domains.load();
-  const agents = new AgentRegistry(domains, log);
-  const proxy = new Proxy({ config, domains, agents, log, access: logging.access });
+  const auth = new AuthGuard(config.limits.authFailures, log);
+  const agents = new AgentRegistry(domains, log, auth);
+  const proxy = new Proxy({ config, domains, agents, auth, log, access: logging.access });
   const sni = new CertificateStore(config.certificates);
   await sni.load();
   const stores: CertificateStore[] = [sni];
@@ -131,6 +133,7 @@ export async function startServer(
     await Promise.all(listening.map((s) => s.shutdown()));
     await certWatch?.close();
     await domains.close();
+    auth.close();
     throw e;
   }
   log.info("Server up: {count} domain(s) configured, agents connect on {path}", {
@@ -148,6 +151,7 @@ export async function startServer(
       await agents.close();
       await Promise.all(listening.map((s) => s.shutdown()));
       await proxy.close();
+      auth.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { hashSecret, SecretVerifier, verifySecret } from "./secret.ts";
-import { sha512Crypt } from "./sha512_crypt.ts";
+import { decoyFor, hashSecret, SecretVerifier, verifySecret } from "./secret.ts";
+import { isSha512CryptHash, parseSetting, sha512Crypt } from "./sha512_crypt.ts";
 
 // openssl passwd -6 -salt saltsalt secret
 const OPENSSL =
@@ -47,7 +47,7 @@ Deno.test("hashSecret() refuses an empty secret", () => {
   assert.throws(() => hashSecret(""), RangeError);
 });
 
-Deno.test("SecretVerifier caches $6$ results, bounded, least recently used out first", () => {
+Deno.test("SecretVerifier caches $6$ results, bounded, least recently used out first", async () => {
   let crypts = 0;
   const verifier = new SecretVerifier({
     cacheSize: 2,
@@ -56,43 +56,85 @@ Deno.test("SecretVerifier caches $6$ results, bounded, least recently used out f
       return sha512Crypt(plain, setting);
     },
   });
-  assert.equal(verifier.verify("secret", OPENSSL), true);
-  assert.equal(verifier.verify("secret", OPENSSL), true);
+  assert.equal(await verifier.verify("secret", OPENSSL), true);
+  assert.equal(await verifier.verify("secret", OPENSSL), true);
   assert.equal(crypts, 1, "second check is served from the cache");
-  assert.equal(verifier.verify("wrong", OPENSSL), false);
-  assert.equal(verifier.verify("wrong", OPENSSL), false);
+  assert.equal(await verifier.verify("wrong", OPENSSL), false);
+  assert.equal(await verifier.verify("wrong", OPENSSL), false);
   assert.equal(crypts, 2, "failures are cached too");
   assert.equal(verifier.cached, 2);
-  verifier.verify("secret", OPENSSL); // touch: "wrong" is now the oldest
-  assert.equal(verifier.verify("third", OPENSSL), false);
+  await verifier.verify("secret", OPENSSL); // touch: "wrong" is now the oldest
+  assert.equal(await verifier.verify("third", OPENSSL), false);
   assert.equal(crypts, 3);
   assert.equal(verifier.cached, 2);
-  verifier.verify("secret", OPENSSL);
+  await verifier.verify("secret", OPENSSL);
   assert.equal(crypts, 3, "recently used entry survived");
-  verifier.verify("wrong", OPENSSL);
+  await verifier.verify("wrong", OPENSSL);
   assert.equal(crypts, 4, "oldest entry was evicted");
-  assert.equal(verifier.verify("secret", "secret"), true);
+  assert.equal(await verifier.verify("secret", "secret"), true);
   assert.equal(crypts, 4, "plain text needs no crypt");
 });
 
-Deno.test("SecretVerifier with cacheSize 0 keeps nothing", () => {
+Deno.test("SecretVerifier with cacheSize 0 keeps nothing", async () => {
   let crypts = 0;
   const verifier = new SecretVerifier({
     cacheSize: 0,
     crypt: (plain, setting) => (crypts++, sha512Crypt(plain, setting)),
   });
-  verifier.verify("secret", OPENSSL);
-  verifier.verify("secret", OPENSSL);
+  await verifier.verify("secret", OPENSSL);
+  await verifier.verify("secret", OPENSSL);
   assert.equal(crypts, 2);
   assert.equal(verifier.cached, 0);
 });
 
-Deno.test("SecretVerifier keys its cache on the stored hash too", () => {
+Deno.test("SecretVerifier keys its cache on the stored hash too", async () => {
   const verifier = new SecretVerifier();
   const storedAb = sha512Crypt("ab", "$6$saltsalt");
   const storedCd = sha512Crypt("cd", "$6$saltsalt");
-  assert.equal(verifier.verify("ab", storedAb), true);
-  assert.equal(verifier.verify("ab", storedCd), false);
-  assert.equal(verifier.verify("a", storedAb), false);
-  assert.equal(verifier.verify("ab", storedAb), true);
+  assert.equal(await verifier.verify("ab", storedAb), true);
+  assert.equal(await verifier.verify("ab", storedCd), false);
+  assert.equal(await verifier.verify("a", storedAb), false);
+  assert.equal(await verifier.verify("ab", storedAb), true);
+});
+
+Deno.test("SecretVerifier runs one crypt for concurrent checks of one pair", async () => {
+  let crypts = 0;
+  const release = Promise.withResolvers<void>();
+  const verifier = new SecretVerifier({
+    crypt: async (plain, setting) => {
+      crypts++;
+      await release.promise;
+      return sha512Crypt(plain, setting);
+    },
+  });
+  const checks = [verifier.verify("secret", OPENSSL), verifier.verify("secret", OPENSSL)];
+  release.resolve();
+  assert.deepEqual(await Promise.all(checks), [true, true]);
+  assert.equal(crypts, 1);
+});
+
+Deno.test("SecretVerifier caches nothing when the crypt function throws", async () => {
+  let fail = true;
+  const verifier = new SecretVerifier({
+    crypt: (plain, setting) => {
+      if (fail) throw new Error("busy");
+      return sha512Crypt(plain, setting);
+    },
+  });
+  await assert.rejects(verifier.verify("secret", OPENSSL), /busy/);
+  assert.equal(verifier.cached, 0);
+  fail = false;
+  assert.equal(await verifier.verify("secret", OPENSSL), true);
+});
+
+Deno.test("decoyFor() shapes a decoy like the stored value: same rounds, stable per seed", () => {
+  const decoy = decoyFor(MKPASSWD_ROUNDS, "app.test\nnobody");
+  assert.match(decoy, /^\$6\$rounds=1000\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
+  assert.equal(decoy, decoyFor(MKPASSWD_ROUNDS, "app.test\nnobody"));
+  assert.notEqual(decoy, decoyFor(MKPASSWD_ROUNDS, "app.test\nsomebody"));
+  assert.equal(parseSetting(decoyFor(OPENSSL, "x")).explicitRounds, false);
+  assert.equal(parseSetting(decoyFor(OPENSSL, "x")).rounds, 5000);
+  assert.equal(isSha512CryptHash(decoyFor(OPENSSL, "x")), true);
+  assert.equal(decoyFor("plain-password", "x").length, "plain-password".length);
+  assert.equal(verifySecret("", decoyFor(OPENSSL, "")), false);
 });

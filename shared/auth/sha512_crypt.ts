@@ -25,7 +25,7 @@ export const MAX_ROUNDS = 999_999_999;
 export const MAX_SALT_LENGTH = 16;
 
 /** The crypt base-64 alphabet (not RFC 4648's). */
-const ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+export const CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /**
  * A full `$6$` hash: optional `rounds=N$`, a salt of up to 16 characters
@@ -146,7 +146,7 @@ function mainLoop(a: Buffer, p: Buffer, s: Buffer, rounds: number): Buffer {
 function encodeDigest(digest: Uint8Array): string {
   let out = "";
   const put = (value: number, chars: number): void => {
-    for (let i = 0; i < chars; i++, value >>= 6) out += ALPHABET[value & 0x3f];
+    for (let i = 0; i < chars; i++, value >>= 6) out += CRYPT_ALPHABET[value & 0x3f];
   };
   for (let i = 0; i < 21; i++) {
     const bytes = [digest[i] ?? 0, digest[i + 21] ?? 0, digest[i + 42] ?? 0];
@@ -193,6 +193,6 @@ export function sha512Crypt(password: string, setting: string): string {
  */
 export function randomSalt(length: number = MAX_SALT_LENGTH): string {
   let salt = "";
-  for (let i = 0; i < length; i++) salt += ALPHABET[randomInt(ALPHABET.length)];
+  for (let i = 0; i < length; i++) salt += CRYPT_ALPHABET[randomInt(CRYPT_ALPHABET.length)];
   return salt;
 }

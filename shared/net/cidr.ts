@@ -187,3 +187,27 @@ export class CidrSet {
 export function isIpAddress(text: string): boolean {
   return parseIpv4(text) !== null || parseIpv6(text) !== null;
 }
+
+/**
+ * The block an address counts in when limiting by source: an IPv4 address
+ * (plain or IPv4-mapped) is itself, an IPv6 address its /64 network (one
+ * host usually holds a whole /64), text that is no address stays as it is.
+ *
+ * @example
+ * ```ts
+ * import { addressBlock } from "./cidr.ts";
+ * addressBlock("::ffff:192.0.2.7"); // "192.0.2.7"
+ * addressBlock("2001:db8:1:2:aaaa::1"); // "2001:db8:1:2::/64"
+ * ```
+ */
+export function addressBlock(text: string): string {
+  const parsed = parseAddress(text);
+  if (parsed === null) return text;
+  const { value } = parsed;
+  if (parsed.bits === 32 || value >> 32n === V4_MAPPED >> 32n) {
+    const v4 = Number(value & 0xffff_ffffn);
+    return [v4 >>> 24, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255].join(".");
+  }
+  const groups = [48n, 32n, 16n, 0n].map((s) => ((value >> (64n + s)) & 0xffffn).toString(16));
+  return `${groups.join(":")}::/64`;
+}
