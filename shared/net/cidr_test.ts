@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CidrSet, isIpAddress } from "./cidr.ts";
+import { addressBlock, CidrSet, isIpAddress } from "./cidr.ts";
 
 /** [networks, address, expected] */
 const MEMBERSHIP: [string[], string, boolean][] = [
@@ -116,4 +116,17 @@ Deno.test("isIpAddress() accepts addresses and refuses names and CIDRs", () => {
   for (const bad of ["localhost", "10.0.0.0/8", "[::1]", "1.2.3", "example.com"]) {
     assert.equal(isIpAddress(bad), false, bad);
   }
+});
+
+Deno.test("addressBlock() keeps IPv4 addresses and cuts IPv6 ones to their /64", () => {
+  const cases: [string, string][] = [
+    ["192.0.2.7", "192.0.2.7"],
+    ["::ffff:192.0.2.7", "192.0.2.7"],
+    ["2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"],
+    ["2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"],
+    ["[2001:db8::1]", "2001:db8:0:0::/64"],
+    ["fe80::1%eth0", "fe80:0:0:0::/64"],
+    ["not an address", "not an address"],
+  ];
+  for (const [input, block] of cases) assert.equal(addressBlock(input), block, input);
 });
