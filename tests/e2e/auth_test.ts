@@ -106,7 +106,7 @@ Deno.test("100 wrong agent secrets are refused and logged at WARN twice, not 100
   });
   const session = new Session(dialed.conn, { client: true });
   try {
-    await world.domain("app.test", { active: true, secret: SECRET });
+    await world.domain("app.test", { active: true, secret: sha512Crypt(SECRET, "$6$saltsalt") });
     for (let i = 0; i < 100; i++) {
       await assert.rejects(
         openStream(session, {
