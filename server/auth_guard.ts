@@ -3,7 +3,8 @@
  * alike: `$6$` hashes verified in a worker pool (never on the event loop),
  * recent results cached, and failures limited per source address and per
  * account, with lockouts that refuse without checking anything (stealth: a
- * correct secret is refused too until the lockout ends). Log lines are
+ * correct secret is refused too until the lockout ends), except for an
+ * (address, account) pair that succeeded within the last day. Log lines are
  * bounded: a lockout is logged when it starts, and refusals from an address
  * once per window.
  *
@@ -14,12 +15,16 @@ import { createHash } from "node:crypto";
 import type { Logger } from "@logtape/logtape";
 import { CryptPool, CryptPoolError } from "../shared/auth/crypt_pool.ts";
 import { FailureLimiter } from "../shared/auth/failure_limiter.ts";
+import { KnownPairs } from "../shared/auth/known_pairs.ts";
 import { type CryptFunction, SecretVerifier } from "../shared/auth/secret.ts";
 import { addressBlock } from "../shared/net/cidr.ts";
 import type { AuthFailureLimits } from "./config_types.ts";
 
 /** Most refusals logged at WARN per window across all addresses; then one summary line. */
 const LOG_BUDGET = 20;
+
+/** How long a success lets its (address, account) pair through lockouts: a day. */
+const KNOWN_PAIR_TTL = 24 * 60 * 60 * 1000;
 
 /** Longest account name kept as it is; longer ones are cut and tagged with a digest. */
 const MAX_ACCOUNT_LENGTH = 160;
@@ -86,6 +91,8 @@ export class AuthGuard {
   readonly #accounts: FailureLimiter;
   /** Refusals per address, for logging only: never locks out. */
   readonly #refusals: FailureLimiter;
+  /** (address, account) pairs that succeeded within {@link KNOWN_PAIR_TTL}. */
+  readonly #known: KnownPairs;
   readonly #window: number;
   readonly #now: () => number;
   #budgetStart = -Infinity;
@@ -112,6 +119,11 @@ export class AuthGuard {
     this.#addresses = new FailureLimiter({ ...common, max: limits.perAddress });
     this.#accounts = new FailureLimiter({ ...common, max: limits.perAccount });
     this.#refusals = new FailureLimiter({ ...common, max: 0 });
+    this.#known = new KnownPairs({
+      capacity: limits.tableSize,
+      ttl: KNOWN_PAIR_TTL,
+      now: this.#now,
+    });
   }
 
   /** Addresses and accounts remembered (each table is bounded by `tableSize`). */
@@ -127,7 +139,11 @@ export class AuthGuard {
   async verify(attempt: AuthAttempt): Promise<AuthVerdict> {
     const address = addressBlock(attempt.address);
     const account = accountKey(attempt.account);
-    const locked = this.#addresses.locked(address) !== null
+    // A pair that succeeded recently is checked even during a lockout; a failure forgets it.
+    const known = this.#known.has(address, account);
+    const locked = known
+      ? null
+      : this.#addresses.locked(address) !== null
       ? `address ${address} is locked out`
       : this.#accounts.locked(account) !== null
       ? `${account} is locked out`
@@ -143,7 +159,11 @@ export class AuthGuard {
       if (!(e instanceof CryptPoolError)) throw e;
       return { ok: false, reason: `authentication ${e.code}: ${e.message}`, busy: true };
     }
-    if (ok && attempt.decoy !== true) return { ok: true };
+    if (ok && attempt.decoy !== true) {
+      this.#known.add(address, account);
+      return { ok: true };
+    }
+    this.#known.delete(address, account);
     this.#failed(address, account);
     return { ok: false, reason: `wrong secret for ${account}`, busy: false };
   }

@@ -140,3 +140,33 @@ Deno.test("a Basic-auth user name of any length is remembered under a bounded ke
   });
   assert.ok(!again.ok && again.reason.endsWith("is locked out"));
 });
+
+Deno.test("an (address, account) pair that succeeded passes a lockout until it fails once", async () => {
+  const { guard, crypts } = setup({ perAddress: 3, perAccount: 3 });
+  const attempt = (account: string, presented: string, address = "192.0.2.1") =>
+    guard.verify({ address, account, presented, stored: [BOB] });
+  assert.equal((await attempt("agent secret of good.test", "bobs-password")).ok, true);
+  for (let i = 0; i < 3; i++) await attempt("agent secret of bad.test", `wrong-${i}`);
+  assert.equal((await attempt("agent secret of other.test", "bobs-password")).ok, false);
+  assert.equal(
+    (await attempt("agent secret of good.test", "bobs-password")).ok,
+    true,
+    "the known pair is checked despite the address lockout",
+  );
+  for (let i = 0; i < 3; i++) {
+    await attempt("agent secret of good.test", `x-${i}`, `198.51.100.${i}`);
+  }
+  assert.equal(
+    (await attempt("agent secret of good.test", "bobs-password")).ok,
+    true,
+    "and despite the account lockout",
+  );
+  const before = crypts.length;
+  assert.equal((await attempt("agent secret of good.test", "guess")).ok, false);
+  assert.equal((await attempt("agent secret of good.test", "bobs-password")).ok, false);
+  assert.equal(
+    crypts.length,
+    before + 1,
+    "after its failure the pair is locked out like any other",
+  );
+});
