@@ -5,10 +5,15 @@
  * (issue 9). A {@link CryptPool} runs the hashes in Web Workers instead:
  *
  * - a few workers (default: one fewer than the cores, at least 1, at most 2),
- *   started on the first job and terminated after an idle period, so an idle
- *   process pays no worker memory and a pool never keeps a process alive;
+ *   started on the first job and terminated after 5 minutes without one: a
+ *   process that never checks a hash pays no worker (about 20–30 MB each),
+ *   and an idle pool does not keep a process alive for ever. Not sooner,
+ *   because starting a worker is not free for the event loop either: `new
+ *   Worker()` returned after 40–90 ms here (2 loaded cores; the worker's own
+ *   start, 70–300 ms, runs on its thread), a few hashes' worth, paid once per
+ *   busy period rather than once per login;
  * - a bounded queue: when it is full a job is refused at once with
- *   {@link CryptBusyError} rather than queued behind seconds of work.
+ *   {@link CryptPoolError} "busy" rather than queued behind seconds of work.
  *
  * @module
  */
@@ -18,7 +23,7 @@ import type { CryptAnswer, CryptJob } from "./crypt_worker.ts";
 /** Default jobs waiting for a worker, beyond those running. */
 export const DEFAULT_QUEUE = 32;
 /** Default time workers stay up with nothing to do. */
-export const DEFAULT_IDLE_TIMEOUT = 30_000;
+export const DEFAULT_IDLE_TIMEOUT = 5 * 60_000;
 
 /** Workers by default: leave a core to the event loop, and no more than 2. */
 export function defaultPoolSize(cores = navigator.hardwareConcurrency): number {
