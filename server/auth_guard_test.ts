@@ -170,3 +170,13 @@ Deno.test("an (address, account) pair that succeeded passes a lockout until it f
     "after its failure the pair is locked out like any other",
   );
 });
+
+Deno.test("the guard's tables stay at tableSize under 20k distinct addresses and users", async () => {
+  const { guard } = setup({ tableSize: 100 });
+  for (let i = 0; i < 20_000; i++) {
+    const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    await guard.verify({ address, account: `user ${i}`, presented: "x", stored: ["plain"] });
+    guard.logRefusal(address, "refused", {});
+  }
+  assert.deepEqual(guard.remembered, { addresses: 100, accounts: 100 });
+});
