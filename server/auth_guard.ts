@@ -104,7 +104,16 @@ export class AuthGuard {
     this.#log = log;
     this.#now = options.now ?? Date.now;
     this.#window = limits.window;
-    this.#pool = options.crypt === undefined ? new CryptPool() : null;
+    this.#pool = options.crypt === undefined
+      ? new CryptPool({
+        onFallback: (reason) =>
+          log.error(
+            "Hash workers cannot start ({reason}): $6$ checks now run on the event loop, " +
+              "where wrong passwords slow every domain down",
+            { reason },
+          ),
+      })
+      : null;
     const pool = this.#pool;
     this.#verifier = new SecretVerifier({
       crypt: options.crypt ?? ((plain, setting) => pool!.crypt(plain, setting)),

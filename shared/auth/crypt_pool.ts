@@ -19,6 +19,7 @@
  */
 
 import type { CryptAnswer, CryptJob } from "./crypt_worker.ts";
+import { sha512Crypt } from "./sha512_crypt.ts";
 
 /** Default jobs waiting for a worker, beyond those running. */
 export const DEFAULT_QUEUE = 32;
@@ -54,6 +55,15 @@ export interface CryptPoolOptions {
   queue?: number;
   /** Idle time before the workers are terminated (ms). Default {@link DEFAULT_IDLE_TIMEOUT}. */
   idleTimeout?: number;
+  /** The worker module. Default `crypt_worker.ts` beside this file; tests pass one that fails. */
+  workerUrl?: URL;
+  /**
+   * Called once if a worker dies before its first answer (its module cannot
+   * load: a `deno compile` without `--include shared/auth/crypt_worker.ts`,
+   * say). The pool then hashes on the calling thread rather than failing
+   * every check; the caller should say so loudly.
+   */
+  onFallback?: (reason: string) => void;
 }
 
 /** A job and who waits for it. */
@@ -66,6 +76,8 @@ interface Pending extends CryptJob {
 interface Slot {
   worker: Worker;
   job: Pending | null;
+  /** Whether it has answered a job: one that dies before that could not start. */
+  answered: boolean;
 }
 
 /**
@@ -83,18 +95,28 @@ export class CryptPool {
   readonly #size: number;
   readonly #queueLimit: number;
   readonly #idleTimeout: number;
+  readonly #workerUrl: URL;
+  readonly #onFallback: (reason: string) => void;
   readonly #slots: Slot[] = [];
   readonly #queue: Pending[] = [];
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #nextId = 1;
   #closed = false;
   #started = 0;
+  #fallback: string | null = null;
 
   /** A pool; no worker starts before the first job. */
   constructor(options: CryptPoolOptions = {}) {
     this.#size = Math.max(1, options.size ?? defaultPoolSize());
     this.#queueLimit = Math.max(0, options.queue ?? DEFAULT_QUEUE);
     this.#idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    this.#workerUrl = options.workerUrl ?? new URL("./crypt_worker.ts", import.meta.url);
+    this.#onFallback = options.onFallback ?? (() => {});
+  }
+
+  /** Why the pool hashes on the calling thread (a worker could not start), or null. */
+  get fallback(): string | null {
+    return this.#fallback;
   }
 
   /** Workers running now. */
@@ -120,6 +142,7 @@ export class CryptPool {
    */
   crypt(plain: string, setting: string): Promise<string> {
     if (this.#closed) return Promise.reject(new CryptPoolError("Crypt pool is closed", "closed"));
+    if (this.#fallback !== null) return inline(plain, setting);
     const free = this.#slots.find((s) => s.job === null);
     const canStart = free === undefined && this.#slots.length < this.#size;
     if (free === undefined && !canStart && this.#queue.length >= this.#queueLimit) {
@@ -151,8 +174,8 @@ export class CryptPool {
   }
 
   #start(): Slot {
-    const worker = new Worker(new URL("./crypt_worker.ts", import.meta.url), { type: "module" });
-    const slot: Slot = { worker, job: null };
+    const worker = new Worker(this.#workerUrl, { type: "module" });
+    const slot: Slot = { worker, job: null, answered: false };
     this.#started++;
     worker.onmessage = (event: MessageEvent<CryptAnswer>) => this.#answer(slot, event.data);
     worker.onerror = (event: ErrorEvent) => {
@@ -174,16 +197,28 @@ export class CryptPool {
     const job = slot.job;
     if (job === null || job.id !== answer.id) return;
     slot.job = null;
+    slot.answered = true;
     if ("hash" in answer) job.resolve(answer.hash);
     else job.reject(new CryptPoolError(answer.error, "failed"));
     this.#next(slot);
   }
 
-  /** A worker that failed is replaced by a fresh one for the queued jobs. */
+  /**
+   * A worker that failed is replaced by a fresh one for the queued jobs; one
+   * that never answered means workers cannot start here: fall back.
+   */
   #lose(slot: Slot, message: string): void {
     slot.worker.terminate();
     const i = this.#slots.indexOf(slot);
     if (i >= 0) this.#slots.splice(i, 1);
+    if (!slot.answered && !this.#closed && this.#fallback === null) {
+      this.#fallback = message;
+      this.#onFallback(message);
+      const jobs = [...(slot.job === null ? [] : [slot.job]), ...this.#queue.splice(0)];
+      slot.job = null;
+      for (const job of jobs) inline(job.plain, job.setting).then(job.resolve, job.reject);
+      return;
+    }
     slot.job?.reject(new CryptPoolError(message, "failed"));
     slot.job = null;
     if (!this.#closed && this.#queue.length > 0) this.#next(this.#start());
@@ -206,5 +241,14 @@ export class CryptPool {
       this.#idleTimer = undefined;
       for (const slot of this.#slots.splice(0)) slot.worker.terminate();
     }, this.#idleTimeout);
+  }
+}
+
+/** `sha512Crypt` on the calling thread, as a promise: the fallback when workers cannot start. */
+function inline(plain: string, setting: string): Promise<string> {
+  try {
+    return Promise.resolve(sha512Crypt(plain, setting));
+  } catch (e) {
+    return Promise.reject(new CryptPoolError((e as Error).message, "failed"));
   }
 }

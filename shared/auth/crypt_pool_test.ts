@@ -108,3 +108,23 @@ Deno.test("the event loop keeps turning while the pool hashes", async () => {
     pool.close();
   }
 });
+
+Deno.test("CryptPool hashes on the calling thread, and says so once, when workers cannot start", async () => {
+  const reasons: string[] = [];
+  const pool = new CryptPool({
+    size: 1,
+    workerUrl: new URL("./no_such_worker.ts", import.meta.url),
+    onFallback: (reason) => reasons.push(reason),
+  });
+  try {
+    const first = [pool.crypt("secret", OPENSSL), pool.crypt("other", OPENSSL)];
+    assert.deepEqual(await Promise.all(first), [OPENSSL, sha512Crypt("other", OPENSSL)]);
+    assert.equal(await pool.crypt("secret", OPENSSL), OPENSSL);
+    await assert.rejects(pool.crypt("x", "$6$rounds=1$salt"), isCode("failed"));
+    assert.equal(reasons.length, 1);
+    assert.equal(pool.fallback, reasons[0]);
+    assert.equal(pool.workers, 0);
+  } finally {
+    pool.close();
+  }
+});
