@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Conn, Session } from "../shared/mux/session.ts";
+import { Session } from "../shared/mux/session.ts";
+import type { Conn } from "../shared/transport/conn.ts";
 import { fromDenoConn } from "../shared/transport/deno_conn.ts";
 import { fromWebSocket } from "../shared/transport/websocket.ts";
 import { SUBPROTOCOL } from "../shared/protocol.ts";

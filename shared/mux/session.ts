@@ -11,36 +11,15 @@ import { ProtocolError } from "../frame/errors.ts";
 import { type SessionConfig, type SessionOptions, verifyConfig } from "./config.ts";
 import { MuxError } from "./errors.ts";
 import { MuxStream, type StreamHost } from "./stream.ts";
-import { FrameWriter, type StreamTx } from "./writer.ts";
+import type { StreamTx } from "./stream_tx.ts";
+import { FrameWriter } from "./writer.ts";
+import type { Conn, ConnSink } from "../transport/conn.ts";
 
-/** A byte transport: what a session runs over. */
-export interface Conn {
-  /** Bytes from the peer. */
-  readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer. */
-  writable: WritableStream<Uint8Array>;
-  /**
-   * True when the transport no longer needs a chunk once its `write()`
-   * resolved (it copied or sent it), so the session may reuse the buffer.
-   * Leave unset for transports that hand chunks on, like an in-memory pipe.
-   */
-  reuseWriteBuffers?: boolean;
-  /**
-   * The same writes as `writable`, as plain calls: the session uses them
-   * instead of a Web Streams writer when the transport offers them.
-   */
-  sink?: ConnSink;
-}
-
-/** Plain-call writing of a transport: what a `WritableStreamDefaultWriter` offers too. */
-export interface ConnSink {
-  /** Writes one chunk; resolves once the transport took it. */
-  write(chunk: Uint8Array): Promise<void>;
-  /** Ends the transport after what was written. */
-  close(): Promise<void>;
-  /** Drops the transport. */
-  abort(reason?: unknown): Promise<void>;
-}
+/**
+ * @deprecated Import `Conn` and `ConnSink` from `shared/transport/conn.ts`;
+ * these re-exports stay only until the WebSocket client moves.
+ */
+export type { Conn, ConnSink } from "../transport/conn.ts";
 
 type Handler = (frame: Frame) => void;
 

@@ -10,7 +10,7 @@ import { Flag, type Frame, FrameType, INITIAL_WINDOW } from "../frame/header.ts"
 import { ProtocolError } from "../frame/errors.ts";
 import { MuxError } from "./errors.ts";
 import type { SessionConfig } from "./config.ts";
-import { type StreamTx, streamTx } from "./writer.ts";
+import { type StreamTx, streamTx } from "./stream_tx.ts";
 
 /** What a stream needs from its session. Implemented by `Session`. */
 export interface StreamHost {

@@ -6,7 +6,8 @@
  */
 
 import { encodeHeader, Flag, FrameType, HEADER_SIZE } from "../frame/header.ts";
-import type { ConnSink } from "./session.ts";
+import type { ConnSink } from "../transport/conn.ts";
+import type { StreamTx } from "./stream_tx.ts";
 
 /** Room kept in every batch buffer for control frames beyond `maxBatchSize`. */
 const CONTROL_SLACK = 4096;
@@ -18,32 +19,6 @@ const CONTROL_SLACK = 4096;
 const nextTick: (fn: () => void) => void =
   (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ??
     ((fn) => setTimeout(fn, 0));
-
-/**
- * A stream as the writer sees it: the flags it still owes the peer and where
- * its last frame sits. One per stream, made with the stream; the writer
- * reads and updates it, so no frame costs an allocation.
- */
-export interface StreamTx {
-  /** Stream id. */
-  readonly id: number;
-  /**
-   * SYN or ACK not sent yet. The stream's next frame put into a batch carries
-   * them; if it has none when the batch is taken, a WindowUpdate does.
-   */
-  owed: number;
-  /** Sequence number of the batch holding the stream's last frame; -1 for none. */
-  batch: number;
-  /** Offset of that frame's header in the batch buffer. */
-  at: number;
-  /** The stream's frames waiting outside the batch (for room, or behind overflowed control frames). */
-  queued: number;
-}
-
-/** Makes the writer's record of stream `id`. */
-export function streamTx(id: number): StreamTx {
-  return { id, owed: 0, batch: -1, at: 0, queued: 0 };
-}
 
 interface Waiting {
   tx: StreamTx;

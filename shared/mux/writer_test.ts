@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { FrameWriter, streamTx } from "./writer.ts";
-import type { ConnSink } from "./session.ts";
+import { FrameWriter } from "./writer.ts";
+import { streamTx } from "./stream_tx.ts";
+import type { ConnSink } from "../transport/conn.ts";
 import { Flag, FrameType } from "../frame/header.ts";
 import { FrameDecoder } from "../frame/decoder.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Conn } from "../mux/session.ts";
+import type { Conn } from "./conn.ts";
 
 /**
  * Wraps a `Deno.Conn` (from `Deno.connect`, `Deno.connectTls`, a listener's

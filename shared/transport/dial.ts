@@ -29,7 +29,7 @@
 
 import { shutdownConnection } from "../platform/shutdown.ts";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import type { Conn } from "../mux/session.ts";
+import type { Conn } from "./conn.ts";
 import type { ByteSocket } from "./byte_socket.ts";
 import { DenoSocket } from "./deno_socket.ts";
 import { DialError, explainDialFailure } from "./dial_error.ts";

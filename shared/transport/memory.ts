@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Conn } from "../mux/session.ts";
+import type { Conn } from "./conn.ts";
 
 /**
  * Returns two connected transports: what one side writes, the other reads.

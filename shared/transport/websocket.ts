@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Conn, ConnSink } from "../mux/session.ts";
+import type { Conn, ConnSink } from "./conn.ts";
 
 /** Limits of the WebSocket adapter. */
 export interface WebSocketConnOptions {

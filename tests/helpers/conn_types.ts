@@ -7,7 +7,7 @@
  */
 
 import { type Certificates, makeCertificates } from "../../shared/tls/self_signed.ts";
-import type { Conn } from "../../shared/mux/session.ts";
+import type { Conn } from "../../shared/transport/conn.ts";
 import { fromDenoConn } from "../../shared/transport/deno_conn.ts";
 import { memoryPair } from "../../shared/transport/memory.ts";
 import { fromWebSocket } from "../../shared/transport/websocket.ts";

@@ -1,5 +1,5 @@
 import { type ConnPair, withConnTypes } from "./conn_types.ts";
-import type { Conn } from "../../shared/mux/session.ts";
+import type { Conn } from "../../shared/transport/conn.ts";
 import assert from "node:assert/strict";
 
 const TOTAL = 1024 * 1024;

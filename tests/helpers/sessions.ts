@@ -5,7 +5,7 @@
  */
 
 import { Session } from "../../shared/mux/mod.ts";
-import type { Conn } from "../../shared/mux/session.ts";
+import type { Conn } from "../../shared/transport/conn.ts";
 import { within } from "./streams.ts";
 
 /** Runs a client and a server session over `a` and `b`; closes both after `body` (60 s at most). */

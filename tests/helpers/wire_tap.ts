@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Conn, ConnSink } from "../../shared/mux/session.ts";
+import type { Conn, ConnSink } from "../../shared/transport/conn.ts";
 import type { Frame } from "../../shared/frame/header.ts";
 import { FrameDecoder } from "../../shared/frame/decoder.ts";
 

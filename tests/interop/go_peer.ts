@@ -6,7 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type Conn, fromDenoConn, Session, type SessionOptions } from "../../shared/mux/mod.ts";
+import { Session, type SessionOptions } from "../../shared/mux/mod.ts";
+import type { Conn } from "../../shared/transport/conn.ts";
+import { fromDenoConn } from "../../shared/transport/deno_conn.ts";
 import { FrameDecoder } from "../../shared/frame/decoder.ts";
 import type { Frame } from "../../shared/frame/header.ts";
 import { within } from "../helpers/streams.ts";

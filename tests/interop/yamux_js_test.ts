@@ -16,7 +16,8 @@
 import assert from "node:assert/strict";
 import type { Duplex } from "node:stream";
 import { Server, type Stream as YamuxJsStream } from "yamux-js";
-import { type Conn, MuxError, Session } from "../../shared/mux/mod.ts";
+import { MuxError, Session } from "../../shared/mux/mod.ts";
+import type { Conn } from "../../shared/transport/conn.ts";
 import { randomBytes, sha256, within } from "../helpers/streams.ts";
 
 const WAIT_MS = 20_000;
