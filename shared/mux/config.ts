@@ -35,6 +35,15 @@ export interface SessionOptions {
    * faster than 128 KiB frames in 256 KiB batches; 1 MiB batches halve it.
    */
   maxBatchSize?: number;
+  /**
+   * Most control frames (pongs, window updates, RSTs, ACKs, refused SYNs)
+   * queued beyond the batch being filled while the transport is busy. A
+   * stream holds at most one (its updates merge), so only a peer that asks
+   * for answers and does not read them gets there: the session then closes
+   * with a "peer-not-draining" error and GoAway (protocol error). Default
+   * 8192 (96 KiB of frames); at least 16.
+   */
+  maxQueuedControl?: number;
   /** Milliseconds `close()` waits for queued frames to be written before it drops the transport. Default 2,000. */
   closeTimeout?: number;
   /**
@@ -68,6 +77,7 @@ export function defaultConfig(client: boolean): SessionConfig {
     maxSessionWindow: 64 * 1024 * 1024,
     maxFrameSize: 64 * 1024,
     maxBatchSize: 128 * 1024 + 64,
+    maxQueuedControl: 8192,
     closeTimeout: 2_000,
     foldFlags: false,
   };
@@ -107,6 +117,11 @@ export function verifyConfig(options: SessionOptions): SessionConfig {
   if (!Number.isInteger(config.maxSessionWindow) || config.maxSessionWindow < 0) {
     throw new RangeError(
       `Session option maxSessionWindow must be a non-negative integer, got ${config.maxSessionWindow}`,
+    );
+  }
+  if (!Number.isInteger(config.maxQueuedControl) || config.maxQueuedControl < 16) {
+    throw new RangeError(
+      `Session option maxQueuedControl must be an integer of at least 16, got ${config.maxQueuedControl}`,
     );
   }
   if (config.maxBatchSize < config.maxFrameSize + 12) {

@@ -21,7 +21,14 @@ export type MuxErrorCode =
   /** All stream ids of this session have been used. */
   | "ids-exhausted"
   /** The peer closed the session with a GoAway error code. */
-  | "remote-error";
+  | "remote-error"
+  /**
+   * The peer kept asking for answers (pings, stream opens and resets, data
+   * to grant window for) without reading them: more than `maxQueuedControl`
+   * control frames were queued for it. The session closes with GoAway
+   * (protocol error).
+   */
+  | "peer-not-draining";
 
 /**
  * An operation on a session or stream failed for a reason a caller may handle.

@@ -36,8 +36,13 @@ type Handler = (frame: Frame) => void;
 export class Session implements StreamHost {
   /** Validated options. */
   readonly config: SessionConfig;
-  /** Resolves once the session is closed and its transport released. Never rejects. */
+  /**
+   * Resolves once the session is closed and its transport released, or
+   * dropped: `closeTimeout` after the close began at the latest, even when a
+   * transport write never settles. Never rejects.
+   */
   readonly closed: Promise<void>;
+  readonly #closed = Promise.withResolvers<void>();
 
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: ConnSink;
@@ -65,7 +70,6 @@ export class Session implements StreamHost {
   #closing = false;
   #reason: Error | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #loopsDone: Promise<void>;
 
   /** Starts a session over `conn`; `options.client` picks odd (true) or even stream ids. */
   constructor(conn: Conn, options: SessionOptions) {
@@ -76,14 +80,16 @@ export class Session implements StreamHost {
     this.#out = new FrameWriter(this.#writer, this.config.maxBatchSize, {
       reuseBuffers: conn.reuseWriteBuffers === true,
       fold: this.config.foldFlags,
+      maxHeld: this.config.maxQueuedControl,
+      onFlood: () => this.#flooded(),
     });
     this.#handlers = [];
     this.#handlers[FrameType.Data] = (f) => this.#onStreamFrame(f);
     this.#handlers[FrameType.WindowUpdate] = (f) => this.#onStreamFrame(f);
     this.#handlers[FrameType.Ping] = (f) => this.#onPing(f);
     this.#handlers[FrameType.GoAway] = (f) => this.#onGoAway(f);
-    this.#loopsDone = Promise.all([this.#readLoop(), this.#writeLoop()]).then(() => {});
-    this.closed = this.#loopsDone;
+    this.closed = this.#closed.promise;
+    Promise.all([this.#readLoop(), this.#writeLoop()]).then(() => this.#closed.resolve());
     if (this.config.enableKeepAlive) {
       // A first ping measures the RTT that window auto-tuning uses; keepalive takes over from there.
       this.ping().catch(() => {});
@@ -104,6 +110,17 @@ export class Session implements StreamHost {
   /** Streams currently open (not yet finished both ways). */
   get numStreams(): number {
     return this.#streams.size;
+  }
+
+  /**
+   * Bytes of frames queued in the session and not yet handed to the
+   * transport: the batch being filled, control frames held beyond it, Data
+   * frames waiting for room. Bounded by `maxBatchSize` + 4 KiB + 12 ×
+   * `maxQueuedControl` + a GoAway + what stream writers wait to send (one
+   * write each).
+   */
+  get queuedBytes(): number {
+    return this.#out.queuedBytes;
   }
 
   /** Smoothed round-trip time in ms from ping answers; 0 before the first one. */
@@ -395,6 +412,19 @@ export class Session implements StreamHost {
 
   // ---- Keepalive and shutdown ------------------------------------------
 
+  /** More control frames were held than `maxQueuedControl`: the peer asks and does not read. */
+  #flooded(): void {
+    if (this.#closing) return;
+    this.#shutdown(
+      new MuxError(
+        `The peer does not read: more than ${this.config.maxQueuedControl} control frames ` +
+          "(pongs, window updates, RSTs) were queued for it",
+        "peer-not-draining",
+      ),
+      GoAwayCode.ProtocolError,
+    );
+  }
+
   #scheduleKeepAlive(): void {
     this.#keepAliveTimer = setTimeout(() => {
       this.#keepAliveTimer = undefined;
@@ -446,6 +476,9 @@ export class Session implements StreamHost {
     // Bound the final flush; the write loop then releases the reader too.
     this.#closeTimer = setTimeout(() => {
       this.#writer.abort(err).catch(() => {});
+      this.#reader.cancel().catch(() => {});
+      // A write that never settles (a pipe nobody reads) must not hold the session open.
+      this.#closed.resolve();
     }, this.config.closeTimeout);
   }
 }

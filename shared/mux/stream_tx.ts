@@ -7,9 +7,10 @@
  */
 
 /**
- * A stream as the writer sees it: the flags it still owes the peer and where
- * its last frame sits. One per stream, made with the stream; the writer
- * reads and updates it, so no frame costs an allocation.
+ * A stream as the writer sees it: the flags it still owes the peer, where
+ * its last frame sits, and the WindowUpdate it has waiting outside the batch.
+ * One per stream, made with the stream; the writer reads and updates it, so
+ * no frame costs an allocation.
  *
  * @example
  * ```ts
@@ -29,11 +30,21 @@ export interface StreamTx {
   batch: number;
   /** Offset of that frame's header in the batch buffer. */
   at: number;
-  /** The stream's frames waiting outside the batch (for room, or behind overflowed control frames). */
+  /** The stream's frames waiting outside the batch (for room, or behind held control frames). */
   queued: number;
+  /**
+   * True while the stream has one WindowUpdate held outside the batch (the
+   * batch was full): later updates of the stream merge into it instead of
+   * queueing frames of their own.
+   */
+  held: boolean;
+  /** Flags of the held WindowUpdate (ORed together). */
+  heldFlags: number;
+  /** Window delta of the held WindowUpdate (summed). */
+  heldDelta: number;
 }
 
 /** Makes the writer's record of stream `id`. */
 export function streamTx(id: number): StreamTx {
-  return { id, owed: 0, batch: -1, at: 0, queued: 0 };
+  return { id, owed: 0, batch: -1, at: 0, queued: 0, held: false, heldFlags: 0, heldDelta: 0 };
 }

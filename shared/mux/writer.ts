@@ -8,6 +8,7 @@
 import { encodeHeader, Flag, FrameType, HEADER_SIZE } from "../frame/header.ts";
 import type { ConnSink } from "../transport/conn.ts";
 import type { StreamTx } from "./stream_tx.ts";
+import { HeldControl, type HeldOutlet } from "./held.ts";
 
 /** Room kept in every batch buffer for control frames beyond `maxBatchSize`. */
 const CONTROL_SLACK = 4096;
@@ -26,12 +27,20 @@ interface Waiting {
   done: PromiseWithResolvers<void>;
 }
 
-interface Control {
-  tx: StreamTx | null;
-  type: FrameType;
-  flags: number;
-  streamId: number;
-  length: number;
+/** Options of a {@linkcode FrameWriter}. */
+export interface FrameWriterOptions {
+  /** Reuse a batch buffer once its write resolved (transports that copy or send before resolving). */
+  reuseBuffers?: boolean;
+  /** Let flags ride on frames that go out anyway (see the class comment). */
+  fold?: boolean;
+  /**
+   * Most control frames held outside the batch (the batch is full while the
+   * transport is busy). Default: no bound. Past it, further control frames
+   * are dropped (GoAway excepted) and `onFlood` is called, once.
+   */
+  maxHeld?: number;
+  /** Called once (in a microtask) when a control frame found `maxHeld` frames held already. */
+  onFlood?: () => void;
 }
 
 /**
@@ -41,8 +50,16 @@ interface Control {
  * transport is busy, frames gather in the next batch, up to `maxBatchSize`;
  * beyond that senders wait (backpressure reaches the stream writers).
  *
+ * Control frames (WindowUpdates, pongs, RSTs, GoAway) cannot wait for room
+ * the way Data frames do: the read loop produces them. Once the batch is
+ * full they are held outside it ({@linkcode HeldControl}), bounded: a stream
+ * holds at most one WindowUpdate (later ones merge into it: flags ORed,
+ * deltas summed), and past `maxHeld` held frames the peer is not reading
+ * what it asks for: the writer drops further ones and calls `onFlood`.
+ *
  * Order: frames leave in the order they were given, except that a control
- * frame never waits behind Data frames that did not fit, and that, with
+ * frame never waits behind Data frames that did not fit, that a stream's
+ * held WindowUpdate takes in later updates of its stream, and that, with
  * `fold`, flags travel on frames that go out anyway (hashicorp/yamux's
  * `sendFlags`):
  * - a stream's owed SYN or ACK (`owe()`) rides on its first frame put into
@@ -54,16 +71,19 @@ interface Control {
  *   it, so it leaves with that frame, ahead of other streams' frames given
  *   after it, but never ahead of its own stream's.
  */
-export class FrameWriter {
+export class FrameWriter implements HeldOutlet {
   readonly #writer: ConnSink;
   readonly #cap: number;
   readonly #fold: boolean;
+  readonly #maxHeld: number;
   #buf: Uint8Array | null = null;
   #len = 0;
   /** Counts batches handed out: a stream's `batch` equal to it means its frame is in `#buf`. */
   #seq = 0;
   #waiting: Waiting[] = [];
-  #overflow: Control[] = [];
+  /** Payload bytes of `#waiting`. */
+  #waitingBytes = 0;
+  readonly #held: HeldControl;
   /** Streams that were owed flags since the last batch was taken. */
   #owing: StreamTx[] = [];
   #wake: (() => void) | null = null;
@@ -80,15 +100,28 @@ export class FrameWriter {
    * (the default), SYN, ACK and FIN each go as a WindowUpdate of their own,
    * queued when they are owed.
    */
-  constructor(
-    writer: ConnSink,
-    maxBatchSize: number,
-    options: { reuseBuffers?: boolean; fold?: boolean } = {},
-  ) {
+  constructor(writer: ConnSink, maxBatchSize: number, options: FrameWriterOptions = {}) {
     this.#writer = writer;
     this.#cap = maxBatchSize;
     this.#free = options.reuseBuffers === true ? [] : null;
     this.#fold = options.fold ?? false;
+    this.#maxHeld = options.maxHeld ?? Infinity;
+    this.#held = new HeldControl(this.#maxHeld, options.onFlood ?? null);
+  }
+
+  /**
+   * Bytes of frames given to the writer and not yet handed to the transport:
+   * the batch being filled, held control frames (as their wire size) and
+   * Data frames waiting for room.
+   */
+  get queuedBytes(): number {
+    return this.#len + this.#held.count * HEADER_SIZE + this.#waitingBytes +
+      this.#waiting.length * HEADER_SIZE;
+  }
+
+  /** Control frames held outside the batch (at most `maxHeld`). */
+  get heldFrames(): number {
+    return this.#held.count;
   }
 
   /**
@@ -105,24 +138,20 @@ export class FrameWriter {
     const done = Promise.withResolvers<void>();
     tx.queued++;
     this.#waiting.push({ tx, payload, done });
+    this.#waitingBytes += payload.length;
     this.#kick();
     return done.promise;
   }
 
-  /** Queues a WindowUpdate of the stream `tx` (window grant, RST); put at once, it carries owed flags. */
+  /**
+   * Queues a WindowUpdate of the stream `tx` (window grant, RST); put at
+   * once, it carries owed flags. When it cannot be put at once it is held,
+   * merged into the stream's held WindowUpdate if there is one.
+   */
   update(tx: StreamTx, flags: number, delta: number): void {
-    if (this.#overflow.length === 0 && this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
+    if (!tx.held && this.#held.count === 0 && this.room()) {
       this.#putStream(tx, FrameType.WindowUpdate, flags, delta, null);
-    } else {
-      tx.queued++;
-      this.#overflow.push({
-        tx,
-        type: FrameType.WindowUpdate,
-        flags,
-        streamId: tx.id,
-        length: delta,
-      });
-    }
+    } else if (!this.#held.stream(tx, flags, delta)) return;
     this.#kick();
   }
 
@@ -130,7 +159,7 @@ export class FrameWriter {
    * Sends the FIN of stream `tx`. With `fold`, it is folded into the
    * stream's last frame when that frame is still in the batch being filled
    * and nothing of the stream waits outside it; else it goes as a
-   * WindowUpdate of its own.
+   * WindowUpdate of its own (or in the stream's held one).
    */
   fin(tx: StreamTx): void {
     if (tx.batch === this.#seq && tx.queued === 0) {
@@ -154,17 +183,17 @@ export class FrameWriter {
       this.update(tx, flags, 0);
       return;
     }
+    // Streams opened or accepted while the transport is busy would gather
+    // here without end: past the bound, what they owe goes out (or is held) now.
+    if (this.#owing.length >= this.#maxHeld) this.#settle();
     this.#owing.push(tx);
     this.#kick();
   }
 
   /** Queues a payload-less frame that belongs to no stream object (Ping, GoAway, refused SYNs). */
   control(type: FrameType, flags: number, streamId: number, length: number): void {
-    if (this.#overflow.length === 0 && this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
-      this.#put(type, flags, streamId, length, null);
-    } else {
-      this.#overflow.push({ tx: null, type, flags, streamId, length });
-    }
+    if (this.#held.count === 0 && this.room()) this.#put(type, flags, streamId, length, null);
+    else if (!this.#held.frame(type, flags, streamId, length)) return;
     this.#kick();
   }
 
@@ -175,6 +204,7 @@ export class FrameWriter {
       w.done.reject(reason);
     }
     this.#waiting.length = 0;
+    this.#waitingBytes = 0;
   }
 
   /** Asks `run()` to write what is queued, close the transport and return. */
@@ -191,7 +221,7 @@ export class FrameWriter {
   async run(): Promise<void> {
     while (true) {
       if (this.#len === 0 && this.#owing.length === 0) {
-        if (this.#overflow.length > 0 || this.#waiting.length > 0) {
+        if (this.#held.count > 0 || this.#waiting.length > 0) {
           this.#refill();
           continue;
         }
@@ -245,28 +275,36 @@ export class FrameWriter {
     this.#put(type, flags | owed, tx.id, length, payload);
   }
 
+  /** @internal For the held control frames: true when one more header fits the batch. */
+  room(): boolean {
+    return this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK;
+  }
+
+  /** @internal For the held control frames: puts a frame of no stream object. */
+  put(type: FrameType, flags: number, streamId: number, length: number): void {
+    this.#put(type, flags, streamId, length, null);
+  }
+
+  /** @internal For the held control frames: puts a WindowUpdate of stream `tx`. */
+  putStream(tx: StreamTx, flags: number, delta: number): void {
+    this.#putStream(tx, FrameType.WindowUpdate, flags, delta, null);
+  }
+
   /**
    * Before a batch is taken: a WindowUpdate for every stream still owing
-   * flags. Without room, it goes first into the overflow, ahead of any later
-   * frame of its stream.
+   * flags. Without room, the flags go into the stream's held WindowUpdate,
+   * which leaves ahead of any later frame of its stream.
    */
   #settle(): void {
     const owing = this.#owing;
     for (let i = 0; i < owing.length; i++) {
       const tx = owing[i]!;
-      if (tx.owed === 0) continue;
-      if (this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
-        this.#putStream(tx, FrameType.WindowUpdate, 0, 0, null);
-      } else {
-        tx.queued++;
-        this.#overflow.unshift({
-          tx,
-          type: FrameType.WindowUpdate,
-          flags: tx.owed,
-          streamId: tx.id,
-          length: 0,
-        });
+      const owed = tx.owed;
+      if (owed === 0) continue;
+      if (!tx.held && this.room()) this.#putStream(tx, FrameType.WindowUpdate, 0, 0, null);
+      else {
         tx.owed = 0;
+        this.#held.stream(tx, owed, 0);
       }
     }
     owing.length = 0;
@@ -288,25 +326,16 @@ export class FrameWriter {
     return buf.subarray(0, len);
   }
 
-  /** Moves overflowed control frames, then waiting Data frames, into the (empty) batch. */
+  /** Moves held control frames, then waiting Data frames, into the (empty) batch. */
   #refill(): void {
-    const overflow = this.#overflow;
-    let i = 0;
-    while (i < overflow.length && this.#len + HEADER_SIZE <= this.#cap + CONTROL_SLACK) {
-      const c = overflow[i++]!;
-      if (c.tx === null) this.#put(c.type, c.flags, c.streamId, c.length, null);
-      else {
-        c.tx.queued--;
-        this.#putStream(c.tx, c.type, c.flags, c.length, null);
-      }
-    }
-    overflow.splice(0, i);
+    if (this.#held.count > 0) this.#held.drain(this);
     const waiting = this.#waiting;
     let j = 0;
     while (j < waiting.length) {
       const w = waiting[j]!;
       if (this.#len + HEADER_SIZE + w.payload.length > this.#cap && this.#len > 0) break;
       w.tx.queued--;
+      this.#waitingBytes -= w.payload.length;
       this.#putStream(w.tx, FrameType.Data, 0, w.payload.length, w.payload);
       w.done.resolve();
       j++;

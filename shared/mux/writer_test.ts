@@ -146,3 +146,78 @@ Deno.test("by default, owed flags and FIN go as WindowUpdates of their own", asy
   writer.finish();
   await running;
 });
+
+/** Queues control frames until the batch (cap + 4 KiB of slack) has no room left. */
+function fillBatch(writer: FrameWriter): void {
+  for (let i = 0; writer.heldFrames === 0; i++) writer.control(FrameType.Ping, Flag.ACK, 0, i);
+}
+
+Deno.test("WindowUpdates of one stream held while the transport is busy merge into one frame", async () => {
+  const rec = recordingSink(true);
+  const writer = new FrameWriter(rec.sink, 100);
+  const running = writer.run();
+  const a = streamTx(1);
+  writer.data(a, bytes(10));
+  await rec.reach(1); // the transport is busy from here on
+  fillBatch(writer); // the last ping is held
+  writer.update(a, 0, 1000);
+  writer.update(a, 0, 24);
+  writer.update(a, Flag.FIN, 0);
+  writer.update(streamTx(3), 0, 7);
+  assert.equal(writer.heldFrames, 3);
+  rec.release();
+  writer.finish();
+  await running;
+  const later = rec.writes.slice(1).flat().filter((f) => f[0] === WindowUpdate);
+  assert.deepEqual(later, [[WindowUpdate, Flag.FIN, 1, 1024], [WindowUpdate, 0, 3, 7]]);
+});
+
+Deno.test("past maxHeld, control frames are dropped and onFlood is called once; GoAway still goes", async () => {
+  const rec = recordingSink(true);
+  let floods = 0;
+  const writer = new FrameWriter(rec.sink, 100, { maxHeld: 16, onFlood: () => floods++ });
+  const running = writer.run();
+  writer.control(FrameType.Ping, Flag.SYN, 0, 1);
+  await rec.reach(1);
+  fillBatch(writer);
+  const before = writer.queuedBytes;
+  for (let i = 0; i < 1000; i++) writer.control(FrameType.Ping, Flag.ACK, 0, i);
+  for (let i = 0; i < 1000; i++) writer.update(streamTx(2 * i + 1), Flag.RST, 0);
+  assert.equal(writer.heldFrames, 16);
+  assert.equal(writer.queuedBytes, before + 15 * 12);
+  writer.control(FrameType.GoAway, 0, 0, 1);
+  assert.equal(writer.heldFrames, 17);
+  await Promise.resolve(); // onFlood runs in a microtask
+  assert.equal(floods, 1);
+  rec.release();
+  writer.finish();
+  await running;
+  assert.deepEqual(rec.writes.flat().at(-1), [FrameType.GoAway, 0, 0, 1]);
+  assert.equal(writer.queuedBytes, 0);
+});
+
+Deno.test("with fold, flags owed while the transport is busy stay within maxHeld", async () => {
+  const rec = recordingSink(true);
+  let floods = 0;
+  const writer = new FrameWriter(rec.sink, 100, {
+    fold: true,
+    maxHeld: 16,
+    onFlood: () => floods++,
+  });
+  const running = writer.run();
+  writer.control(FrameType.Ping, Flag.SYN, 0, 1);
+  await rec.reach(1);
+  fillBatch(writer);
+  // Streams accepted one after another while nothing drains: each owes an ACK.
+  for (let i = 0; i < 1000; i++) {
+    const tx = streamTx(2 * i + 2);
+    tx.owed = Flag.ACK;
+    writer.owe(tx);
+  }
+  assert.equal(writer.heldFrames, 16);
+  await Promise.resolve();
+  assert.equal(floods, 1);
+  rec.release();
+  writer.finish();
+  await running;
+});
