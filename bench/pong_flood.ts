@@ -14,7 +14,7 @@
 import { Session } from "../shared/mux/session.ts";
 import { fromWebSocket } from "../shared/transport/websocket.ts";
 import { DenoSocket } from "../shared/transport/deno_socket.ts";
-import { connectWebSocket } from "../shared/transport/ws_client.ts";
+import { connectWebSocket } from "../shared/platform/ws_client.ts";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { encodeHeader, Flag, FrameType, HEADER_SIZE } from "../shared/frame/header.ts";
 

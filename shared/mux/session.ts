@@ -15,12 +15,6 @@ import type { StreamTx } from "./stream_tx.ts";
 import { FrameWriter } from "./writer.ts";
 import type { Conn, ConnSink } from "../transport/conn.ts";
 
-/**
- * @deprecated Import `Conn` and `ConnSink` from `shared/transport/conn.ts`;
- * these re-exports stay only until the WebSocket client moves.
- */
-export type { Conn, ConnSink } from "../transport/conn.ts";
-
 type Handler = (frame: Frame) => void;
 
 /**

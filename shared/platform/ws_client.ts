@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Conn, ConnSink } from "../mux/session.ts";
+import type { Conn, ConnSink } from "../transport/conn.ts";
 import type { ByteSocket } from "../transport/byte_socket.ts";
 import { DialError } from "../transport/dial_error.ts";
 import {

@@ -14,7 +14,7 @@ import { MuxError, Session } from "../../shared/mux/mod.ts";
 import type { Conn } from "../../shared/transport/conn.ts";
 import { fromWebSocket } from "../../shared/transport/websocket.ts";
 import { DenoSocket } from "../../shared/transport/deno_socket.ts";
-import { connectWebSocket } from "../../shared/transport/ws_client.ts";
+import { connectWebSocket } from "../../shared/platform/ws_client.ts";
 
 /** Control frames the session under test may hold beyond its batch. */
 const MAX_QUEUED_CONTROL = 1024;

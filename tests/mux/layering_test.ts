@@ -76,8 +76,10 @@ Deno.test("the mux imports no cycle and no transport but the Conn interface", as
 });
 
 Deno.test("transport adapters do not import the mux", async () => {
-  for (const adapter of ["websocket.ts", "deno_conn.ts", "memory.ts", "conn.ts"]) {
-    const edges = await graph(`shared/transport/${adapter}`);
+  const adapters = ["websocket.ts", "deno_conn.ts", "memory.ts", "conn.ts", "dial.ts"]
+    .map((name) => `shared/transport/${name}`);
+  for (const adapter of [...adapters, "shared/platform/ws_client.ts"]) {
+    const edges = await graph(adapter);
     const mux = [...edges.keys()].filter((m) => m.startsWith("shared/mux/"));
     assert.deepEqual(mux, [], adapter);
   }
