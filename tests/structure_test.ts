@@ -18,16 +18,6 @@ import { fileURLToPath as fromFileUrl, pathToFileURL } from "node:url";
 /** The project's root folder. */
 const ROOT = fromFileUrl(new URL("..", import.meta.url));
 
-/**
- * Cycles known today and owned by another part of issue 9 (the mux: session ↔
- * stream ↔ writer). TEMPORARY: to be emptied when that work lands on main.
- * Each entry is a cycle as {@linkcode findCycles} names it (its files sorted).
- */
-const ALLOWED_CYCLES: ReadonlySet<string> = new Set([
-  "shared/mux/session.ts -> shared/mux/stream.ts -> shared/mux/writer.ts",
-  "shared/mux/session.ts -> shared/mux/writer.ts",
-]);
-
 /** Folders `shared/` must not import from. */
 const ABOVE_SHARED = ["server/", "agent/", "cli/", "demo/", "tests/", "bench/", "main.ts"];
 
@@ -147,14 +137,8 @@ function findCycles(graph: Map<string, Set<string>>): string[] {
 
 const graph = await importGraph();
 
-Deno.test("no import cycle among the project's files (besides the temporary allowlist)", () => {
-  const cycles = findCycles(graph).filter((c) => !ALLOWED_CYCLES.has(c));
-  assert.deepEqual(cycles, []);
-});
-
-Deno.test("every cycle of the temporary allowlist still exists (else remove it there)", () => {
-  const cycles = new Set(findCycles(graph));
-  assert.deepEqual([...ALLOWED_CYCLES].filter((c) => !cycles.has(c)), []);
+Deno.test("no import cycle among the project's files", () => {
+  assert.deepEqual(findCycles(graph), []);
 });
 
 Deno.test("shared/ imports nothing from the roles, the CLI, tests or benches", () => {
