@@ -10,27 +10,26 @@
  * @module
  */
 
-import { agentCommand } from "./cli/agent.ts";
-import { checkCommand } from "./cli/check.ts";
-import { demoCommand } from "./cli/demo.ts";
-import { helpCommand, USAGE } from "./cli/help.ts";
-import { passwordCommand } from "./cli/password.ts";
+import { USAGE } from "./cli/help.ts";
 import { reportUsageError, USAGE_EXIT_CODE, UsageError } from "./cli/usage.ts";
-import { versionCommand } from "./cli/version.ts";
-import { serverCommand } from "./cli/server.ts";
 
 /** A command: takes the arguments after its word, resolves to an exit code. */
 type Command = (args: string[]) => Promise<number>;
 
-/** Every command, keyed by the word that selects it. */
-const COMMANDS: ReadonlyMap<string, Command> = new Map([
-  ["server", serverCommand],
-  ["agent", agentCommand],
-  ["demo", demoCommand],
-  ["check", checkCommand],
-  ["password", passwordCommand],
-  ["version", versionCommand],
-  ["help", helpCommand],
+/**
+ * Every command, keyed by the word that selects it, loaded when chosen: each
+ * role loads only its own module graph, so the server never holds the agent's
+ * code nor the agent the server's, and neither holds `demo`'s or `check`'s.
+ * The specifiers are string literals, so `deno compile` still embeds them.
+ */
+const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
+  ["server", async () => (await import("./cli/server.ts")).serverCommand],
+  ["agent", async () => (await import("./cli/agent.ts")).agentCommand],
+  ["demo", async () => (await import("./cli/demo.ts")).demoCommand],
+  ["check", async () => (await import("./cli/check.ts")).checkCommand],
+  ["password", async () => (await import("./cli/password.ts")).passwordCommand],
+  ["version", async () => (await import("./cli/version.ts")).versionCommand],
+  ["help", async () => (await import("./cli/help.ts")).helpCommand],
 ]);
 
 /**
@@ -53,11 +52,12 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const command = COMMANDS.get(word);
-  if (command === undefined) {
+  const load = COMMANDS.get(word);
+  if (load === undefined) {
     const what = word.startsWith("-") ? "option" : "command";
     return reportUsageError(new UsageError(`Unknown ${what} '${word}'`, USAGE));
   }
+  const command = await load();
   return await command(rest);
 }
 

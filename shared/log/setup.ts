@@ -20,7 +20,7 @@ import {
   reset,
   type Sink,
 } from "@logtape/logtape";
-import { getRotatingFileSink } from "@logtape/file";
+import type * as LogtapeFile from "@logtape/file";
 import { dirname, resolve } from "node:path";
 import type { LogConfig, LogSink } from "./config_types.ts";
 import {
@@ -61,6 +61,12 @@ export interface Logging {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * @logtape/file, loaded by the first setup that writes a file: it starts
+ * Node's `fs` layer (about 5 MB), which a console-only process never needs.
+ */
+let logtapeFile: typeof LogtapeFile | null = null;
+
 /** The setup currently installed in LogTape, if any. */
 let current: LoggingSetup | null = null;
 
@@ -97,6 +103,9 @@ export async function setupLogging(
   options: { role: "server" | "agent" | "demo" },
 ): Promise<Logging> {
   const sinks: Record<string, Sink> = {};
+  if ([...config.system, ...config.access].some((s) => s.type === "file")) {
+    logtapeFile ??= await import("@logtape/file");
+  }
   try {
     const systemIds = await addSinks(sinks, config.system, {
       prefix: "system",
@@ -249,7 +258,7 @@ function fileSink(
   try {
     Deno.mkdirSync(dirname(spec.path), { recursive: true });
     // The overloads list the blocking signature first, so TypeScript picks it.
-    const sink = getRotatingFileSink(spec.path, {
+    const sink = logtapeFile!.getRotatingFileSink(spec.path, {
       formatter,
       maxSize: spec.maxSize,
       maxFiles: spec.maxFiles,

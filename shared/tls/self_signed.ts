@@ -10,10 +10,7 @@
  * @module
  */
 
-// @peculiar/x509 resolves its algorithms through tsyringe, which needs the
-// Reflect metadata API; it must be loaded before @peculiar/x509 is evaluated.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 
 /** Options of {@linkcode makeCertificates}. */
 export interface MakeCertificatesOptions {
@@ -70,6 +67,7 @@ export async function makeCertificates(options: MakeCertificatesOptions): Promis
   const notBefore = new Date(Date.now() - BACKDATE_MS);
   const notAfter = new Date(notBefore.getTime() + BACKDATE_MS + days * DAY_MS);
 
+  const x509 = await loadX509();
   const caKeys = await crypto.subtle.generateKey(KEY_ALGORITHM, false, ["sign", "verify"]);
   const caName = [{ CN: ["Burrow local CA"], O: ["Burrow"] }];
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
@@ -115,8 +113,20 @@ export async function makeCertificates(options: MakeCertificatesOptions): Promis
   };
 }
 
+/**
+ * Loads @peculiar/x509 on first use. It and what it pulls in (tsyringe,
+ * reflect-metadata, asn1js, and the Node compatibility layer they start) add
+ * about 20 MB to a process, so only a process that makes a certificate pays.
+ */
+async function loadX509(): Promise<typeof X509> {
+  // @peculiar/x509 resolves its algorithms through tsyringe, which needs the
+  // Reflect metadata API; it must be loaded before @peculiar/x509 is evaluated.
+  await import("reflect-metadata");
+  return await import("@peculiar/x509");
+}
+
 /** An IP subjectAltName for an IPv4 or IPv6 address, a DNS one for anything else. */
-function generalName(hostname: string): x509.JsonGeneralName {
+function generalName(hostname: string): X509.JsonGeneralName {
   return isIpAddress(hostname) ? { type: "ip", value: hostname } : { type: "dns", value: hostname };
 }
 

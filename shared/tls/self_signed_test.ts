@@ -1,4 +1,6 @@
-// self_signed.ts first: it loads the Reflect polyfill that @peculiar/x509 needs when evaluated.
+// @peculiar/x509 needs the Reflect metadata API before it is evaluated
+// (self_signed.ts loads both only when it makes a certificate).
+import "reflect-metadata";
 import { type Certificates, makeCertificates } from "./self_signed.ts";
 import * as x509 from "@peculiar/x509";
 import assert from "node:assert/strict";
