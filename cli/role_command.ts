@@ -13,6 +13,7 @@ import { ConfigError } from "../shared/config/jsonc.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
 import { type Logging, setupLogging } from "../shared/log/setup.ts";
 import { checkPlatform } from "../shared/platform/check.ts";
+import { type MemoryTrim, startMemoryTrim } from "../shared/platform/memory_trim.ts";
 
 /** A long-running role: what differs between `burrow server` and `burrow agent`. */
 export interface RoleCommand<C extends { log: LogConfig }> {
@@ -122,6 +123,7 @@ async function runRole<C extends { log: LogConfig }>(
       logging.system.fatal(`${name} failed to start: {error}`, { error: (e as Error).message });
       return 1;
     }
+    using _trim = startIdleTrim(logging);
     const signal = await waitForShutdown();
     logging.system.info("Stopping on {signal}", { signal });
     await handle.close();
@@ -129,4 +131,20 @@ async function runRole<C extends { log: LogConfig }>(
   } finally {
     await logging.close();
   }
+}
+
+/**
+ * Returns the memory a burst of load leaves in the allocator to the OS once
+ * the role is quiet (see `memory_trim.ts`); says at debug level when it cannot.
+ */
+function startIdleTrim(logging: Logging): MemoryTrim {
+  const trim = startMemoryTrim({
+    onTrim: (freeBytes, ms) =>
+      logging.system.debug("Quiet: returned up to {mb} MB of free heap to the OS in {ms} ms", {
+        mb: Math.round(freeBytes / 1048576),
+        ms: Math.round(ms),
+      }),
+  });
+  if (trim.unavailable !== null) logging.system.debug(trim.unavailable);
+  return trim;
 }

@@ -12,6 +12,7 @@
  * | raw header list (`raw_headers.ts`) | server proxy | `req.headers` |
  * | libc through FFI (`libc.ts`) | TCP_NODELAY, janitor, agent socket shutdown | Nagle stays on; no janitor |
  * | TCP table (`tcp_table.ts`) | connection janitor | no janitor |
+ * | glibc `malloc_trim` (`memory_trim.ts`, checked there) | freed memory back to the OS when quiet | the allocator keeps it |
  *
  * The own WebSocket client (`ws_client.ts`) needs no internal: it runs on
  * `Deno.connect`/`Deno.connectTls` and `node:tls`.
