@@ -74,21 +74,27 @@ const AGENT = ["agent/", "cli/agent.ts"];
 const OTHERS = ["demo/", "cli/demo.ts", "cli/check.ts", "cli/password.ts"];
 
 /** Packages no role needs at start. */
-const ON_DEMAND = ["@peculiar/x509", "reflect-metadata", "@logtape/file", "@logtape/syslog"];
+const ON_DEMAND = [
+  "@peculiar/x509",
+  "reflect-metadata",
+  "@logtape/file",
+  "@logtape/syslog",
+  "jsonc-parser",
+];
 
 Deno.test("main.ts loads no role's module before the command word picks one", async () => {
   const loaded = staticClosure(await moduleGraph(), [MAIN]);
   assert.deepEqual(offending(loaded, [...SERVER, ...AGENT, ...OTHERS], ON_DEMAND), []);
 });
 
-Deno.test("the server role loads neither the agent's code nor x509 or @logtape/file at start", async () => {
+Deno.test("the server role loads neither the agent's code nor x509, @logtape/file or jsonc-parser at start", async () => {
   const graph = await moduleGraph();
   const loaded = staticClosure(graph, [MAIN, new URL("cli/server.ts", ROOT).href]);
   assert.ok(loaded.has(new URL("server/server.ts", ROOT).href), "the graph reaches server.ts");
   assert.deepEqual(offending(loaded, [...AGENT, ...OTHERS], ON_DEMAND), []);
 });
 
-Deno.test("the agent role loads neither the server's code nor x509 or @logtape/file at start", async () => {
+Deno.test("the agent role loads neither the server's code nor x509, @logtape/file or jsonc-parser at start", async () => {
   const graph = await moduleGraph();
   const loaded = staticClosure(graph, [MAIN, new URL("cli/agent.ts", ROOT).href]);
   assert.ok(loaded.has(new URL("agent/agent.ts", ROOT).href), "the graph reaches agent.ts");

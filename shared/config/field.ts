@@ -7,7 +7,7 @@
  * @module
  */
 
-import { getNodeValue, type Node } from "jsonc-parser";
+import { getNodeValue, type Node } from "./jsonc_parser.ts";
 import { isAbsolute, resolve } from "node:path";
 import { type HostPort, parseHostPort } from "../net/address.ts";
 import { CidrSet } from "../net/cidr.ts";

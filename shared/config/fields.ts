@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { Node } from "jsonc-parser";
+import type { Node } from "./jsonc_parser.ts";
 import type { CidrSet } from "../net/cidr.ts";
 import { type Bounds, describe, Field, type StringOptions } from "./field.ts";
 import type { ConfigError, ConfigErrorCode, JsoncDocument, KeyPath } from "./jsonc.ts";

@@ -12,7 +12,7 @@ import {
   type ParseError,
   parseTree,
   printParseErrorCode,
-} from "jsonc-parser";
+} from "./jsonc_parser.ts";
 import { basename } from "node:path";
 import { isHostname } from "../net/address.ts";
 
