@@ -5,7 +5,7 @@
  * run, the floor any Deno process serving HTTP sits at here.
  *
  * 1. Idle: the RSS of the floor, the server and the agent (registered, one
- *    request served) after `BENCH_MEM_SETTLE_S` seconds (default 5), from
+ *    request served) after `BENCH_MEM_SETTLE_S` seconds (default 15), from
  *    `/proc/PID/status`: `VmRSS`, split into `RssAnon` (private memory) and
  *    `RssFile` (pages of the deno binary and its caches, shared and
  *    reclaimable, but counted in RSS).
@@ -28,7 +28,7 @@ const MAIN = new URL("../main.ts", import.meta.url);
 const BACKEND = new URL("./http_backend.ts", import.meta.url);
 const ROOT = new URL("../", import.meta.url);
 const DOMAIN = "bench.test";
-const SETTLE_S = Number(Deno.env.get("BENCH_MEM_SETTLE_S") ?? 5);
+const SETTLE_S = Number(Deno.env.get("BENCH_MEM_SETTLE_S") ?? 15);
 const SOAK_S = Number(Deno.env.get("BENCH_MEM_SOAK_S") ?? 10);
 const QUIET_S = Number(Deno.env.get("BENCH_MEM_QUIET_S") ?? 30);
 /** What issue 9 asks of each role at idle. */

@@ -6,36 +6,62 @@ const MIB = 1024 * 1024;
 const LIMITS = { minFreeBytes: 4 * MIB, maxCpuShare: 0.05, minBusySeconds: 1 };
 const LINUX = Deno.build.os === "linux";
 
-/** This process's private resident memory (`RssAnon`), in bytes. */
-function rssAnon(): number {
-  const status = Deno.readTextFileSync("/proc/self/status");
-  return Number(status.match(/^RssAnon:\s+(\d+)/m)![1]) * 1024;
+const PAGE = 4096;
+
+/** Freed heap memory, kept from going back to the OS by small blocks allocated between it. */
+interface FreedHeap {
+  /** Bytes of the freed blocks' pages that are resident (`mincore`). */
+  resident(): number;
+  /** Frees the small blocks and closes libc. */
+  release(): void;
 }
 
 /**
  * Mallocs `total` bytes in 16 KiB blocks (below glibc's mmap threshold, so
- * from the heap), writes them, and frees them all but a small block malloc'd
- * last, which keeps glibc from giving the freed space back by itself.
- * Returns a function that frees that last block.
+ * from a heap), each followed by a small block, writes them, and frees the
+ * 16 KiB ones: with a live block after each, the freed space cannot merge
+ * into the heap's top, so glibc keeps it until trimmed. Their residency is
+ * read with `mincore`, which, unlike the process's RSS, other tests running in
+ * this process cannot change.
  */
-function churnHeap(total: number): () => void {
+function churnHeap(total: number): FreedHeap {
   const libc = openLibc(
     {
       malloc: { parameters: ["usize"], result: "pointer" },
       free: { parameters: ["pointer"], result: "void" },
+      mincore: { parameters: ["pointer", "usize", "buffer"], result: "i32" },
     } as const,
   );
   const blocks: Deno.PointerObject[] = [];
+  const pins: (Deno.PointerObject | null)[] = [];
   for (let n = 0; n < total; n += 16384) {
     const p = libc.symbols.malloc(16384n)!;
     new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, 16384)).fill(1);
     blocks.push(p);
+    pins.push(libc.symbols.malloc(64n));
   }
-  const pin = libc.symbols.malloc(64n);
+  // The whole pages inside each block (the blocks may lie in several heaps, with gaps between).
+  const ranges = blocks.map((p) => {
+    const address = Number(Deno.UnsafePointer.value(p));
+    const start = Math.ceil(address / PAGE) * PAGE;
+    return { start, length: Math.floor((address + 16384) / PAGE) * PAGE - start };
+  });
   for (const p of blocks) libc.symbols.free(p);
-  return () => {
-    libc.symbols.free(pin);
-    libc.close();
+  const pages = new Uint8Array(16384 / PAGE);
+  return {
+    resident() {
+      let bytes = 0;
+      for (const { start, length } of ranges) {
+        const at = Deno.UnsafePointer.create(BigInt(start));
+        assert.equal(libc.symbols.mincore(at, BigInt(length), pages), 0, "mincore failed");
+        for (let i = 0; i < length / PAGE; i++) bytes += (pages[i]! & 1) * PAGE;
+      }
+      return bytes;
+    },
+    release() {
+      for (const pin of pins) libc.symbols.free(pin);
+      libc.close();
+    },
   };
 }
 
@@ -72,15 +98,15 @@ Deno.test({
   ignore: !LINUX,
   fn() {
     const malloc = openMalloc();
-    const unpin = churnHeap(64 * MIB);
+    const heap = churnHeap(64 * MIB);
     try {
       assert.ok(malloc.freeBytes() >= 60 * MIB, `free ${malloc.freeBytes()}`);
-      const before = rssAnon();
+      assert.ok(heap.resident() >= 40 * MIB, `resident before: ${heap.resident()}`);
       malloc.trim();
-      const returned = before - rssAnon();
-      assert.ok(returned >= 32 * MIB, `returned only ${(returned / MIB).toFixed(1)} MiB`);
+      const left = heap.resident();
+      assert.ok(left <= 8 * MIB, `still resident: ${(left / MIB).toFixed(1)} MiB`);
     } finally {
-      unpin();
+      heap.release();
       malloc.close();
     }
   },
@@ -100,19 +126,20 @@ Deno.test({
       onTrim: (freeBytes) => trimmed.resolve(freeBytes),
     });
     const timeout = setTimeout(() => trimmed.reject(new Error("No trim within 10 s")), 10_000);
-    const unpin = churnHeap(32 * MIB);
+    const heap = churnHeap(32 * MIB);
     try {
-      const before = rssAnon();
       assert.equal(trim.unavailable, null);
+      assert.ok(heap.resident() >= 20 * MIB, `resident before: ${heap.resident()}`);
       assert.ok((await trimmed.promise) >= 30 * MIB);
-      const returned = before - rssAnon();
-      assert.ok(returned >= 16 * MIB, `returned only ${(returned / MIB).toFixed(1)} MiB`);
+      // This thread may have reused a little of the range since.
+      const left = heap.resident();
+      assert.ok(left <= 16 * MIB, `still resident: ${(left / MIB).toFixed(1)} MiB`);
       assert.ok(trim.trims >= 1);
     } finally {
       clearTimeout(timeout);
       trim.stop();
       trim.stop();
-      unpin();
+      heap.release();
     }
   },
 });
