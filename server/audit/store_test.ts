@@ -1,36 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { getLogger } from "@logtape/logtape";
-import { AUDIT_FILE, AuditStore, type AuditStoreOptions } from "./store.ts";
+import { AUDIT_FILE, AuditStore } from "./store.ts";
+import { storeOptions, withTempDir } from "../../tests/helpers/audit_store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 import { DAY } from "./retention.ts";
-
-/** Options for a store in `dataDir`; the flush timer is out of the way unless a test sets it. */
-export function storeOptions(
-  dataDir: string,
-  options: Partial<AuditStoreOptions> = {},
-): AuditStoreOptions {
-  return {
-    dataDir,
-    retentionDays: 0,
-    flushInterval: 60_000,
-    batchSize: 1000,
-    queueSize: 10_000,
-    log: getLogger(["burrow", "test", "audit"]),
-    ...options,
-  };
-}
-
-/** Runs `body` with a fresh temp folder, removed afterwards. */
-export async function withTempDir(body: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "burrow-audit-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("AuditStore makes its data folder, in WAL mode at the current schema", async () => {
   await withTempDir((dir) => {
