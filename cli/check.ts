@@ -9,6 +9,7 @@
 import { isAbsolute, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAgentConfig, parseAgentDomain } from "../agent/config.ts";
+import { dataDirProblem } from "../server/audit/config.ts";
 import { parseServerConfig, parseServerDomain, serverDomainParser } from "../server/config.ts";
 import { type DomainFileResult, readDomainFolder } from "../shared/config/domain_folder.ts";
 import { ObjectReader, readMode } from "../shared/config/fields.ts";
@@ -55,6 +56,14 @@ async function report(file: string, body: () => unknown, what = ""): Promise<boo
   }
 }
 
+/** A main file that parsed: its document, domains folder, domain parser and (server) data folder. */
+interface CheckedMain {
+  doc: JsoncDocument;
+  folder: string;
+  parse: DomainParser;
+  dataDir?: string;
+}
+
 /**
  * Parses the main file `file`; resolves to its domains folder and the parser
  * of its domain files, or null when it is invalid (the error is printed).
@@ -62,14 +71,19 @@ async function report(file: string, body: () => unknown, what = ""): Promise<boo
 async function checkMain(
   file: string,
   strict: boolean,
-): Promise<{ doc: JsoncDocument; folder: string; parse: DomainParser } | null> {
-  let result: { doc: JsoncDocument; folder: string; parse: DomainParser } | null = null;
+): Promise<CheckedMain | null> {
+  let result: CheckedMain | null = null;
   await report(file, async () => {
     const text = await readConfigText(file);
     const doc = JsoncDocument.parse(file, text);
     if (readMode(ObjectReader.root(doc)) === "server") {
       const config = parseServerConfig(file, text, { checkFiles: strict });
-      result = { doc, folder: config.domains, parse: serverDomainParser(config) };
+      result = {
+        doc,
+        folder: config.domains,
+        parse: serverDomainParser(config),
+        dataDir: config.dataDir,
+      };
     } else {
       const config = parseAgentConfig(file, text);
       const options = { checkFiles: strict };
@@ -109,6 +123,12 @@ async function checkTree(file: string, strict: boolean): Promise<boolean> {
   if (kind !== null) return await checkDomain(file, kind, strict);
   const main = await checkMain(file, strict);
   if (main === null) return false;
+  const dataProblem = main.dataDir === undefined ? null : dataDirProblem(main.dataDir);
+  if (dataProblem !== null) {
+    const detail = `folder ${JSON.stringify(main.dataDir)} ${dataProblem}`;
+    console.error(main.doc.errorAt(["dataDir"], detail, "io").message);
+    return false;
+  }
   let results: DomainFileResult<unknown>[];
   try {
     // The same reading of the folder as the server's and the agent's at start.

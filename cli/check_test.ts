@@ -126,6 +126,30 @@ Deno.test("burrow check reports a missing file, a missing domains folder and a b
   });
 });
 
+Deno.test("burrow check reports a dataDir that is a file or cannot be made", async () => {
+  const server = (dataDir: string) =>
+    `{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "selfSigned": true }],\n` +
+    `  "domains": "d", "dataDir": ${JSON.stringify(dataDir)} }`;
+  await withFiles({
+    "file.txt": "not a folder",
+    "d/.keep": "",
+    "a.jsonc": server("file.txt"),
+    "b.jsonc": server("file.txt/data"),
+    "c.jsonc": server("new/data"),
+  }, async (dir) => {
+    const run = await check(["a.jsonc", "b.jsonc", "c.jsonc"], dir);
+    assert.equal(run.code, 1);
+    const realDir = Deno.realPathSync(dir);
+    assert.deepEqual(run.stderr.trim().split("\n"), [
+      `a.jsonc:2:30: dataDir: folder "${realDir}/file.txt" exists and is not a folder`,
+      `b.jsonc:2:30: dataDir: folder "${realDir}/file.txt/data" cannot be made: ` +
+      `"${realDir}/file.txt" is not a folder`,
+    ]);
+    assert.match(run.stdout, /ok: c\.jsonc\n/, "a missing folder that can be made is fine");
+    assert.equal(await Deno.stat(`${dir}/new`).catch(() => null), null, "check makes nothing");
+  });
+});
+
 Deno.test("burrow check validates a domain file given on its own, as a server's or an agent's", async () => {
   await withFiles({
     "server.d/app.test.jsonc": '{ "active": true, "secret": "s3cret-s3cret" }',

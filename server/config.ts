@@ -29,6 +29,7 @@ import type {
 import { parseListener, parseSniRules } from "./config_listen.ts";
 import { parseTimeRange } from "./time_range.ts";
 import { AGENT_PATH } from "../shared/protocol.ts";
+import { DEFAULT_DATA_DIR, parseAuditConfig } from "./audit/config.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -147,6 +148,8 @@ export function parseServerConfig(
     transactionId: r.bool("transactionId", true),
     limits: parseLimits(r.object("limits")),
     log: parseLogConfig(r.object("log"), { baseDir, server: true }),
+    dataDir: resolve(baseDir, r.string("dataDir", { default: DEFAULT_DATA_DIR, nonEmpty: true })),
+    audit: parseAuditConfig(r.object("audit")),
   };
   r.finish();
   return config;

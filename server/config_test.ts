@@ -46,6 +46,14 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       },
     },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
+    dataDir: "/etc/burrow/data",
+    audit: {
+      retentionDays: 90,
+      flushInterval: 500,
+      batchSize: 200,
+      queueSize: 10_000,
+      sessionGrace: 60_000,
+    },
   });
 });
 

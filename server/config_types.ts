@@ -8,6 +8,7 @@
 
 import type { CidrSet } from "../shared/net/cidr.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
+import type { AuditConfig } from "./audit/config.ts";
 
 /** A certificate and key, as PEM file paths. */
 export interface CertificatePair {
@@ -110,6 +111,10 @@ export interface ServerConfig {
   limits: ServerLimits;
   /** Logging. */
   log: LogConfig;
+  /** Folder of the server's own data (the audit database), absolute. Default `data` beside the file. */
+  dataDir: string;
+  /** Audit database writing, retention and session grace. */
+  audit: AuditConfig;
 }
 
 /** One basic-auth credential; `password` is plain or a `$6$` hash. */
