@@ -7,10 +7,12 @@
  *   once (the ids are chosen in memory), the {@link WriteQueue} writes a
  *   batch per transaction `flushInterval` ms later, or as soon as
  *   `batchSize` records wait. A full queue drops and counts, logged once.
- * - Measured (bench/audit_bench.ts, 2-core VM shared with other jobs): a
- *   transaction of 200 inserts costs about 1 ms of the event loop, 5 µs a
- *   row; a single-row transaction about 0.1 ms. So batches of 200 at
- *   most, and the wait before a batch, bound what one flush holds the loop.
+ * - Measured (`bench/audit_bench.ts`, 2-core VM loaded by other jobs, load
+ *   average 6.4): enqueueing costs the caller about 1.4 µs a record; a
+ *   transaction of 200 records holds the event loop about 0.64 ms (3.2 µs a
+ *   record, 0.09× the per-record cost of one-record transactions, 37 µs),
+ *   one of 1,000 about 4.5 ms. Hence batches of 200 by default: no flush
+ *   holds the loop for more than about a millisecond.
  * - WAL journal, `synchronous = NORMAL`: a transaction committed is in the
  *   WAL file before `COMMIT` returns, so it survives the process being
  *   killed (checked with SIGKILL); a power cut may lose the last

@@ -1,0 +1,87 @@
+/**
+ * Sessions and audit, embedded: what the server records of agent sessions,
+ * channels and authentication refusals, in SQLite (`node:sqlite`) under its
+ * `dataDir`, and the listings the admin API serves. {@link openAudit} is the
+ * one call the server makes at start; the returned {@link Audit} is closed
+ * at shutdown, after the agent registry (so the sessions still connected end
+ * with "server stopped").
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { Clock } from "../../shared/time/clock.ts";
+import type { AuditConfig } from "./config.ts";
+import { AuditStore } from "./store.ts";
+import { SessionTracker } from "./session_tracker.ts";
+
+export {
+  AUDIT,
+  type AuditConfig,
+  dataDirProblem,
+  DEFAULT_DATA_DIR,
+  parseAuditConfig,
+} from "./config.ts";
+export { AUDIT_FILE, AuditStore, AuditStoreError, type AuditStoreOptions } from "./store.ts";
+export type * from "./query.ts";
+export type * from "./records.ts";
+export {
+  type AgentConnectionInfo,
+  type SessionLease,
+  SessionTracker,
+  type TrackedSession,
+} from "./session_tracker.ts";
+
+/** The audit store and the session tracker writing to it. */
+export interface Audit {
+  /** The store: records, listings (`store.query`), counters. */
+  store: AuditStore;
+  /** Agent sessions with their grace period (`audit.sessionGrace`). */
+  sessions: SessionTracker;
+  /** Ends the sessions still held ("server stopped"), writes what is queued, closes the file. */
+  close(): void;
+}
+
+/**
+ * Opens the audit database of a server configured by `config` (its
+ * `dataDir` and `audit` keys).
+ *
+ * @throws {AuditStoreError} when the file is in use, cannot be made, or is from a newer Burrow.
+ * @example
+ * ```ts ignore
+ * const audit = openAudit(config, log);
+ * const lease = audit.sessions.connected("db1", { remote: "192.0.2.7:50123" });
+ * audit.sessions.disconnected(lease, "connection lost");
+ * audit.close();
+ * ```
+ */
+export function openAudit(
+  config: { dataDir: string; audit: AuditConfig },
+  log: Logger,
+  clock?: Clock,
+): Audit {
+  const store = AuditStore.open({
+    dataDir: config.dataDir,
+    retentionDays: config.audit.retentionDays,
+    flushInterval: config.audit.flushInterval,
+    batchSize: config.audit.batchSize,
+    queueSize: config.audit.queueSize,
+    log,
+    ...(clock && { now: () => clock.now() }),
+  });
+  const sessions = new SessionTracker(store, {
+    grace: config.audit.sessionGrace,
+    ...(clock && { clock }),
+  });
+  return {
+    store,
+    sessions,
+    close() {
+      try {
+        sessions.close();
+      } finally {
+        store.close();
+      }
+    },
+  };
+}
