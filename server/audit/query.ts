@@ -79,15 +79,23 @@ export interface RefusalFilter extends Paging {
 
 /** An agent session. */
 export interface SessionRow {
+  /** Session id (grows with time). */
   id: number;
+  /** Agent name. */
   agent: string;
+  /** Remote address of its latest connection. */
   remote: string;
+  /** Burrow version the agent reported. */
   version: string;
+  /** Operating system the agent reported. */
   os: string;
+  /** Host name the agent reported. */
   host: string;
+  /** When it started, ms since the epoch. */
   connectedAt: number;
   /** Null while the session is open (connected, or inside its grace period). */
   disconnectedAt: number | null;
+  /** Why it ended; null while open. */
   reason: string | null;
   /** Connections after the first that continued this session. */
   reconnects: number;
@@ -95,35 +103,55 @@ export interface SessionRow {
 
 /** A channel. */
 export interface ChannelRow {
+  /** Channel id (grows with time). */
   id: number;
+  /** The agent session it ran in, when known. */
   sessionId: number | null;
+  /** Operator name; `""` for a published port. */
   operator: string;
+  /** Agent name. */
   agent: string;
+  /** Channel kind (`forward`, `udp`, `socks`, …). */
   kind: string;
+  /** Target as asked for. */
   target: string;
+  /** Address the operator or client came from. */
   source: string;
+  /** When it opened, ms since the epoch. */
   openedAt: number;
+  /** When it closed; null while it runs. */
   closedAt: number | null;
+  /** Bytes from the operator side to the target. */
   bytesUp: number;
+  /** Bytes from the target to the operator side. */
   bytesDown: number;
   /** `"open"` while it runs. */
   result: ChannelResult | "open";
+  /** The line the operator saw (refusal or error), else empty. */
   detail: string;
 }
 
 /** An auth refusal (or `count` folded into one rate-limit window). */
 export interface RefusalRow {
+  /** Refusal id (grows with time). */
   id: number;
+  /** When, ms since the epoch. */
   at: number;
+  /** Who was being authenticated (`agent`, `operator`, `basic-auth`, …). */
   kind: string;
+  /** Identity claimed; empty when none. */
   identity: string;
+  /** Source address. */
   source: string;
+  /** The real reason (the peer got the stealth answer). */
   reason: string;
+  /** Refusals this row stands for (one per rate-limit window). */
   count: number;
 }
 
 /** An agent as its sessions describe it. */
 export interface AgentSummary {
+  /** Agent name. */
   agent: string;
   /** Sessions recorded (within retention). */
   sessions: number;

@@ -17,6 +17,7 @@ import type { DatabaseSync } from "node:sqlite";
 
 /** A file this code cannot use: newer schema, or a migration that failed. */
 export class SchemaError extends Error {
+  /** Always `"SchemaError"`. */
   override name = "SchemaError";
   /** `"too-new"` for a file from a newer Burrow, `"migration"` for a failed step. */
   readonly code: "too-new" | "migration";

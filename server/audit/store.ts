@@ -48,6 +48,7 @@ export const AUDIT_FILE = "burrow.db";
 
 /** A store that cannot open: file in use, unreadable, or from a newer Burrow. */
 export class AuditStoreError extends Error {
+  /** Always `"AuditStoreError"`. */
   override name = "AuditStoreError";
   /** `"in-use"` when another process holds the file, `"open"` for any other failure. */
   readonly code: "in-use" | "open";
