@@ -11,8 +11,9 @@
  *   average 6.4): enqueueing costs the caller about 1.4 µs a record; a
  *   transaction of 200 records holds the event loop about 0.64 ms (3.2 µs a
  *   record, 0.09× the per-record cost of one-record transactions, 37 µs),
- *   one of 1,000 about 4.5 ms. Hence batches of 200 by default: no flush
- *   holds the loop for more than about a millisecond.
+ *   one of 1,000 2.6–4.5 ms; a retention sweep of 3 × 1,000 rows 2.5 ms.
+ *   Hence batches of 200 by default: no flush holds the loop for more than
+ *   about a millisecond. Figures in `docs/benchmarks.md`.
  * - WAL journal, `synchronous = NORMAL`: a transaction committed is in the
  *   WAL file before `COMMIT` returns, so it survives the process being
  *   killed (checked with SIGKILL); a power cut may lose the last
