@@ -173,11 +173,12 @@ export class AuditStore {
           : log.warn("Audit queue drained: {dropped} record(s) were dropped", {
             dropped: e.dropped,
           }),
-      onError: (error, lost) =>
-        log.error("Audit write failed, {lost} record(s) lost: {error}", {
-          lost,
-          error: (error as Error).message,
-        }),
+      onFailures: (e) =>
+        e.phase === "start"
+          ? log.error("Audit writes fail, records are lost until they work again: {error}", {
+            error: (e.error as Error).message,
+          })
+          : log.warn("Audit writes work again: {lost} record(s) were lost", { lost: e.lost }),
     });
     this.#query = new AuditQuery(db);
     if (options.retentionDays > 0) this.#armSweep(options.sweepInterval ?? 60 * 60 * 1000);

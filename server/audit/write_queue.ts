@@ -33,8 +33,14 @@ export interface WriteQueueOptions<T> {
   write(batch: T[]): void;
   /** Called once when the queue starts dropping, and once with the total when it drained. */
   onDrops?(event: { phase: "start"; capacity: number } | { phase: "end"; dropped: number }): void;
-  /** Called when a batch failed (its items are lost). */
-  onError?(error: unknown, lost: number): void;
+  /**
+   * Called once when writes start failing (with the first error), and once
+   * when a write succeeds again (with the items lost meanwhile): a disk that
+   * stays full logs two lines, not one per batch.
+   */
+  onFailures?(
+    event: { phase: "start"; error: unknown } | { phase: "end"; lost: number },
+  ): void;
 }
 
 /**
@@ -59,6 +65,7 @@ export class WriteQueue<T> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerSoon = false;
   #dropping = 0;
+  #failing = 0;
   #closed = false;
   readonly #stats: Omit<WriteQueueStats, "queued"> = {
     written: 0,
@@ -142,11 +149,16 @@ export class WriteQueue<T> {
       this.#options.write(batch);
     } catch (e) {
       this.#stats.failed += batch.length;
-      this.#options.onError?.(e, batch.length);
+      if (this.#failing === 0) this.#options.onFailures?.({ phase: "start", error: e });
+      this.#failing += batch.length;
       return 0;
     }
     this.#stats.written += batch.length;
     this.#stats.batches++;
+    if (this.#failing > 0) {
+      this.#options.onFailures?.({ phase: "end", lost: this.#failing });
+      this.#failing = 0;
+    }
     if (this.#items.length === 0 && this.#dropping > 0) {
       this.#options.onDrops?.({ phase: "end", dropped: this.#dropping });
       this.#dropping = 0;

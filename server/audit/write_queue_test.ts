@@ -64,8 +64,8 @@ Deno.test("WriteQueue drops when full, counts every drop and reports once per ep
   assert.equal(queue.stats.dropped, 1001);
 });
 
-Deno.test("WriteQueue counts a failed batch as lost and goes on", () => {
-  const errors: [unknown, number][] = [];
+Deno.test("WriteQueue counts failed batches as lost, reports once per episode, and goes on", () => {
+  const events: unknown[] = [];
   let fail = true;
   const ok: number[][] = [];
   const queue = new WriteQueue<number>({
@@ -76,18 +76,19 @@ Deno.test("WriteQueue counts a failed batch as lost and goes on", () => {
       if (fail) throw new Error("disk full");
       ok.push(batch);
     },
-    onError: (e, lost) => errors.push([e, lost]),
+    onFailures: (e) => events.push(e.phase === "start" ? (e.error as Error).message : e),
   });
   queue.push(1);
   queue.push(2);
   queue.push(3);
   assert.equal(queue.flush(), 0);
-  assert.equal(errors.length, 2);
+  assert.deepEqual(events, ["disk full"], "two failed batches, one report");
   assert.equal(queue.stats.failed, 3);
   fail = false;
   queue.push(4);
   queue.close();
   assert.deepEqual(ok, [[4]]);
+  assert.deepEqual(events, ["disk full", { phase: "end", lost: 3 }]);
   assert.deepEqual(queue.stats, { queued: 0, written: 1, dropped: 0, failed: 3, batches: 1 });
 });
 
