@@ -103,7 +103,7 @@ export class WriteQueue<T> {
     return true;
   }
 
-  /** Writes every queued item now, batch by batch; resolves to the number written. */
+  /** Writes every queued item now, batch by batch; returns the number written. */
   flush(): number {
     let n = 0;
     while (this.#items.length > 0) n += this.#writeBatch();
@@ -137,11 +137,11 @@ export class WriteQueue<T> {
     this.#timerSoon = false;
     this.#writeBatch();
     // One batch per macrotask: a full batch left is written after the event loop had a turn;
-    // a partial one waits an interval (an item waits at most two intervals).
+    // a partial one waits for the next interval.
     if (this.#items.length > 0) this.#schedule();
   }
 
-  /** Writes one batch; resolves to the number written (0 when it failed). */
+  /** Writes one batch; returns the number written (0 when it failed). */
   #writeBatch(): number {
     const batch = this.#items.splice(0, this.#options.batchSize);
     if (batch.length === 0) return 0;
