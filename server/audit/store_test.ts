@@ -128,6 +128,19 @@ Deno.test("AuditStore refuses a file from a newer Burrow", async () => {
   });
 });
 
+Deno.test("AuditStore refuses a file that is not a database, and leaves it alone", async () => {
+  await withTempDir(async (dir) => {
+    const file = join(dir, AUDIT_FILE);
+    await Deno.writeTextFile(file, "not sqlite ".repeat(500));
+    assert.throws(() => AuditStore.open(storeOptions(dir)), {
+      name: "AuditStoreError",
+      code: "open",
+      message: /Cannot open the audit database .*burrow\.db: file is not a database/,
+    });
+    assert.equal(await Deno.readTextFile(file), "not sqlite ".repeat(500));
+  });
+});
+
 Deno.test("AuditStore retention deletes old finished rows, a bounded number per sweep", async () => {
   await withTempDir((dir) => {
     const now = 100 * DAY;
