@@ -24,6 +24,13 @@ export {
 } from "./config.ts";
 export { AUDIT_FILE, AuditStore, AuditStoreError, type AuditStoreOptions } from "./store.ts";
 export type * from "./query.ts";
+export {
+  agentFilter,
+  channelFilter,
+  QueryParamError,
+  refusalFilter,
+  sessionFilter,
+} from "./query_params.ts";
 export type { SweepResult } from "./retention.ts";
 export type { WriteQueueStats } from "./write_queue.ts";
 export type { Clock } from "../../shared/time/clock.ts";

@@ -77,6 +77,16 @@ export interface RefusalFilter extends Paging {
   source?: string;
 }
 
+/** Filters of {@link AuditQuery.agents}. */
+export interface AgentFilter {
+  /** Agents per page, 1 to {@link MAX_PAGE}. Default {@link DEFAULT_PAGE}. */
+  limit?: number;
+  /** Only agents named after this one: the `next` of the previous page. */
+  after?: string;
+  /** Only agents whose latest session is open (true) or ended (false). */
+  open?: boolean;
+}
+
 /** An agent session. */
 export interface SessionRow {
   /** Session id (grows with time). */
@@ -277,10 +287,7 @@ export class AuditQuery {
    *
    * @throws {RangeError} for a `limit` out of range.
    */
-  agents(filter: { limit?: number; after?: string; open?: boolean } = {}): Page<
-    AgentSummary,
-    string
-  > {
+  agents(filter: AgentFilter = {}): Page<AgentSummary, string> {
     const limit = pageSize(filter.limit);
     const w = new Where();
     w.maybe(filter.after, "agent > ?");
