@@ -35,6 +35,7 @@ export type { SweepResult } from "./retention.ts";
 export type { WriteQueueStats } from "./write_queue.ts";
 export type { Clock } from "../../shared/time/clock.ts";
 export type * from "./records.ts";
+export { RefusalFolder, type RefusalFolderOptions } from "./refusal_folder.ts";
 export {
   type AgentConnectionInfo,
   type SessionLease,
