@@ -14,6 +14,7 @@ import type { Clock } from "../../shared/time/clock.ts";
 import type { AuditConfig } from "./config.ts";
 import { AuditStore } from "./store.ts";
 import { SessionTracker } from "./session_tracker.ts";
+import { RefusalFolder } from "./refusal_folder.ts";
 
 export {
   AUDIT,
@@ -43,19 +44,24 @@ export {
   type TrackedSession,
 } from "./session_tracker.ts";
 
-/** The audit store and the session tracker writing to it. */
+/** The audit store and what writes to it. */
 export interface Audit {
   /** The store: records, listings (`store.query`), counters. */
   store: AuditStore;
   /** Agent sessions with their grace period (`audit.sessionGrace`). */
   sessions: SessionTracker;
-  /** Ends the sessions still held ("server stopped"), writes what is queued, closes the file. */
+  /** Auth refusals, folded per `limits.authFailures.window` (one row per key, plus a count). */
+  refusals: RefusalFolder;
+  /**
+   * Ends the sessions still held ("server stopped"), writes the refusal
+   * counts and what is queued, closes the file. Idempotent.
+   */
   close(): void;
 }
 
 /**
  * Opens the audit database of a server configured by `config` (its
- * `dataDir` and `audit` keys).
+ * `dataDir` and `audit` keys; refusals fold over `limits.authFailures.window`).
  *
  * @throws {AuditStoreError} when the file is in use, cannot be made, or is from a newer Burrow.
  * @example
@@ -67,7 +73,7 @@ export interface Audit {
  * ```
  */
 export function openAudit(
-  config: { dataDir: string; audit: AuditConfig },
+  config: { dataDir: string; audit: AuditConfig; limits: { authFailures: { window: number } } },
   log: Logger,
   clock?: Clock,
 ): Audit {
@@ -84,12 +90,18 @@ export function openAudit(
     grace: config.audit.sessionGrace,
     ...(clock && { clock }),
   });
+  const refusals = new RefusalFolder(store, {
+    window: config.limits.authFailures.window,
+    ...(clock && { clock }),
+  });
   return {
     store,
     sessions,
+    refusals,
     close() {
       try {
         sessions.close();
+        refusals.close();
       } finally {
         store.close();
       }

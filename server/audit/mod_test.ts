@@ -6,7 +6,7 @@ import { openAudit } from "./mod.ts";
 import { FakeClock } from "../../tests/helpers/fake_clock.ts";
 import { withTempDir } from "../../tests/helpers/audit_store.ts";
 
-Deno.test("openAudit uses the config's dataDir and grace; close ends held sessions", async () => {
+Deno.test("openAudit uses the config's dataDir and grace; close ends held sessions and writes refusal counts", async () => {
   await withTempDir((dir) => {
     const config = parseServerConfig(
       join(dir, "server.jsonc"),
@@ -18,6 +18,9 @@ Deno.test("openAudit uses the config's dataDir and grace; close ends held sessio
     const audit = openAudit(config, log, clock);
     const gone = audit.sessions.connected("gone", { remote: "a:1" });
     audit.sessions.connected("stays", { remote: "b:1" });
+    for (let i = 0; i < 3; i++) {
+      audit.refusals.refused({ kind: "agent", identity: "x", source: "c", reason: "wrong secret" });
+    }
     clock.advance(1_000);
     audit.sessions.disconnected(gone, "connection lost");
     clock.advance(9_999);
@@ -31,6 +34,8 @@ Deno.test("openAudit uses the config's dataDir and grace; close ends held sessio
     try {
       const rows = again.store.query.sessions().items.map((s) => [s.agent, s.reason]);
       assert.deepEqual(rows, [["stays", "server stopped"], ["gone", "connection lost"]]);
+      const counts = again.store.query.refusals().items.map((r) => r.count);
+      assert.deepEqual(counts, [2, 1], "the folded repeats are written at close");
       assert.ok(Deno.statSync(join(dir, "data", "burrow.db")).isFile, "data/ beside the file");
     } finally {
       again.close();
