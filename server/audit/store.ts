@@ -112,7 +112,12 @@ function openDatabase(path: string, now: number): DatabaseSync {
     db.exec("PRAGMA synchronous = NORMAL");
     migrate(db);
     db.exec("BEGIN IMMEDIATE"); // takes the write lock, held until close (exclusive mode)
-    const last = lastRecorded(db) ?? now;
+    // Only a run that did not end its rows leaves any open (the indexes find them without a scan).
+    const open = db.prepare(
+      `SELECT EXISTS (SELECT 1 FROM agent_sessions WHERE disconnected_at IS NULL)
+           OR EXISTS (SELECT 1 FROM channels WHERE closed_at IS NULL) AS open`,
+    ).get() as { open: number };
+    const last = open.open === 0 ? now : lastRecorded(db) ?? now;
     db.prepare(
       `UPDATE agent_sessions SET disconnected_at = max(connected_at, ?),
          reason = 'server stopped without closing the session' WHERE disconnected_at IS NULL`,
