@@ -87,8 +87,13 @@ export async function startAgent(
   config: AgentConfig,
   options: StartAgentOptions,
 ): Promise<AgentHandle> {
+  const { reconnect } = config;
   const tuning: AgentTuning = {
     ...DEFAULT_TUNING,
+    backoffFastMax: reconnect.fastMax,
+    backoffFastFor: reconnect.fastFor,
+    backoffMax: reconnect.max,
+    dialTimeout: reconnect.dialTimeout,
     downFor: DOWN_FOR_MS,
     watchDebounce: 100,
     ...options.tuning,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Backoff, sleep } from "./backoff.ts";
+import { Backoff, RETRY_AFTER_MAX_MS, retryAfterDelay, sleep } from "./backoff.ts";
 
 Deno.test("Backoff doubles its ceiling from min up to max, with full jitter below it", () => {
   const top = new Backoff({ min: 500, max: 30_000, random: () => 0.999999 });
@@ -30,4 +30,31 @@ Deno.test("sleep() resolves true after the delay and false at once when aborted"
   stop.abort();
   assert.equal(await slept, false, "no 60 s timer left behind (the sanitizer checks)");
   assert.equal(await sleep(60_000, stop.signal), false, "already aborted");
+});
+
+Deno.test("Backoff holds fastMax for fastFor ms of failures, then doubles from there to max", () => {
+  let now = 0;
+  const backoff = new Backoff({
+    min: 250,
+    max: 30_000,
+    fastMax: 1000,
+    fastFor: 60_000,
+    random: () => 0.999999,
+    now: () => now,
+  });
+  const ceilings: number[] = [];
+  // One failure a second for a minute and a half.
+  for (; now < 90_000; now += 1000) ceilings.push(backoff.next() + 1);
+  assert.deepEqual(ceilings.slice(0, 4), [250, 500, 1000, 1000]);
+  assert.ok(ceilings.slice(0, 60).every((c) => c <= 1000), "a minute within 1 s");
+  assert.deepEqual(ceilings.slice(60, 66), [2000, 4000, 8000, 16000, 30000, 30000]);
+  backoff.reset();
+  assert.equal(backoff.next() + 1, 250, "a reset starts a new fast phase");
+});
+
+Deno.test("retryAfterDelay() honours Retry-After, spread by up to a quarter, capped", () => {
+  assert.equal(retryAfterDelay(10_000, () => 0), 10_000);
+  assert.equal(retryAfterDelay(10_000, () => 0.999999), 12_499);
+  assert.equal(retryAfterDelay(86_400_000, () => 0), RETRY_AFTER_MAX_MS);
+  assert.equal(retryAfterDelay(-5, () => 0), 0);
 });

@@ -13,12 +13,20 @@ import { type Field, type LoadOptions, ObjectReader, readMode } from "../shared/
 import { domainNameOfFile, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { parseLogConfig } from "../shared/log/config.ts";
 import { AGENT_PATH } from "../shared/protocol.ts";
-import type { AgentConfig, AgentDomain, BaseParts, Target, TargetUrl } from "./config_types.ts";
+import type {
+  AgentConfig,
+  AgentDomain,
+  BaseParts,
+  ReconnectConfig,
+  Target,
+  TargetUrl,
+} from "./config_types.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
 
 /** Defaults and bounds of the agent's timeouts, in ms. */
 export const TIMEOUTS = {
@@ -26,6 +34,33 @@ export const TIMEOUTS = {
   readTimeout: { default: 60 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
   idleTimeout: { default: 60 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
 } as const;
+
+/**
+ * Defaults and bounds of `reconnect`, in ms: redials stay within `fastMax`
+ * for the first `fastFor` of an outage, then back off to `max`; a dial
+ * (TCP, TLS, upgrade) is given up after `dialTimeout`.
+ */
+export const RECONNECT = {
+  fastMax: { default: 1 * SECOND, min: 100, max: 1 * MINUTE },
+  fastFor: { default: 1 * MINUTE, min: 0, max: 1 * HOUR },
+  max: { default: 30 * SECOND, min: 1 * SECOND, max: 1 * HOUR },
+  dialTimeout: { default: 10 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
+} as const;
+
+/** The `reconnect` section. */
+function parseReconnect(r: ObjectReader): ReconnectConfig {
+  const reconnect: ReconnectConfig = {
+    fastMax: r.duration("fastMax", RECONNECT.fastMax),
+    fastFor: r.duration("fastFor", RECONNECT.fastFor),
+    max: r.duration("max", RECONNECT.max),
+    dialTimeout: r.duration("dialTimeout", RECONNECT.dialTimeout),
+  };
+  if (reconnect.fastMax > reconnect.max) {
+    throw r.error("fastMax", "must not be larger than max");
+  }
+  r.finish();
+  return reconnect;
+}
 
 /** URL path on the server unless `service` says otherwise. */
 export const DEFAULT_SERVICE = AGENT_PATH;
@@ -57,6 +92,7 @@ export function parseAgentConfig(file: string, text: string): AgentConfig {
     connectTimeout: r.duration("connectTimeout", TIMEOUTS.connectTimeout),
     readTimeout: r.duration("readTimeout", TIMEOUTS.readTimeout),
     idleTimeout: r.duration("idleTimeout", TIMEOUTS.idleTimeout),
+    reconnect: parseReconnect(r.object("reconnect")),
     log: parseLogConfig(r.object("log"), { baseDir, server: false }),
   };
   r.finish();

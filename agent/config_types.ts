@@ -20,8 +20,22 @@ export interface AgentConfig {
   readTimeout: number;
   /** Longest a proxied body may stall. Default 60 s. */
   idleTimeout: number;
+  /** Pacing of redials to the servers. */
+  reconnect: ReconnectConfig;
   /** Logging. */
   log: LogConfig;
+}
+
+/** How the agent redials a server it lost (ms). */
+export interface ReconnectConfig {
+  /** Largest delay between redials during the first `fastFor` of an outage. Default 1 s. */
+  fastMax: number;
+  /** How long redials stay within `fastMax`. Default 60 s. */
+  fastFor: number;
+  /** Largest delay between redials afterwards (with jitter). Default 30 s. */
+  max: number;
+  /** Longest a dial (TCP, TLS, WebSocket upgrade) may take. Default 10 s. */
+  dialTimeout: number;
 }
 
 /** What requests read from a backend's base URL, read once when the file is parsed (each `URL` getter builds a new string). */

@@ -9,7 +9,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import type { AgentDomain } from "./config_types.ts";
-import { Backoff, sleep } from "./backoff.ts";
+import { Backoff, retryAfterDelay, sleep } from "./backoff.ts";
 import { MAX_HTTP_HEAD } from "./http.ts";
 import { type AgentIdentity, DomainRegistration } from "./registration.ts";
 import { Session } from "../shared/mux/mod.ts";
@@ -30,21 +30,37 @@ export interface ConnectionTuning {
   backoffMin: number;
   /** Largest reconnect delay. */
   backoffMax: number;
+  /** Largest reconnect delay while the outage is younger than `backoffFastFor`. */
+  backoffFastMax: number;
+  /** How long after a disconnect reconnects stay within `backoffFastMax`. */
+  backoffFastFor: number;
   /** A connection or registration that lasted this long starts the backoff over. */
   backoffReset: number;
   /** Longest a dial (TCP, TLS, upgrade) may take. */
   dialTimeout: number;
+  /** A dial not finished after this long gets a second one beside it; the first up wins. */
+  dialHedge: number;
 }
 
-/** Production timing: keepalive 15 s / 15 s, backoff 0.5–30 s, reset after 30 s up. */
+/**
+ * Production timing: keepalive 15 s / 15 s; reconnects within 0.25–1 s for
+ * the first minute of an outage, then backing off to 30 s; reset after 30 s
+ * up; dials given up after 10 s, a second one started after 2 s.
+ */
 export const DEFAULT_TUNING: Readonly<ConnectionTuning> = {
   keepAliveInterval: 15_000,
   pingTimeout: 15_000,
-  backoffMin: 500,
+  backoffMin: 250,
   backoffMax: 30_000,
+  backoffFastMax: 1_000,
+  backoffFastFor: 60_000,
   backoffReset: 30_000,
   dialTimeout: 10_000,
+  dialHedge: 2_000,
 };
+
+/** A session the server ended with GoAway after at least this long is redialled at once. */
+const GOAWAY_REDIAL_AFTER_MS = 1000;
 
 export type { AgentIdentity } from "./registration.ts";
 
@@ -185,15 +201,24 @@ export class Connection {
 
   async #loop(): Promise<void> {
     const { tuning } = this.#options;
-    const backoff = new Backoff({ min: tuning.backoffMin, max: tuning.backoffMax });
+    const backoff = new Backoff({
+      min: tuning.backoffMin,
+      max: tuning.backoffMax,
+      fastMax: Math.min(Math.max(tuning.backoffFastMax, tuning.backoffMin), tuning.backoffMax),
+      fastFor: tuning.backoffFastFor,
+    });
     const closing = this.#closing.signal;
     while (!closing.aborted) {
       let dialed: DialedWebSocket;
       try {
-        dialed = await this.#dial();
+        dialed = await this.#dialHedged();
       } catch (e) {
         if (closing.aborted) break;
-        const delay = backoff.next();
+        let delay = backoff.next();
+        // An overloaded server says when to come back (503 + Retry-After): never sooner.
+        if (e instanceof DialError && e.retryAfter !== undefined) {
+          delay = Math.max(delay, retryAfterDelay(e.retryAfter));
+        }
         const error = describeDialError(e, this.#options.url);
         this.#failAll(error);
         // The first failure and every new one are warnings; the same one again is noise.
@@ -206,14 +231,56 @@ export class Connection {
         continue;
       }
       const up = performance.now();
-      const reason = await this.#serve(dialed);
+      const { reason, goAway } = await this.#serve(dialed);
       if (closing.aborted) break;
-      if (performance.now() - up >= tuning.backoffReset) backoff.reset();
-      const delay = backoff.next();
+      const lasted = performance.now() - up;
+      if (lasted >= tuning.backoffReset) backoff.reset();
+      // A server going away on purpose (restart, deploy) said so: redial now, and keep the
+      // backoff for the failures that may follow while it is down.
+      const delay = goAway && lasted >= GOAWAY_REDIAL_AFTER_MS ? 0 : backoff.next();
       this.#failAll(`Disconnected: ${reason}`);
       this.#log.warn("Disconnected: {reason}; reconnecting in {delay} ms", { reason, delay });
       if (!await sleep(delay, closing)) break;
     }
+  }
+
+  /**
+   * Dials; when the dial has not finished after `dialHedge` ms (a lost SYN,
+   * a server that accepted and went silent), a second one starts beside it
+   * so a stuck dial does not hold up the next try. The first to succeed
+   * wins and the other is closed; both failing rejects with the later error.
+   */
+  async #dialHedged(): Promise<DialedWebSocket> {
+    const first = this.#dial();
+    const hedge = Promise.withResolvers<"hedge">();
+    const timer = setTimeout(() => hedge.resolve("hedge"), this.#options.tuning.dialHedge);
+    try {
+      const early = await Promise.race([first.then((d) => ({ d })), hedge.promise]);
+      if (early !== "hedge") return early.d;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#closing.signal.aborted) return await first;
+    this.#log.debug("Dial to {url} still pending: dialling again beside it", {
+      url: this.#options.url,
+    });
+    const second = this.#dial();
+    const winner = await Promise.any([first, second]).catch((e: AggregateError) => {
+      throw e.errors[e.errors.length - 1];
+    });
+    for (const p of [first, second]) {
+      p.then((d) => {
+        if (d !== winner) this.#linger(d);
+      }, () => {});
+    }
+    return winner;
+  }
+
+  /** Closes a socket and keeps track of it until its close handshake ends. */
+  #linger(dialed: DialedWebSocket): void {
+    dialed.close();
+    this.#lingering.add(dialed.closed);
+    dialed.closed.finally(() => this.#lingering.delete(dialed.closed));
   }
 
   async #dial(): Promise<DialedWebSocket> {
@@ -247,8 +314,8 @@ export class Connection {
     return dialed;
   }
 
-  /** Runs one session until it ends; resolves with the reason it ended. */
-  async #serve(dialed: DialedWebSocket): Promise<string> {
+  /** Runs one session until it ends; resolves with the reason it ended, and whether by GoAway. */
+  async #serve(dialed: DialedWebSocket): Promise<{ reason: string; goAway: boolean }> {
     const { tuning, handlers } = this.#options;
     const session = new Session(dialed.conn, {
       client: true,
@@ -273,13 +340,14 @@ export class Connection {
     down.abort();
     this.#session = null;
     this.#sessionDown = null;
-    dialed.close();
-    // A socket to a peer that went silent never finishes its close handshake: wait a
-    // little, then redial anyway and let it die on its own.
-    this.#lingering.add(dialed.closed);
-    dialed.closed.finally(() => this.#lingering.delete(dialed.closed));
-    await settleWithin([dialed.closed], SOCKET_CLOSE_WAIT_MS);
-    return session.closeReason?.message ?? "the session was closed";
+    // The redial does not wait for the old socket's close handshake: a peer that went
+    // silent never finishes it, and a server that went away needs no answer.
+    this.#linger(dialed);
+    // No reason on a session this side did not close: the server sent GoAway, then ended it.
+    const reason = session.closeReason;
+    if (reason !== null) return { reason: reason.message, goAway: false };
+    if (this.#closing.signal.aborted) return { reason: "the agent is stopping", goAway: false };
+    return { reason: "the server went away (GoAway)", goAway: true };
   }
 
   #failAll(error: string): void {

@@ -120,3 +120,94 @@ Deno.test("a registration the server revokes is retried on the same connection",
     await agent.close();
   }
 });
+
+Deno.test("a session the server ends with GoAway is redialled at once, whatever the backoff", async () => {
+  await using server = await FakeServer.start();
+  const agent = await startAgent(testConfig(), {
+    domains: [testDomain("app.test", server)],
+    log,
+    // Any delay the backoff could pick would be seconds: only "at once" passes.
+    tuning: { ...TEST_TUNING, backoffMin: 60_000, backoffMax: 60_000, backoffFastMax: 60_000 },
+  });
+  try {
+    await server.until("registered", () => server.held("app.test").length === 1);
+    // A GoAway from a session that just started could be a server refusing work: the
+    // redial at once is for sessions that were up a while (1 s).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const closed = performance.now();
+    await server.sessions[0]!.session.close(); // GoAway, then the end of the socket
+    await server.until("second session", () => server.sessions.length === 2, 3000);
+    const ms = performance.now() - closed;
+    assert.ok(ms < 2000, `redialled after ${ms.toFixed(0)} ms`);
+    await server.until("registered again", () => server.held("app.test").length === 1);
+  } finally {
+    await agent.close();
+  }
+});
+
+Deno.test("an upgrade refused with 503 and Retry-After is not retried before that time", async () => {
+  await using server = await FakeServer.start();
+  server.refuse = (n) =>
+    n === 1 ? new Response("busy\n", { status: 503, headers: { "retry-after": "1" } }) : null;
+  const agent = await startAgent(testConfig(), {
+    domains: [testDomain("app.test", server)],
+    log,
+    tuning: TEST_TUNING, // backoff 20–100 ms: only Retry-After explains a 1 s wait
+  });
+  try {
+    await server.until("registered", () => server.held("app.test").length === 1, 5000);
+    const gap = server.dials[1]! - server.dials[0]!;
+    assert.ok(gap >= 950 && gap < 1250 + 500, `second dial ${gap.toFixed(0)} ms after the 503`);
+  } finally {
+    await agent.close();
+  }
+});
+
+Deno.test("during the first part of an outage redials stay within backoffFastMax of each other", async () => {
+  await using server = await FakeServer.start();
+  let refusing = true;
+  server.refuse = () => refusing ? new Response("down\n", { status: 502 }) : null;
+  const agent = await startAgent(testConfig(), {
+    domains: [testDomain("app.test", server)],
+    log,
+    // Without the fast phase, 12 failures would take the ceiling to 5 s.
+    tuning: {
+      ...TEST_TUNING,
+      backoffMin: 50,
+      backoffMax: 5000,
+      backoffFastMax: 200,
+      backoffFastFor: 60_000,
+    },
+  });
+  try {
+    await server.until("12 dials", () => server.dials.length >= 12, 8000);
+    const gaps = server.dials.slice(1).map((t, i) => t - server.dials[i]!);
+    // 200 ms at most, plus a dial's own time and timer slack on a loaded machine.
+    assert.ok(Math.max(...gaps) < 200 + 250, `gaps ${gaps.map((g) => g.toFixed(0))}`);
+    refusing = false;
+    const back = performance.now();
+    await server.until("registered", () => server.held("app.test").length === 1);
+    assert.ok(performance.now() - back < 1500);
+  } finally {
+    await agent.close();
+  }
+});
+
+Deno.test("a dial that gets stuck does not hold up the next one", async () => {
+  await using server = await FakeServer.start();
+  // The first connection is accepted and never answered; the dial deadline is far away.
+  await using proxy = new CutProxy(server.remote, { stall: 1 });
+  const started = performance.now();
+  const agent = await startAgent(testConfig(), {
+    domains: [testDomain("app.test", { remote: proxy.address, caFile: server.caFile })],
+    log,
+    tuning: { ...TEST_TUNING, dialTimeout: 8000, dialHedge: 300 },
+  });
+  try {
+    await server.until("registered", () => server.held("app.test").length === 1, 6000);
+    const ms = performance.now() - started;
+    assert.ok(ms < 4000, `registered after ${ms.toFixed(0)} ms`);
+  } finally {
+    await agent.close();
+  }
+});

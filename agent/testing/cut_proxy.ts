@@ -17,9 +17,14 @@ export class CutProxy {
   readonly #frozen = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   #cut = Promise.withResolvers<void>();
+  #stall: number;
 
-  /** Relays to `upstream` (`host:port`). */
-  constructor(upstream: string) {
+  /**
+   * Relays to `upstream` (`host:port`). The first `options.stall` connections
+   * are accepted and never relayed (a dial that gets stuck); later ones flow.
+   */
+  constructor(upstream: string, options: { stall?: number } = {}) {
+    this.#stall = options.stall ?? 0;
     const [hostname, port] = upstream.split(":");
     this.#upstream = { hostname: hostname!, port: Number(port) };
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -55,6 +60,11 @@ export class CutProxy {
         return;
       }
       this.#conns.add(client);
+      if (this.#stall > 0) {
+        // Held open and silent until close().
+        this.#stall--;
+        continue;
+      }
       let server: Deno.Conn;
       try {
         server = await Deno.connect(this.#upstream);

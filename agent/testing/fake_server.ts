@@ -84,6 +84,13 @@ export class FakeServer {
   readonly sessions: FakeSession[] = [];
   /** ReceivedRegistration policy; tests may swap it. */
   policy: Policy = () => true;
+  /** When each upgrade request arrived (`performance.now()`), refused ones included. */
+  readonly dials: number[] = [];
+  /**
+   * Answers upgrade number `n` (from 1) with a refusal instead, when it
+   * returns one; tests may swap it. Default: accept every upgrade.
+   */
+  refuse: (n: number) => Response | null = () => null;
 
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #dir: string;
@@ -119,6 +126,11 @@ export class FakeServer {
       if (new URL(req.url).pathname !== AGENT_PATH || req.headers.get("upgrade") !== "websocket") {
         return new Response("not here\n", { status: 404 });
       }
+      const self = ref.self!;
+      self.dials.push(performance.now());
+      self.notify();
+      const refusal = self.refuse(self.dials.length);
+      if (refusal !== null) return refusal;
       const { socket, response } = Deno.upgradeWebSocket(
         req,
         subprotocol === null ? {} : { protocol: subprotocol },

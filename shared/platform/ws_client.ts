@@ -137,7 +137,13 @@ class ClientSocket {
   readonly #handlers: ((frame: WsFrame) => void)[] = [];
   #phase: Phase = "handshake";
   #head: Uint8Array = new Uint8Array(0);
-  #refusal: { status: number; text: string; body: Uint8Array; want: number } | null = null;
+  #refusal: {
+    status: number;
+    text: string;
+    body: Uint8Array;
+    want: number;
+    retryAfter: number | undefined;
+  } | null = null;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #readDone = false;
   #broken = false;
@@ -367,7 +373,14 @@ class ClientSocket {
       const length = Number(response.headers.get("content-length") ?? "0");
       const want = Number.isInteger(length) ? Math.min(length, MAX_BODY_QUOTE + 1) : 0;
       this.#phase = "refused";
-      this.#refusal = { status: response.status, text: response.text, body: rest, want };
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
+      this.#refusal = {
+        status: response.status,
+        text: response.text,
+        body: rest,
+        want,
+        retryAfter,
+      };
       this.#readRefusal(new Uint8Array(0));
       return new Uint8Array(0);
     }
@@ -405,7 +418,7 @@ class ClientSocket {
           quote ? ` (${JSON.stringify(quote)})` : ""
         }`,
         "refused",
-        { status: r.status },
+        { status: r.status, ...(r.retryAfter !== undefined ? { retryAfter: r.retryAfter } : {}) },
       ),
     );
   }
@@ -489,4 +502,12 @@ class ClientSocket {
     this.#finishRead(this.#error ?? dropped);
     this.#closed.resolve();
   }
+}
+
+/** A `Retry-After` value (delay-seconds or an HTTP date) in ms; undefined when absent or invalid. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }

@@ -36,16 +36,19 @@ export class DialError extends Error {
   readonly code: DialErrorCode;
   /** HTTP status of a refused upgrade, when known. */
   readonly status: number | undefined;
+  /** The wait a refusal's `Retry-After` asked for, in ms, when it had one. */
+  readonly retryAfter: number | undefined;
 
   /** Creates a dial error; `options.cause` keeps the underlying error. */
   constructor(
     message: string,
     code: DialErrorCode,
-    options: { status?: number; cause?: unknown } = {},
+    options: { status?: number; retryAfter?: number; cause?: unknown } = {},
   ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.status = options.status;
+    this.retryAfter = options.retryAfter;
   }
 }
 
@@ -86,6 +89,7 @@ export function explainDialFailure(url: URL, error: unknown): DialError {
     return new DialError(message, error.code, {
       cause: error,
       ...(error.status ? { status: error.status } : {}),
+      ...(error.retryAfter !== undefined ? { retryAfter: error.retryAfter } : {}),
     });
   }
   const refusal = certificateRefusal(error, detail);
