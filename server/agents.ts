@@ -7,7 +7,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { fromWebSocket } from "../shared/transport/websocket.ts";
-import { type MuxStream, Session } from "../shared/mux/mod.ts";
+import { MuxError, type MuxStream, Session } from "../shared/mux/mod.ts";
 import {
   type IncomingStream,
   serveStream,
@@ -17,7 +17,8 @@ import {
 import { parseRegister, SUBPROTOCOL } from "../shared/protocol.ts";
 import type { AuthGuard } from "./auth_guard.ts";
 import type { DomainChange, DomainRegistry } from "./domains.ts";
-import type { ServerDomain } from "./config_types.ts";
+import type { AgentLimits, ServerDomain } from "./config_types.ts";
+import { AgentGate, WindowLog } from "./agent_gate.ts";
 
 /** Most domains one agent connection may register. */
 const MAX_REGISTRATIONS = 1024;
@@ -28,7 +29,18 @@ interface AgentConn {
   remote: string;
   session: Session;
   registrations: Set<AgentRegistration>;
+  /** True once it registered something: the register deadline no longer applies. */
+  registered: boolean;
+  /** True while a stream open went unacknowledged: no requests are routed to it. */
+  suspect: boolean;
 }
+
+/**
+ * Why an exchange with an agent got no answer: `"unacknowledged"` when the
+ * agent did not acknowledge the stream within `agents.openTimeout` (it is
+ * suspect from then on), `"gone"` when its session ended or went away first.
+ */
+export type Unreachable = "unacknowledged" | "gone";
 
 /** A domain served by an agent connection. */
 export interface AgentRegistration {
@@ -55,13 +67,27 @@ export class AgentRegistry {
   readonly #byDomain = new Map<string, AgentRegistration[]>();
   readonly #next = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly #bySession = new Map<Session, AgentConn>();
+  readonly #limits: AgentLimits;
+  readonly #gate: AgentGate;
+  readonly #expired: WindowLog;
   #closing = false;
 
-  /** A registry checking registrations against `domains`, secrets through `auth`. */
-  constructor(domains: DomainRegistry, log: Logger, auth: AuthGuard) {
+  /**
+   * A registry checking registrations against `domains`, secrets through
+   * `auth`, and bounding agent connections by `limits`.
+   */
+  constructor(
+    domains: DomainRegistry,
+    log: Logger,
+    { auth, limits }: { auth: AuthGuard; limits: AgentLimits },
+  ) {
     this.#domains = domains;
     this.#log = log;
     this.#auth = auth;
+    this.#limits = limits;
+    this.#gate = new AgentGate(limits, log);
+    this.#expired = new WindowLog(log, "agent connection(s) closed for registering nothing");
     domains.onChange((change) => this.#revokeChanged(change));
   }
 
@@ -82,13 +108,36 @@ export class AgentRegistry {
     return (this.#byDomain.get(domain)?.length ?? 0) > 0;
   }
 
-  /** An agent serving `domain`, round-robin among several. */
+  /** An agent serving `domain`, round-robin among several; suspect agents are skipped. */
   pick(domain: string): AgentRegistration | undefined {
     const regs = this.#byDomain.get(domain);
     if (regs === undefined || regs.length === 0) return undefined;
-    const i = (this.#next.get(domain) ?? 0) % regs.length;
-    this.#next.set(domain, i + 1);
-    return regs[i];
+    const start = this.#next.get(domain) ?? 0;
+    for (let k = 0; k < regs.length; k++) {
+      const i = (start + k) % regs.length;
+      const reg = regs[i]!;
+      if (this.#bySession.get(reg.session)?.suspect === true) continue;
+      this.#next.set(domain, i + 1);
+      return reg;
+    }
+    return undefined;
+  }
+
+  /**
+   * Sorts out why an exchange on `reg` failed before the agent's reply:
+   * {@linkcode Unreachable} when the agent never answered, null for any
+   * other failure. An unacknowledged stream open makes the agent suspect
+   * (skipped by {@linkcode pick}) until it answers a ping, which it must
+   * within `openTimeout` more, or its session is closed.
+   */
+  unreachable(reg: AgentRegistration, error: unknown): Unreachable | null {
+    if (!(error instanceof MuxError)) return null;
+    if (error.code === "session-closed" || error.code === "go-away") return "gone";
+    // A stream's own "timeout" is its open going unacknowledged (pings fail sessions, not streams).
+    if (error.code !== "timeout") return null;
+    const agent = this.#bySession.get(reg.session);
+    if (agent !== undefined && !agent.suspect && !agent.session.isClosed) this.#suspect(agent);
+    return "unacknowledged";
   }
 
   /**
@@ -119,12 +168,24 @@ export class AgentRegistry {
       );
     }
     if (this.#closing) return new Response("Server is shutting down\n", { status: 503 });
-    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
-    this.#track(this.#run(socket, remote));
-    return response;
+    const refusal = this.#gate.admit(remote);
+    if (refusal !== null) return refusal;
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
+    } catch (e) {
+      this.#gate.release(remote);
+      throw e;
+    }
+    const run = this.#run(upgraded.socket, remote).finally(() => this.#gate.release(remote));
+    this.#track(run);
+    return upgraded.response;
   }
 
-  /** Closes every agent session and waits for them. */
+  /**
+   * Closes every agent session (GoAway first: agents redial at once, to this
+   * server restarted or to another one) and waits for them.
+   */
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all([...this.#agents].map((a) => a.session.close()));
@@ -152,13 +213,31 @@ export class AgentRegistry {
       client: false,
       keepAliveInterval: 15_000,
       pingTimeout: 15_000,
+      // A silent agent is found by its first request instead of by the next keepalive.
+      openTimeout: this.#limits.openTimeout,
       // The peer is a Burrow agent: SYN, ACK and FIN ride on Data frames.
       foldFlags: true,
     });
-    const agent: AgentConn = { id, remote, session, registrations: new Set() };
+    const agent: AgentConn = {
+      id,
+      remote,
+      session,
+      registrations: new Set(),
+      registered: false,
+      suspect: false,
+    };
     this.#agents.add(agent);
+    this.#bySession.set(session, agent);
     this.#log.info("agent#{agent} connected from {remote}", { agent: id, remote });
     if (this.#closing) await session.close();
+    // A connection must register something within the deadline, or it only holds memory.
+    const deadline = setTimeout(() => {
+      if (agent.registered) return;
+      this.#expired.note(
+        `agent#${id} from ${remote} registered nothing within ${this.#limits.registerTimeout} ms: closed`,
+      );
+      session.close();
+    }, this.#limits.registerTimeout);
     const handlers = new Map<number, StreamHandler>([
       [StreamKind.Control, (incoming) => this.#register(agent, incoming)],
     ]);
@@ -169,8 +248,10 @@ export class AgentRegistry {
       p.finally(() => serving.delete(p));
     }
     await session.closed;
+    clearTimeout(deadline);
     for (const reg of agent.registrations) this.#remove(reg);
     this.#agents.delete(agent);
+    this.#bySession.delete(session);
     await Promise.all(serving);
     this.#log.info("agent#{agent} disconnected: {reason}", {
       agent: id,
@@ -208,6 +289,7 @@ export class AgentRegistry {
       remote: agent.remote,
     };
     agent.registrations.add(reg);
+    agent.registered = true;
     const list = this.#byDomain.get(reg.domain) ?? [];
     list.push(reg);
     this.#byDomain.set(reg.domain, list);
@@ -252,6 +334,40 @@ export class AgentRegistry {
       return `agent already holds ${MAX_REGISTRATIONS} registrations`;
     }
     return null;
+  }
+
+  /**
+   * Stops routing to `agent` and pings it: an answer within `openTimeout`
+   * clears the suspicion (a slow link, not a dead one), none closes the session.
+   */
+  #suspect(agent: AgentConn): void {
+    agent.suspect = true;
+    const ms = this.#limits.openTimeout;
+    this.#log.warn(
+      "agent#{agent} did not acknowledge a stream within {ms} ms: no requests go to it until it answers a ping",
+      { agent: agent.id, ms },
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<"silent">((resolve) => timer = setTimeout(resolve, ms, "silent"));
+    const answered = agent.session.ping().then(() => "answered" as const, () => "silent" as const);
+    this.#track(
+      Promise.race([answered, silent]).then((outcome) => {
+        clearTimeout(timer);
+        if (agent.session.isClosed) return;
+        if (outcome === "answered") {
+          agent.suspect = false;
+          this.#log.info("agent#{agent} answered a ping: requests go to it again", {
+            agent: agent.id,
+          });
+          return;
+        }
+        this.#log.warn("agent#{agent} did not answer a ping within {ms} ms: session closed", {
+          agent: agent.id,
+          ms,
+        });
+        return agent.session.close();
+      }),
+    );
   }
 
   /** Forgets a registration; false when it was gone already. */

@@ -19,6 +19,7 @@ import {
 } from "../shared/config/jsonc.ts";
 import { parseLogConfig } from "../shared/log/config.ts";
 import type {
+  AgentLimits,
   AuthFailureLimits,
   ClientRules,
   Credential,
@@ -63,6 +64,15 @@ export const AUTH_FAILURES = {
 
 export { CONCURRENCY, URL_PATH } from "../shared/config/bounds.ts";
 
+/** Defaults and bounds of `agents`: durations in ms. */
+export const AGENT_LIMITS = {
+  registerTimeout: { default: 10 * SECOND, min: 100, max: 10 * MINUTE },
+  openTimeout: { default: 5 * SECOND, min: 100, max: 10 * MINUTE },
+  maxConnections: { default: 10_000, min: 1, max: 1_000_000 },
+  maxPerAddress: { default: 100, min: 1, max: 1_000_000 },
+  retryAfter: { default: 10 * SECOND, min: 1 * SECOND, max: 60 * MINUTE },
+} as const;
+
 export type { LoadOptions } from "../shared/config/fields.ts";
 
 /** Values a domain file inherits from the main file when it does not set them. */
@@ -101,6 +111,19 @@ function parseAuthFailures(r: ObjectReader): AuthFailureLimits {
   if (limits.maxLockout < limits.lockout) {
     throw r.error("maxLockout", "must not be shorter than lockout");
   }
+  r.finish();
+  return limits;
+}
+
+/** The `agents` section: how agent connections are bounded. */
+function parseAgentLimits(r: ObjectReader): AgentLimits {
+  const limits: AgentLimits = {
+    registerTimeout: r.duration("registerTimeout", AGENT_LIMITS.registerTimeout),
+    openTimeout: r.duration("openTimeout", AGENT_LIMITS.openTimeout),
+    maxConnections: r.int("maxConnections", AGENT_LIMITS.maxConnections),
+    maxPerAddress: r.int("maxPerAddress", AGENT_LIMITS.maxPerAddress),
+    retryAfter: r.duration("retryAfter", AGENT_LIMITS.retryAfter),
+  };
   r.finish();
   return limits;
 }
@@ -147,6 +170,7 @@ export function parseServerConfig(
     unavailableStatus: r.int("unavailableStatus", { default: 404, min: 200, max: 599 }),
     transactionId: r.bool("transactionId", true),
     limits: parseLimits(r.object("limits")),
+    agents: parseAgentLimits(r.object("agents")),
     log: parseLogConfig(r.object("log"), { baseDir, server: true }),
     dataDir: resolve(baseDir, r.string("dataDir", { default: DEFAULT_DATA_DIR, nonEmpty: true })),
     audit: parseAuditConfig(r.object("audit")),

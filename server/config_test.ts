@@ -45,6 +45,13 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
         tableSize: 10_000,
       },
     },
+    agents: {
+      registerTimeout: 10_000,
+      openTimeout: 5_000,
+      maxConnections: 10_000,
+      maxPerAddress: 100,
+      retryAfter: 10_000,
+    },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
     dataDir: "/etc/burrow/data",
     audit: {
@@ -82,6 +89,7 @@ Deno.test("parseServerConfig() reads every key", () => {
         "perAddress": 0, "perAccount": 7, "window": "10m", "lockout": "5s", "maxLockout": "24h", "tableSize": 100,
       },
     },
+    "agents": { "registerTimeout": "3s", "openTimeout": "2s", "maxConnections": 500, "maxPerAddress": 5, "retryAfter": "1m" },
     "log": { "level": "warning", "system": [{ "file": "log/system.log" }], "access": ["console"], "unavailable": true },
   }`,
   );
@@ -117,6 +125,13 @@ Deno.test("parseServerConfig() reads every key", () => {
       maxLockout: 86_400_000,
       tableSize: 100,
     },
+  });
+  assert.deepEqual(config.agents, {
+    registerTimeout: 3000,
+    openTimeout: 2000,
+    maxConnections: 500,
+    maxPerAddress: 5,
+    retryAfter: 60_000,
   });
   assert.deepEqual(config.log, {
     level: "warning",

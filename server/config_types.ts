@@ -91,6 +91,20 @@ export interface AuthFailureLimits {
   tableSize: number;
 }
 
+/** Bounds on agent connections (ms). */
+export interface AgentLimits {
+  /** An agent connection must register something (a domain) within this long. Default 10 s. */
+  registerTimeout: number;
+  /** A stream opened to an agent must be acknowledged within this long, or the agent is suspect. Default 5 s. */
+  openTimeout: number;
+  /** Most agent connections in all. Default 10,000. */
+  maxConnections: number;
+  /** Most agent connections from one address. Default 100. */
+  maxPerAddress: number;
+  /** `Retry-After` of the 503 answering an upgrade over a cap. Default 10 s. */
+  retryAfter: number;
+}
+
 /** The server's main configuration. */
 export interface ServerConfig {
   /** File it came from (absolute). */
@@ -109,6 +123,8 @@ export interface ServerConfig {
   transactionId: boolean;
   /** Limits and timeouts. */
   limits: ServerLimits;
+  /** Bounds on agent connections. */
+  agents: AgentLimits;
   /** Logging. */
   log: LogConfig;
   /** Folder of the server's own data (the audit database), absolute. Default `data` beside the file. */

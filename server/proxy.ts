@@ -9,7 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import type { AccessEntry } from "../shared/log/setup.ts";
 import type { ServerConfig, ServerDomain } from "./config_types.ts";
 import type { DomainRegistry } from "./domains.ts";
-import type { AgentRegistration, AgentRegistry } from "./agents.ts";
+import type { AgentRegistration, AgentRegistry, Unreachable } from "./agents.ts";
 import { admit } from "./rules.ts";
 import { challenge, checkBasic } from "./basic_auth.ts";
 import type { AuthGuard } from "./auth_guard.ts";
@@ -52,6 +52,24 @@ export interface ProxyDeps {
   log: Logger;
   /** Writes one access log entry. */
   access(entry: AccessEntry): void;
+}
+
+/** Methods a request may be sent again with, to another agent (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** Most agents one request is offered to. */
+const MAX_ATTEMPTS = 3;
+
+/** What sending a request again needs. */
+interface Retry {
+  req: Request;
+  domain: ServerDomain;
+  headers: [string, string][];
+  ws: boolean;
+  /** True when the request had no body: nothing of it was consumed. */
+  bodyless: boolean;
+  completed: Promise<void>;
+  attempt: number;
 }
 
 /** Statuses whose responses carry no body. */
@@ -204,6 +222,7 @@ export class Proxy {
     reg: AgentRegistration,
     sent: { headers: [string, string][]; ws: boolean } & ClientBody,
     completed: Promise<void>,
+    attempt = 1,
   ): Promise<Response> {
     const { headers, ws } = sent;
     let body = sent.body;
@@ -266,8 +285,33 @@ export class Proxy {
       // Whatever failed (a bad response head from the agent, a head too large to
       // send…), the stream must not linger on the agent's session.
       f.stream?.reset();
+      const unreachable = f.responded ? null : this.#deps.agents.unreachable(reg, e);
+      if (unreachable !== null) {
+        const retry = { req, domain, headers, ws, bodyless: body === null, completed, attempt };
+        return this.#reroute(f, retry, unreachable, (e as Error).message);
+      }
       return this.#fail(f, domain, 502, `agent exchange failed: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * The agent never answered (it did not acknowledge the stream, or its
+   * session ended first): a request that is safe to send again (no body,
+   * idempotent method) goes to another agent of the domain. Otherwise, or
+   * without another agent, an unacknowledged request gets the unavailable
+   * status (the agent is), and one whose agent went away mid-way a 502.
+   */
+  #reroute(f: Flight, r: Retry, kind: Unreachable, why: string): Response | Promise<Response> {
+    const safe = r.bodyless && IDEMPOTENT.has(f.method) && r.attempt < MAX_ATTEMPTS;
+    const next = safe ? this.#deps.agents.pick(r.domain.name) : undefined;
+    if (next === undefined) {
+      if (kind === "gone") return this.#fail(f, r.domain, 502, `agent exchange failed: ${why}`);
+      return this.#refuse(f, `agent unreachable: ${kind}: ${why}`, r.domain);
+    }
+    f.agent = next.agent;
+    f.stream = null;
+    const sent = { headers: r.headers, ws: r.ws, ...NO_BODY };
+    return this.#forward(r.req, f, r.domain, next, sent, r.completed, r.attempt + 1);
   }
 
   /** Streams the client's body to the agent; a cut body is answered by the reply's failure. */

@@ -60,7 +60,7 @@ export async function startServer(
   const domains = new DomainRegistry(config, log);
   await domains.load();
   const auth = new AuthGuard(config.limits.authFailures, log);
-  const agents = new AgentRegistry(domains, log, auth);
+  const agents = new AgentRegistry(domains, log, { auth, limits: config.agents });
   const proxy = new Proxy({ config, domains, agents, auth, log, access: logging.access });
   const sni = new CertificateStore(config.certificates);
   await sni.load();

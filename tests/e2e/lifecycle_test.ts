@@ -5,9 +5,15 @@
 import assert from "node:assert/strict";
 import { connect } from "node:tls";
 import { join } from "node:path";
-import { until, World } from "./world.ts";
+import { getLogger } from "@logtape/logtape";
+import { AGENT_PATH, until, World } from "./world.ts";
 import { ConfigError } from "../../shared/config/jsonc.ts";
 import { makeCertificates } from "../../shared/tls/self_signed.ts";
+import { DialError, dialWebSocket } from "../../shared/transport/dial.ts";
+import { Session } from "../../shared/mux/mod.ts";
+import { type AgentHandle, startAgent } from "../../agent/agent.ts";
+import { parseAgentConfig, parseAgentDomain } from "../../agent/config.ts";
+import { CutProxy } from "../../agent/testing/cut_proxy.ts";
 
 const SECRET = "lifecycle-secret-0123456789";
 
@@ -172,6 +178,158 @@ Deno.test("the server refuses to start with an invalid domain file, naming file,
       return true;
     });
   } finally {
+    await world.close();
+  }
+});
+
+/** An agent connection that answers pings and registers nothing. */
+async function idleAgent(world: World): Promise<{ session: Session; close(): Promise<void> }> {
+  const dialed = await dialWebSocket(`wss://127.0.0.1:${world.port}${AGENT_PATH}`, {
+    protocols: ["burrow.v1"],
+    caCerts: [world.caCert],
+  });
+  const session = new Session(dialed.conn, { client: true, foldFlags: true });
+  return {
+    session,
+    async close() {
+      await session.close();
+      dialed.close();
+      await dialed.closed;
+    },
+  };
+}
+
+/** Resolves true when `p` settles within `ms`, false otherwise. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => timer = setTimeout(resolve, ms, false));
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("an agent connection that registers nothing is closed at agents.registerTimeout; a registered one stays", async () => {
+  const world = await World.create({ agents: { registerTimeout: "500ms" } });
+  try {
+    const backend = world.backend(() => new Response("ok"));
+    await world.domain("app.test", { active: true, secret: SECRET });
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
+    });
+    const registered = world.server.agents.pick("app.test")!.agent;
+    const idle = await idleAgent(world);
+    try {
+      const start = performance.now();
+      assert.ok(await within(idle.session.closed, 5000), "the idle connection was closed");
+      const ms = performance.now() - start;
+      assert.ok(ms >= 300, `closed after ${ms.toFixed(0)} ms, before the deadline`);
+    } finally {
+      await idle.close();
+    }
+    // The agent that registered is past its own deadline and still the same connection.
+    assert.equal(world.server.agents.pick("app.test")?.agent, registered);
+    assert.equal(world.server.agents.size, 1);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("agent connections over agents.maxPerAddress are answered 503 with Retry-After", async () => {
+  const world = await World.create({ agents: { maxPerAddress: 2, retryAfter: "7s" } });
+  const idle: { close(): Promise<void> }[] = [];
+  try {
+    idle.push(await idleAgent(world), await idleAgent(world));
+    await assert.rejects(idleAgent(world), (e: unknown) => {
+      assert.ok(e instanceof DialError, String(e));
+      assert.equal(e.status, 503);
+      assert.equal(e.retryAfter, 7000);
+      return true;
+    });
+    await idle.shift()!.close();
+    await until("the slot to be given back", () => world.server.agents.size === 1);
+    idle.push(await idleAgent(world));
+  } finally {
+    for (const i of idle) await i.close();
+    await world.close();
+  }
+});
+
+/** An agent for `domain` dialling the world's server through `remote` (a relay). */
+async function agentThrough(
+  world: World,
+  remote: string,
+  domain: string,
+  backend: string,
+): Promise<AgentHandle> {
+  const config = parseAgentConfig(join(world.dir, "agent.jsonc"), '{ "mode": "agent" }');
+  const file = parseAgentDomain(
+    join(world.dir, `${domain}.jsonc`),
+    JSON.stringify({
+      active: true,
+      remote,
+      caFile: world.caFile,
+      secret: SECRET,
+      targets: [{ target: backend }],
+    }),
+  );
+  const agent = await startAgent(config, {
+    domains: [file],
+    log: getLogger(["burrow-test", "agent"]),
+    tuning: { keepAliveInterval: 2000, pingTimeout: 2000, backoffMin: 50, backoffMax: 300 },
+  });
+  await until("registration through the relay", () => agent.status()[0]!.registered);
+  return agent;
+}
+
+Deno.test("requests for an agent that went silent go to another agent of the domain", async () => {
+  const world = await World.create({ agents: { openTimeout: "500ms" } });
+  const relay = new CutProxy(`127.0.0.1:${world.port}`);
+  let silent: AgentHandle | null = null;
+  try {
+    const a = world.backend(() => new Response("a"));
+    const b = world.backend(() => new Response("b"));
+    await world.domain("app.test", { active: true, secret: SECRET });
+    silent = await agentThrough(world, relay.address, "app.test", a.url);
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: b.url }] } },
+    });
+    relay.cut();
+    const start = performance.now();
+    for (let i = 0; i < 4; i++) {
+      const res = await world.fetch("app.test", "/", { signal: AbortSignal.timeout(6000) });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "b");
+    }
+    const ms = performance.now() - start;
+    assert.ok(ms < 4000, `4 requests took ${ms.toFixed(0)} ms`);
+  } finally {
+    await relay.close();
+    await silent?.close();
+    await world.close();
+  }
+});
+
+Deno.test("a request for the only agent of a domain, gone silent, gets the unavailable status", async () => {
+  const world = await World.create({ agents: { openTimeout: "500ms" } });
+  const relay = new CutProxy(`127.0.0.1:${world.port}`);
+  let silent: AgentHandle | null = null;
+  try {
+    const a = world.backend(() => new Response("a"));
+    await world.domain("app.test", { active: true, secret: SECRET });
+    silent = await agentThrough(world, relay.address, "app.test", a.url);
+    relay.cut();
+    const start = performance.now();
+    const res = await world.fetch("app.test", "/", { signal: AbortSignal.timeout(6000) });
+    await res.body?.cancel();
+    const ms = performance.now() - start;
+    assert.equal(res.status, 404);
+    assert.ok(ms < 3000, `answered after ${ms.toFixed(0)} ms`);
+    assert.match(world.lastAccess("app.test")?.reason ?? "", /agent unreachable: unacknowledged/);
+  } finally {
+    await relay.close();
+    await silent?.close();
     await world.close();
   }
 });
