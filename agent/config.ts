@@ -42,7 +42,7 @@ export const TIMEOUTS = {
  */
 export const RECONNECT = {
   fastMax: { default: 1 * SECOND, min: 100, max: 1 * MINUTE },
-  fastFor: { default: 1 * MINUTE, min: 0, max: 1 * HOUR },
+  fastFor: { default: 90 * SECOND, min: 0, max: 1 * HOUR },
   max: { default: 30 * SECOND, min: 1 * SECOND, max: 1 * HOUR },
   dialTimeout: { default: 10 * SECOND, min: 1 * SECOND, max: 10 * MINUTE },
 } as const;

@@ -10,6 +10,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { AgentDomain } from "./config_types.ts";
 import { Backoff, retryAfterDelay, sleep } from "./backoff.ts";
+import { hedgedDial } from "./hedged_dial.ts";
 import { MAX_HTTP_HEAD } from "./http.ts";
 import { type AgentIdentity, DomainRegistration } from "./registration.ts";
 import { Session } from "../shared/mux/mod.ts";
@@ -44,7 +45,7 @@ export interface ConnectionTuning {
 
 /**
  * Production timing: keepalive 15 s / 15 s; reconnects within 0.25–1 s for
- * the first minute of an outage, then backing off to 30 s; reset after 30 s
+ * the first 90 s of an outage, then backing off to 30 s; reset after 30 s
  * up; dials given up after 10 s, a second one started after 2 s.
  */
 export const DEFAULT_TUNING: Readonly<ConnectionTuning> = {
@@ -53,7 +54,7 @@ export const DEFAULT_TUNING: Readonly<ConnectionTuning> = {
   backoffMin: 250,
   backoffMax: 30_000,
   backoffFastMax: 1_000,
-  backoffFastFor: 60_000,
+  backoffFastFor: 90_000,
   backoffReset: 30_000,
   dialTimeout: 10_000,
   dialHedge: 2_000,
@@ -211,7 +212,13 @@ export class Connection {
     while (!closing.aborted) {
       let dialed: DialedWebSocket;
       try {
-        dialed = await this.#dialHedged();
+        // A dial that gets stuck does not hold up the next try: a second one starts beside it.
+        dialed = await hedgedDial(() => this.#dial(), {
+          hedgeAfter: tuning.dialHedge,
+          signal: closing,
+          onHedge: () => this.#log.debug("Dial still pending: dialling again beside it"),
+          discard: (late) => this.#linger(late),
+        });
       } catch (e) {
         if (closing.aborted) break;
         let delay = backoff.next();
@@ -234,7 +241,11 @@ export class Connection {
       const { reason, goAway } = await this.#serve(dialed);
       if (closing.aborted) break;
       const lasted = performance.now() - up;
-      if (lasted >= tuning.backoffReset) backoff.reset();
+      // A server that took a registration was back and working: the next outage is a new
+      // one (a restart right after another gets the fast redials again). A connection
+      // dropped before that counts as one more failure of the same outage.
+      const worked = [...this.#entries.values()].some((e) => (e.registeredAt ?? -1) >= up);
+      if (worked || lasted >= tuning.backoffReset) backoff.reset();
       // A server going away on purpose (restart, deploy) said so: redial now, and keep the
       // backoff for the failures that may follow while it is down.
       const delay = goAway && lasted >= GOAWAY_REDIAL_AFTER_MS ? 0 : backoff.next();
@@ -242,38 +253,6 @@ export class Connection {
       this.#log.warn("Disconnected: {reason}; reconnecting in {delay} ms", { reason, delay });
       if (!await sleep(delay, closing)) break;
     }
-  }
-
-  /**
-   * Dials; when the dial has not finished after `dialHedge` ms (a lost SYN,
-   * a server that accepted and went silent), a second one starts beside it
-   * so a stuck dial does not hold up the next try. The first to succeed
-   * wins and the other is closed; both failing rejects with the later error.
-   */
-  async #dialHedged(): Promise<DialedWebSocket> {
-    const first = this.#dial();
-    const hedge = Promise.withResolvers<"hedge">();
-    const timer = setTimeout(() => hedge.resolve("hedge"), this.#options.tuning.dialHedge);
-    try {
-      const early = await Promise.race([first.then((d) => ({ d })), hedge.promise]);
-      if (early !== "hedge") return early.d;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.#closing.signal.aborted) return await first;
-    this.#log.debug("Dial to {url} still pending: dialling again beside it", {
-      url: this.#options.url,
-    });
-    const second = this.#dial();
-    const winner = await Promise.any([first, second]).catch((e: AggregateError) => {
-      throw e.errors[e.errors.length - 1];
-    });
-    for (const p of [first, second]) {
-      p.then((d) => {
-        if (d !== winner) this.#linger(d);
-      }, () => {});
-    }
-    return winner;
   }
 
   /** Closes a socket and keeps track of it until its close handshake ends. */

@@ -211,3 +211,42 @@ Deno.test("a dial that gets stuck does not hold up the next one", async () => {
     await agent.close();
   }
 });
+
+Deno.test("a connection that registered ends the outage: a restart right after gets fast redials again", async () => {
+  await using server = await FakeServer.start();
+  let refusing = false;
+  server.refuse = () => refusing ? new Response("down\n", { status: 502 }) : null;
+  const agent = await startAgent(testConfig(), {
+    domains: [testDomain("app.test", server)],
+    log,
+    // The fast phase is short and only a registration can end an outage (no reset by uptime).
+    tuning: {
+      ...TEST_TUNING,
+      backoffMin: 50,
+      backoffMax: 5000,
+      backoffFastMax: 200,
+      backoffFastFor: 600,
+      backoffReset: 60_000,
+    },
+  });
+  try {
+    await server.until("registered", () => server.held("app.test").length === 1);
+    // A first outage, past the fast phase.
+    refusing = true;
+    await server.sessions[0]!.session.close();
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    refusing = false;
+    await server.until("registered again", () => server.held("app.test").length === 1, 8000);
+    // A second outage right after: its redials are fast again.
+    const mark = server.dials.length;
+    refusing = true;
+    await server.sessions[1]!.session.close();
+    await server.until("6 dials", () => server.dials.length >= mark + 6, 8000);
+    const dials = server.dials.slice(mark);
+    const gaps = dials.slice(1).map((t, i) => t - dials[i]!);
+    assert.ok(Math.max(...gaps) < 200 + 250, `gaps ${gaps.map((g) => g.toFixed(0))}`);
+    refusing = false;
+  } finally {
+    await agent.close();
+  }
+});

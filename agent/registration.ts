@@ -46,6 +46,8 @@ export class DomainRegistration {
   registered = false;
   /** The last refusal or revocation; null once registered. */
   lastError: string | null = null;
+  /** When the server last accepted the registration (`performance.now()`); null before. */
+  registeredAt: number | null = null;
 
   readonly #options: RegistrationOptions;
   readonly #stop = new AbortController();
@@ -116,6 +118,7 @@ export class DomainRegistration {
   #held(control: OpenedStream): void {
     this.#control = control;
     this.registered = true;
+    this.registeredAt = performance.now();
     this.lastError = null;
     this.#options.log.info("{domain}: registered", { domain: this.domain.name });
   }

@@ -26,7 +26,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     connectTimeout: 2000,
     readTimeout: 3000,
     idleTimeout: 3000,
-    reconnect: { fastMax: 1000, fastFor: 60_000, max: 30_000, dialTimeout: 10_000 },
+    reconnect: { fastMax: 1000, fastFor: 90_000, max: 30_000, dialTimeout: 10_000 },
     log: { level: "debug", system: [], access: [], unavailable: false },
     ...overrides,
   };
