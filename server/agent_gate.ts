@@ -17,20 +17,26 @@ export interface GateLimits {
   maxConnections: number;
   /** Most agent connections from one address. */
   maxPerAddress: number;
+  /** Most agent connections that have not registered yet (a reconnect stampede). */
+  maxPending: number;
   /** `Retry-After` of a refusal, in ms. */
   retryAfter: number;
 }
 
 /**
- * Counts agent connections in all and per address. Memory: one entry per
- * address with a connection open, so at most `maxConnections` entries.
+ * Counts agent connections in all, per address, and those not registered
+ * yet (the work of a reconnect stampede: TLS, upgrade, secret checks).
+ * Memory: one entry per address with a connection open, so at most
+ * `maxConnections` entries.
  *
  * @example
  * ```ts
- * const gate = new AgentGate({ maxConnections: 10_000, maxPerAddress: 100, retryAfter: 10_000 }, log);
+ * const limits = { maxConnections: 10_000, maxPerAddress: 100, maxPending: 1000, retryAfter: 10_000 };
+ * const gate = new AgentGate(limits, log);
  * const refusal = gate.admit("203.0.113.7");
  * if (refusal !== null) return refusal; // 503 + Retry-After
- * try { await runSession(); } finally { gate.release("203.0.113.7"); }
+ * let registered = false;
+ * try { registered = await runSession(() => gate.registered()); } finally { gate.release("203.0.113.7", registered); }
  * ```
  */
 export class AgentGate {
@@ -38,6 +44,7 @@ export class AgentGate {
   readonly #perAddress = new Map<string, number>();
   readonly #refusals: WindowLog;
   #total = 0;
+  #pending = 0;
 
   /** A gate with `limits`; refusals are logged on `log`. */
   constructor(limits: GateLimits, log: Logger) {
@@ -52,11 +59,14 @@ export class AgentGate {
 
   /** Takes a slot for `remote`: null when admitted (release it later), else the 503 to answer. */
   admit(remote: string): Response | null {
-    const { maxConnections, maxPerAddress } = this.#limits;
+    const { maxConnections, maxPerAddress, maxPending } = this.#limits;
     const mine = this.#perAddress.get(remote) ?? 0;
     let why: string | null = null;
     if (this.#total >= maxConnections) why = `${maxConnections} agent connections in all`;
     else if (mine >= maxPerAddress) why = `${maxPerAddress} agent connections from ${remote}`;
+    else if (this.#pending >= maxPending) {
+      why = `${maxPending} agent connections not registered yet`;
+    }
     if (why !== null) {
       this.#refusals.note(`Agent connection from ${remote} refused: the server holds ${why}`);
       const seconds = Math.ceil(this.#limits.retryAfter / 1000);
@@ -66,16 +76,23 @@ export class AgentGate {
       });
     }
     this.#total++;
+    this.#pending++;
     this.#perAddress.set(remote, mine + 1);
     return null;
   }
 
-  /** Gives back the slot `admit(remote)` took. */
-  release(remote: string): void {
+  /** Notes that a connection admitted for `remote` registered: it no longer counts as pending. */
+  registered(): void {
+    this.#pending--;
+  }
+
+  /** Gives back the slot `admit(remote)` took; `registered` says whether `registered()` was called. */
+  release(remote: string, registered: boolean): void {
     const mine = this.#perAddress.get(remote) ?? 0;
     if (mine <= 1) this.#perAddress.delete(remote);
     else this.#perAddress.set(remote, mine - 1);
     this.#total--;
+    if (!registered) this.#pending--;
   }
 }
 

@@ -11,7 +11,10 @@ function capture(): { log: Logger; lines: Record<string, unknown>[] } {
 
 Deno.test("AgentGate caps connections per address and in all, answering 503 with Retry-After", async () => {
   const { log } = capture();
-  const gate = new AgentGate({ maxConnections: 3, maxPerAddress: 2, retryAfter: 1500 }, log);
+  const gate = new AgentGate(
+    { maxConnections: 3, maxPerAddress: 2, maxPending: 10, retryAfter: 1500 },
+    log,
+  );
   assert.equal(gate.admit("10.0.0.1"), null);
   assert.equal(gate.admit("10.0.0.1"), null);
   const perAddress = gate.admit("10.0.0.1")!;
@@ -22,14 +25,36 @@ Deno.test("AgentGate caps connections per address and in all, answering 503 with
   const total = gate.admit("10.0.0.3")!;
   assert.equal(total.status, 503);
   await total.body?.cancel();
-  gate.release("10.0.0.1");
+  gate.release("10.0.0.1", false);
   assert.equal(gate.admit("10.0.0.3"), null, "a released slot is free again");
   assert.equal(gate.size, 3);
 });
 
+Deno.test("AgentGate caps connections that have not registered yet; registered ones do not count", async () => {
+  const { log } = capture();
+  const gate = new AgentGate(
+    { maxConnections: 100, maxPerAddress: 100, maxPending: 2, retryAfter: 1000 },
+    log,
+  );
+  assert.equal(gate.admit("10.0.0.1"), null);
+  assert.equal(gate.admit("10.0.0.2"), null);
+  const stampede = gate.admit("10.0.0.3")!;
+  assert.equal(stampede.status, 503);
+  await stampede.body?.cancel();
+  gate.registered();
+  assert.equal(gate.admit("10.0.0.3"), null, "one registered: a pending slot is free");
+  gate.release("10.0.0.1", true);
+  gate.release("10.0.0.2", false);
+  assert.equal(gate.admit("10.0.0.4"), null);
+  assert.equal(gate.size, 2);
+});
+
 Deno.test("AgentGate logs a flood of refusals once per window, with the count", async () => {
   const { log, lines } = capture();
-  const gate = new AgentGate({ maxConnections: 1, maxPerAddress: 1, retryAfter: 1000 }, log);
+  const gate = new AgentGate(
+    { maxConnections: 1, maxPerAddress: 1, maxPending: 1, retryAfter: 1000 },
+    log,
+  );
   assert.equal(gate.admit("10.0.0.1"), null);
   for (let i = 0; i < 1000; i++) await gate.admit(`10.0.${i >> 8}.${i & 255}`)!.body?.cancel();
   assert.equal(lines.length, 1, "one line for 1000 refusals in a minute");

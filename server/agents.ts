@@ -174,10 +174,16 @@ export class AgentRegistry {
     try {
       upgraded = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
     } catch (e) {
-      this.#gate.release(remote);
+      this.#gate.release(remote, false);
       throw e;
     }
-    const run = this.#run(upgraded.socket, remote).finally(() => this.#gate.release(remote));
+    const run = this.#run(upgraded.socket, remote).then(
+      (registered) => this.#gate.release(remote, registered),
+      (e) => {
+        this.#gate.release(remote, false);
+        throw e;
+      },
+    );
     this.#track(run);
     return upgraded.response;
   }
@@ -197,7 +203,8 @@ export class AgentRegistry {
     task.finally(() => this.#tasks.delete(task));
   }
 
-  async #run(socket: WebSocket, remote: string): Promise<void> {
+  /** Runs an agent's session until it ends; resolves true when it registered something. */
+  async #run(socket: WebSocket, remote: string): Promise<boolean> {
     let conn;
     try {
       conn = await fromWebSocket(socket);
@@ -206,7 +213,7 @@ export class AgentRegistry {
         remote,
         error: (e as Error).message,
       });
-      return;
+      return false;
     }
     const id = crypto.randomUUID().slice(0, 8);
     const session = new Session(conn, {
@@ -257,6 +264,7 @@ export class AgentRegistry {
       agent: id,
       reason: session.closeReason?.message ?? "closed",
     });
+    return agent.registered;
   }
 
   async #register(agent: AgentConn, incoming: IncomingStream): Promise<void> {
@@ -289,7 +297,10 @@ export class AgentRegistry {
       remote: agent.remote,
     };
     agent.registrations.add(reg);
-    agent.registered = true;
+    if (!agent.registered) {
+      agent.registered = true;
+      this.#gate.registered();
+    }
     const list = this.#byDomain.get(reg.domain) ?? [];
     list.push(reg);
     this.#byDomain.set(reg.domain, list);

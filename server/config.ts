@@ -70,6 +70,7 @@ export const AGENT_LIMITS = {
   openTimeout: { default: 5 * SECOND, min: 100, max: 10 * MINUTE },
   maxConnections: { default: 10_000, min: 1, max: 1_000_000 },
   maxPerAddress: { default: 100, min: 1, max: 1_000_000 },
+  maxPending: { default: 1000, min: 1, max: 1_000_000 },
   retryAfter: { default: 10 * SECOND, min: 1 * SECOND, max: 60 * MINUTE },
 } as const;
 
@@ -122,6 +123,7 @@ function parseAgentLimits(r: ObjectReader): AgentLimits {
     openTimeout: r.duration("openTimeout", AGENT_LIMITS.openTimeout),
     maxConnections: r.int("maxConnections", AGENT_LIMITS.maxConnections),
     maxPerAddress: r.int("maxPerAddress", AGENT_LIMITS.maxPerAddress),
+    maxPending: r.int("maxPending", AGENT_LIMITS.maxPending),
     retryAfter: r.duration("retryAfter", AGENT_LIMITS.retryAfter),
   };
   r.finish();

@@ -50,6 +50,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       openTimeout: 5_000,
       maxConnections: 10_000,
       maxPerAddress: 100,
+      maxPending: 1000,
       retryAfter: 10_000,
     },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
@@ -89,7 +90,7 @@ Deno.test("parseServerConfig() reads every key", () => {
         "perAddress": 0, "perAccount": 7, "window": "10m", "lockout": "5s", "maxLockout": "24h", "tableSize": 100,
       },
     },
-    "agents": { "registerTimeout": "3s", "openTimeout": "2s", "maxConnections": 500, "maxPerAddress": 5, "retryAfter": "1m" },
+    "agents": { "registerTimeout": "3s", "openTimeout": "2s", "maxConnections": 500, "maxPerAddress": 5, "maxPending": 7, "retryAfter": "1m" },
     "log": { "level": "warning", "system": [{ "file": "log/system.log" }], "access": ["console"], "unavailable": true },
   }`,
   );
@@ -131,6 +132,7 @@ Deno.test("parseServerConfig() reads every key", () => {
     openTimeout: 2000,
     maxConnections: 500,
     maxPerAddress: 5,
+    maxPending: 7,
     retryAfter: 60_000,
   });
   assert.deepEqual(config.log, {

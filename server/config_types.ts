@@ -101,6 +101,8 @@ export interface AgentLimits {
   maxConnections: number;
   /** Most agent connections from one address. Default 100. */
   maxPerAddress: number;
+  /** Most agent connections not registered yet (TLS, upgrade, secret check under way). Default 1,000. */
+  maxPending: number;
   /** `Retry-After` of the 503 answering an upgrade over a cap. Default 10 s. */
   retryAfter: number;
 }

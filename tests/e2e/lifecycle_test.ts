@@ -333,3 +333,25 @@ Deno.test("a request for the only agent of a domain, gone silent, gets the unava
     await world.close();
   }
 });
+
+Deno.test("agent connections not registered yet over agents.maxPending get 503; registered ones do not count", async () => {
+  const world = await World.create({ agents: { maxPending: 1, retryAfter: "2s" } });
+  const idle: { close(): Promise<void> }[] = [];
+  try {
+    const backend = world.backend(() => new Response("ok"));
+    await world.domain("app.test", { active: true, secret: SECRET });
+    await world.agent({
+      domains: { "app.test": { secret: SECRET, targets: [{ target: backend.url }] } },
+    });
+    idle.push(await idleAgent(world));
+    await assert.rejects(idleAgent(world), (e: unknown) => {
+      assert.ok(e instanceof DialError, String(e));
+      assert.equal(e.status, 503);
+      assert.equal(e.retryAfter, 2000);
+      return true;
+    });
+  } finally {
+    for (const i of idle) await i.close();
+    await world.close();
+  }
+});
