@@ -60,6 +60,9 @@ export const DEFAULT_TUNING: Readonly<ConnectionTuning> = {
   dialHedge: 2_000,
 };
 
+/** How our WebSocket transports word a close with code 1001 (Going Away). */
+const GOING_AWAY = /^WebSocket closed \(code 1001\b/;
+
 /** A session the server ended with GoAway after at least this long is redialled at once. */
 const GOAWAY_REDIAL_AFTER_MS = 1000;
 
@@ -324,7 +327,8 @@ export class Connection {
     this.#linger(dialed);
     // No reason on a session this side did not close: the server sent GoAway, then ended it.
     const reason = session.closeReason;
-    if (reason !== null) return { reason: reason.message, goAway: false };
+    // A WebSocket closed with 1001 (Going Away: a server or a proxy shutting down) says the same.
+    if (reason !== null) return { reason: reason.message, goAway: GOING_AWAY.test(reason.message) };
     if (this.#closing.signal.aborted) return { reason: "the agent is stopping", goAway: false };
     return { reason: "the server went away (GoAway)", goAway: true };
   }

@@ -20,6 +20,23 @@ import type { DomainChange, DomainRegistry } from "./domains.ts";
 import type { AgentLimits, ServerDomain } from "./config_types.ts";
 import { AgentGate, WindowLog } from "./agent_gate.ts";
 
+/** Longest a stopping server waits for an agent's WebSocket close handshake, in ms. */
+const SOCKET_CLOSE_WAIT_MS = 1000;
+
+/** Resolves once `ws` is closed, or after `ms`. */
+async function socketClosed(ws: WebSocket, ms: number): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onClose: (() => void) | undefined;
+  await new Promise<void>((resolve) => {
+    onClose = resolve;
+    timer = setTimeout(resolve, ms);
+    ws.addEventListener("close", onClose, { once: true });
+  });
+  clearTimeout(timer);
+  ws.removeEventListener("close", onClose!);
+}
+
 /** Most domains one agent connection may register. */
 const MAX_REGISTRATIONS = 1024;
 
@@ -259,6 +276,9 @@ export class AgentRegistry {
     for (const reg of agent.registrations) this.#remove(reg);
     this.#agents.delete(agent);
     this.#bySession.delete(session);
+    // On shutdown the listeners stop after this, and Deno then closes WebSockets still open
+    // with 1001 ahead of our GoAway: let the close handshake finish first (bounded).
+    if (this.#closing) await socketClosed(socket, SOCKET_CLOSE_WAIT_MS);
     await Promise.all(serving);
     this.#log.info("agent#{agent} disconnected: {reason}", {
       agent: id,

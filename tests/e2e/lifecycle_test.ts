@@ -14,6 +14,8 @@ import { Session } from "../../shared/mux/mod.ts";
 import { type AgentHandle, startAgent } from "../../agent/agent.ts";
 import { parseAgentConfig, parseAgentDomain } from "../../agent/config.ts";
 import { CutProxy } from "../../agent/testing/cut_proxy.ts";
+import { messages, records, testLogger } from "../../agent/testing/helpers.ts";
+import { MAIN } from "../helpers/burrow.ts";
 
 const SECRET = "lifecycle-secret-0123456789";
 
@@ -353,5 +355,83 @@ Deno.test("agent connections not registered yet over agents.maxPending get 503; 
   } finally {
     for (const i of idle) await i.close();
     await world.close();
+  }
+});
+
+Deno.test("a server process stopped with SIGTERM sends GoAway: its agent redials at once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "burrow-sigterm-" });
+  const certs = await makeCertificates({ hostnames: ["127.0.0.1"] });
+  await Deno.writeTextFile(join(dir, "ca.pem"), certs.caCert);
+  await Deno.writeTextFile(join(dir, "cert.pem"), certs.cert);
+  await Deno.writeTextFile(join(dir, "key.pem"), certs.key);
+  await Deno.mkdir(join(dir, "server.d"));
+  await Deno.writeTextFile(
+    join(dir, "server.d", "app.test.jsonc"),
+    JSON.stringify({ active: true, secret: SECRET }),
+  );
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  await Deno.writeTextFile(
+    join(dir, "server.jsonc"),
+    JSON.stringify({
+      mode: "server",
+      listen: [{ address: `127.0.0.1:${port}`, cert: "cert.pem", key: "key.pem" }],
+      domains: "server.d",
+      log: { level: "error" },
+    }),
+  );
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "server", "--config", join(dir, "server.jsonc")],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let agent: AgentHandle | null = null;
+  try {
+    for (let i = 0; i < 200; i++) {
+      const ok = await Deno.connect({ hostname: "127.0.0.1", port }).then((c) => {
+        c.close();
+        return true;
+      }, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    records.length = 0;
+    agent = await startAgent(parseAgentConfig(join(dir, "agent.jsonc"), '{ "mode": "agent" }'), {
+      domains: [parseAgentDomain(
+        join(dir, "app.test.jsonc"),
+        JSON.stringify({
+          active: true,
+          remote: `127.0.0.1:${port}`,
+          caFile: join(dir, "ca.pem"),
+          secret: SECRET,
+          targets: [{ target: "http://127.0.0.1:9" }],
+        }),
+      )],
+      log: await testLogger(),
+      // A backoff delay would be a minute: "at once" is the only delay that shows as 0 ms.
+      tuning: { backoffMin: 60_000, backoffMax: 60_000, backoffFastMax: 60_000 },
+    });
+    const registered = agent;
+    await until("registration", () => registered.status()[0]!.registered);
+    // The redial at once is for sessions that were up a while (1 s).
+    await new Promise((r) => setTimeout(r, 1100));
+    server.kill("SIGTERM");
+    await server.status;
+    await until("the agent to see the server go", () => !registered.status()[0]!.connected);
+    await until(
+      "the disconnect to be logged",
+      () => messages("warning").some((m) => m.startsWith("Disconnected:")),
+    );
+    const line = messages("warning").find((m) => m.startsWith("Disconnected:"));
+    assert.match(line!, /the server went away \(GoAway\); reconnecting in 0 ms/);
+  } finally {
+    try {
+      server.kill("SIGKILL");
+    } catch { /* exited */ }
+    await server.status;
+    await agent?.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
