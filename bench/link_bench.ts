@@ -77,12 +77,22 @@ async function writeConfigs(port: number, backend: string, server: Record<string
   return { dir, caCert: certs.caCert };
 }
 
+/** Starts a role; `BENCH_VERBOSE=agent` (or `server`) shows that role's debug log. */
 function spawn(role: "server" | "agent", dir: string): Deno.ChildProcess {
+  const verbose = Deno.env.get("BENCH_VERBOSE") === role;
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, role, "--config", join(dir, `${role}.jsonc`)],
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      role,
+      "--config",
+      join(dir, `${role}.jsonc`),
+      ...(verbose ? ["--log-level", "debug"] : []),
+    ],
     stdin: "null",
     stdout: "null",
-    stderr: "null",
+    stderr: verbose ? "inherit" : "null",
   }).spawn();
 }
 
