@@ -64,6 +64,15 @@ export async function connectUdp(address: string, port: number): Promise<Socket>
 }
 
 /**
+ * The address a UDP flow uses among a name's allowed addresses: the first
+ * IPv4 one if any (UDP has no connect to fall back on, and many services
+ * listen on IPv4 only, as Go's resolver also prefers), else the first.
+ */
+export function pickUdpAddress(addresses: readonly string[]): string {
+  return addresses.find((a) => !a.includes(":")) ?? addresses[0]!;
+}
+
+/**
  * Creates the UdpForward handler.
  *
  * @example
@@ -82,7 +91,7 @@ export function createUdpForwardHandler(options: UdpForwardOptions): StreamHandl
     try {
       const target = parseForwardTarget(incoming.params);
       asked = formatHostPort(target.host, target.port);
-      [address] = await resolveTarget(target, options) as [string];
+      address = pickUdpAddress(await resolveTarget(target, options));
       port = target.port;
       socket = await connectUdp(address, port);
     } catch (e) {
