@@ -14,6 +14,7 @@ import { domainNameOfFile, JsoncDocument, readConfigText } from "../shared/confi
 import { parseLogConfig } from "../shared/log/config.ts";
 import { AGENT_PATH } from "../shared/protocol.ts";
 import type { AgentConfig, AgentDomain, BaseParts, Target, TargetUrl } from "./config_types.ts";
+import { parseForwardConfig } from "./forward/config.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
 
@@ -58,6 +59,7 @@ export function parseAgentConfig(file: string, text: string): AgentConfig {
     readTimeout: r.duration("readTimeout", TIMEOUTS.readTimeout),
     idleTimeout: r.duration("idleTimeout", TIMEOUTS.idleTimeout),
     log: parseLogConfig(r.object("log"), { baseDir, server: false }),
+    forward: parseForwardConfig(r.object("forward")),
   };
   r.finish();
   return config;

@@ -7,6 +7,7 @@
  */
 
 import type { LogConfig } from "../shared/log/config_types.ts";
+import type { ForwardConfig } from "./forward/config.ts";
 
 /** The agent's main configuration. */
 export interface AgentConfig {
@@ -22,6 +23,8 @@ export interface AgentConfig {
   idleTimeout: number;
   /** Logging. */
   log: LogConfig;
+  /** Forward streams (TcpForward, UdpForward): allowlist, UDP idle timeout. */
+  forward: ForwardConfig;
 }
 
 /** What requests read from a backend's base URL, read once when the file is parsed (each `URL` getter builds a new string). */

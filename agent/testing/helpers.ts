@@ -9,6 +9,7 @@ import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logt
 import type { AgentConfig, AgentDomain, Target } from "../config_types.ts";
 import type { AgentTuning } from "../agent.ts";
 import { partsOf } from "../config.ts";
+import { defaultForwardConfig } from "../forward/config.ts";
 import { AGENT_PATH } from "../../shared/protocol.ts";
 
 /** Fast timing for tests: retries within tens of ms, nothing else changed. */
@@ -27,6 +28,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     readTimeout: 3000,
     idleTimeout: 3000,
     log: { level: "debug", system: [], access: [], unavailable: false },
+    forward: defaultForwardConfig(),
     ...overrides,
   };
 }
