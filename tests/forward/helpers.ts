@@ -22,6 +22,8 @@ export interface ForwardFixtureOptions {
   allow?: string[];
   /** UDP idle timeout, ms. Default 60,000. */
   idleTimeout?: number;
+  /** UDP queue towards the stream, bytes. Default the handler's. */
+  udpMaxQueued?: number;
   /** Name resolver of the agent. */
   lookup?: Lookup;
   /** Session options of the agent's side. */
@@ -56,7 +58,11 @@ export async function withForwardSessions(
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
   };
   const tcp = createTcpForwardHandler(common);
-  const udp = createUdpForwardHandler({ ...common, idleTimeout: options.idleTimeout ?? 60_000 });
+  const udp = createUdpForwardHandler({
+    ...common,
+    idleTimeout: options.idleTimeout ?? 60_000,
+    ...(options.udpMaxQueued === undefined ? {} : { maxQueued: options.udpMaxQueued }),
+  });
   const agentStreams: MuxStream[] = [];
   const handlers = new Map<number, StreamHandler>([
     [StreamKind.TcpForward, tcp],

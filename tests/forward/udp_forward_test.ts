@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withConnTypes } from "../helpers/conn_types.ts";
-import { randomBytes } from "../helpers/streams.ts";
+import { randomBytes, settled } from "../helpers/streams.ts";
 import { ForwardError, openUdpForward } from "../../shared/forward/mod.ts";
 import { udpEcho, withForwardSessions } from "./helpers.ts";
 
@@ -78,3 +78,32 @@ withConnTypes("UdpForward refuses targets outside the allowlist", async ({ a, b 
     }
   });
 }, { except: ["wss"] });
+
+withConnTypes(
+  "UdpForward drops what an opener that does not read leaves waiting, within bounds",
+  async ({ a, b }) => {
+    await using target = await udpEcho();
+    const udpMaxQueued = 16 * 1024;
+    await withForwardSessions(a, b, { udpMaxQueued }, async ({ opener, agentStreams }) => {
+      const flow = await openUdpForward(opener, "127.0.0.1", target.port);
+      const count = 2000;
+      const datagram = new Uint8Array(1024);
+      // 2 MB of echoes come back while nobody reads the flow.
+      for (let i = 0; i < count; i++) await flow.send(datagram);
+      await settled(() => flow.stream.buffered, 200, 10_000);
+      let received = 0;
+      const reading = (async () => {
+        while ((await flow.receive()) !== null) received++;
+      })();
+      await settled(() => received, 300, 10_000);
+      flow.close();
+      await reading;
+      // What came through: at most the stream's initial window plus the agent's queue.
+      const bound = Math.ceil((256 * 1024 + udpMaxQueued) / (datagram.length + 2)) + 1;
+      assert.ok(
+        received > 0 && received <= bound,
+        `received ${received} of ${count}, bound ${bound}`,
+      );
+    });
+  },
+);
