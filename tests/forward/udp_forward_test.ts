@@ -84,7 +84,7 @@ withConnTypes(
   async ({ a, b }) => {
     await using target = await udpEcho();
     const udpMaxQueued = 16 * 1024;
-    await withForwardSessions(a, b, { udpMaxQueued }, async ({ opener, agentStreams }) => {
+    await withForwardSessions(a, b, { udpMaxQueued }, async ({ opener }) => {
       const flow = await openUdpForward(opener, "127.0.0.1", target.port);
       const count = 2000;
       const datagram = new Uint8Array(1024);
