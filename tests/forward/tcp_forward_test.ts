@@ -282,3 +282,26 @@ withConnTypes("TcpForward: the target closing ends the operator's stream", async
     await forward.stream.closed;
   });
 });
+
+withConnTypes(
+  "TcpForward to an opener that never reads: the target is slowed, nothing piles up",
+  async ({ a, b }) => {
+    const total = 256 * MiB;
+    let written = 0;
+    await using target = tcpTarget(async (conn) => {
+      const chunk = new Uint8Array(64 * 1024);
+      while (written < total) {
+        written += await conn.write(chunk);
+      }
+    });
+    await withForwardSessions(a, b, {}, async ({ opener, agentStreams }) => {
+      const forward = await openTcpForward(opener, "127.0.0.1", target.port);
+      const stalled = await settled(() => written, 300, 20_000);
+      assert.ok(stalled < total, `the target never stalled (${stalled} bytes written)`);
+      // The opener holds at most the window it granted; the agent holds nothing extra.
+      assert.ok(forward.stream.buffered <= forward.stream.receiveWindow);
+      assert.equal(agentStreams[0]!.buffered, 0);
+      forward.stream.reset();
+    });
+  },
+);
