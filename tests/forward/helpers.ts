@@ -8,7 +8,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { createSocket, type Socket } from "node:dgram";
-import type { Conn } from "../../shared/mux/session.ts";
+import type { Conn } from "../../shared/transport/conn.ts";
 import { type MuxStream, Session, type SessionOptions } from "../../shared/mux/mod.ts";
 import { serveStream, type StreamHandler, StreamKind } from "../../shared/open/mod.ts";
 import { Allowlist } from "../../agent/forward/allowlist.ts";
