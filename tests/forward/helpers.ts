@@ -24,6 +24,8 @@ export interface ForwardFixtureOptions {
   idleTimeout?: number;
   /** UDP queue towards the stream, bytes. Default the handler's. */
   udpMaxQueued?: number;
+  /** The agent's connect (and name lookup) timeout, ms. Default 2,000. */
+  connectTimeout?: number;
   /** Name resolver of the agent. */
   lookup?: Lookup;
   /** Session options of the agent's side. */
@@ -52,7 +54,7 @@ export async function withForwardSessions(
   const shutdown = new AbortController();
   const common = {
     allowlist: new Allowlist(options.allow),
-    connectTimeout: 2000,
+    connectTimeout: options.connectTimeout ?? 2000,
     log: getLogger(["test", "forward"]),
     signal: shutdown.signal,
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),

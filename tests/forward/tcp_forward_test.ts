@@ -305,3 +305,16 @@ withConnTypes(
     });
   },
 );
+
+withConnTypes(
+  "TcpForward: a name lookup that hangs is refused at the connect timeout",
+  async ({ a, b }) => {
+    const lookup = () => new Promise<string[]>(() => {});
+    await withForwardSessions(a, b, { lookup, connectTimeout: 100 }, async ({ opener }) => {
+      const e = await refused(openTcpForward(opener, "slow.example", 22));
+      assert.equal(e.code, "timeout");
+      assert.equal(e.message, "Resolving slow.example timed out after 100 ms");
+    });
+  },
+  { except: ["wss"] },
+);

@@ -67,6 +67,11 @@ withConnTypes("UdpForward refuses targets outside the allowlist", async ({ a, b 
         ["169.254.169.254", "refused by agent policy: 169.254.169.254:53 is cloud metadata"],
         ["10.0.0.53", "refused by agent policy: 10.0.0.53:53 is not in the agent's allowlist"],
         ["224.0.0.251", "refused by agent policy: 224.0.0.251:53 is multicast"],
+        // The system resolver reads a bare number as an IPv4 address: the address is what counts.
+        [
+          "2852039166",
+          "refused by agent policy: 2852039166:53 (169.254.169.254) is cloud metadata",
+        ],
       ]
     ) {
       await assert.rejects(openUdpForward(opener, host!, 53), (e: Error) => {
