@@ -11,7 +11,7 @@ import type { Logger } from "@logtape/logtape";
 import type { StreamHandler } from "../../shared/open/mod.ts";
 import { formatHostPort, ForwardError, parseForwardTarget } from "../../shared/forward/target.ts";
 import { type DialOptions, dialTcp, resolveTarget } from "./dial.ts";
-import { spliceTcp } from "./splice.ts";
+import { connChannel, muxChannel, splice } from "../../shared/forward/splice.ts";
 
 /** What the forward handlers need. */
 export interface ForwardHandlerOptions extends DialOptions {
@@ -60,12 +60,12 @@ export function createTcpForwardHandler(options: ForwardHandlerOptions): StreamH
       target: asked,
       where,
     });
-    const result = await spliceTcp(incoming.stream, conn, options.signal);
+    const result = await splice(muxChannel(incoming.stream), connChannel(conn), options.signal);
     log.debug("TCP forward {id} to {where} closed: {to} bytes to it, {from} from it{how}", {
       id: incoming.stream.id,
       where,
-      to: result.toTarget,
-      from: result.fromTarget,
+      to: result.aToB,
+      from: result.bToA,
       how: result.aborted ? ", aborted" : "",
     });
   };
