@@ -125,12 +125,16 @@ export async function dialTcp(
   for (const address of addresses) {
     const where = formatHostPort(address, port);
     try {
-      return await within(
+      const conn = await within(
         Deno.connect({ hostname: address, port, transport: "tcp" }),
         options.connectTimeout,
         `Connecting to ${where}`,
         (conn) => conn.close(),
       );
+      // Interactive traffic (ssh) must not wait for Nagle; the mux batches bulk data already.
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+      return conn;
     } catch (e) {
       last = connectError(e, where);
     }

@@ -131,6 +131,7 @@ export async function echo(conn: Deno.TcpConn): Promise<void> {
   await conn.closeWrite();
 }
 
+/** Closes `conn`, ignoring that it may be closed already. */
 export function closeQuietly(conn: Deno.Conn): void {
   try {
     conn.close();
