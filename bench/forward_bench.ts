@@ -102,7 +102,42 @@ async function openLatency(opener: Session): Promise<[number, number]> {
   return [times[Math.floor(OPENS * 0.5)]!, times[Math.floor(OPENS * 0.99)]!];
 }
 
+/**
+ * Memory per idle forward, all three parties in this process (opener
+ * stream, agent stream + socket + read buffer, the target's socket): heap
+ * plus external bytes after `IDLE` forwards sit open, minus before, per forward.
+ */
+async function idleCost(opener: Session): Promise<number> {
+  const IDLE = 500;
+  const held: Deno.Conn[] = [];
+  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const holding = (async () => {
+    for await (const c of target) held.push(c);
+  })().catch(() => {});
+  const used = () => {
+    const m = Deno.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  // deno-lint-ignore no-explicit-any
+  const gc = (globalThis as any).gc as (() => void) | undefined;
+  gc?.();
+  const before = used();
+  const forwards = [];
+  for (let i = 0; i < IDLE; i++) {
+    forwards.push(await openTcpForward(opener, "127.0.0.1", target.addr.port));
+  }
+  gc?.();
+  const per = (used() - before) / IDLE;
+  for (const f of forwards) f.stream.reset();
+  target.close();
+  for (const c of held) c.close();
+  await holding;
+  return per;
+}
+
 const [opener, agent] = await sessions();
+// First, while nothing else has run: the heap holds nothing left from the bulk runs.
+const idle = await idleCost(opener);
 const rows: string[] = [];
 for (const conns of [1, 8]) {
   const d = await direct(conns);
@@ -117,6 +152,11 @@ console.log("| connections | direct TCP MB/s | forward MB/s | ratio |\n| --- | -
 console.log(rows.join("\n"));
 console.log(
   `open → OK (agent dials): p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms over ${OPENS}`,
+);
+console.log(
+  `idle forward: ${(idle / 1024).toFixed(1)} KiB of heap + external per forward, ` +
+    "opener, agent and target sides together" +
+    ("gc" in globalThis ? "" : " (run with --v8-flags=--expose-gc for a steadier figure)"),
 );
 await opener.close();
 await agent.close();
