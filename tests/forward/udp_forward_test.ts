@@ -112,3 +112,24 @@ withConnTypes(
     });
   },
 );
+
+withConnTypes(
+  "UdpForward keeps a flow with traffic open past its idle timeout",
+  async ({ a, b }) => {
+    await using target = await udpEcho();
+    const idleTimeout = 1000;
+    await withForwardSessions(a, b, { idleTimeout }, async ({ opener }) => {
+      const flow = await openUdpForward(opener, "127.0.0.1", target.port);
+      const start = performance.now();
+      // A datagram each 100 ms for 1.5 idle timeouts: the flow must stay open throughout.
+      for (let i = 0; performance.now() - start < idleTimeout * 1.5; i++) {
+        await flow.send(text(`ping ${i}`));
+        assert.equal(str(await flow.receive()), `ping ${i}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      flow.close();
+      assert.equal(await flow.receive(), null);
+    });
+  },
+  { except: ["wss"] },
+);
