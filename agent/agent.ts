@@ -21,6 +21,7 @@ import { createHttpHandler } from "./http.ts";
 import type { ServedDomain } from "./served_domain.ts";
 import { DOWN_FOR_MS, Router } from "./router.ts";
 import { type StreamHandler, StreamKind } from "../shared/open/mod.ts";
+import { forwardHandlers } from "./forward/handlers.ts";
 import { VERSION } from "../shared/version.ts";
 
 export type { DomainStatus } from "./connection.ts";
@@ -139,17 +140,20 @@ class Agent implements AgentHandle {
     this.#log = log;
     this.#tuning = tuning;
     this.#pool = new Http1Pool({ connectTimeout: config.connectTimeout });
-    this.#handlers = new Map([[
-      StreamKind.Http,
-      createHttpHandler({
-        lookup: (name) => this.#served.get(name),
-        client: this.#client,
-        pool: this.#pool,
-        timeouts: config,
-        log,
-        signal: this.#shutdown.signal,
-      }),
-    ]]);
+    this.#handlers = new Map([
+      [
+        StreamKind.Http,
+        createHttpHandler({
+          lookup: (name) => this.#served.get(name),
+          client: this.#client,
+          pool: this.#pool,
+          timeouts: config,
+          log,
+          signal: this.#shutdown.signal,
+        }),
+      ],
+      ...forwardHandlers(config, log, this.#shutdown.signal),
+    ]);
   }
 
   get servers(): number {

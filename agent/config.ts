@@ -21,6 +21,7 @@ import type {
   Target,
   TargetUrl,
 } from "./config_types.ts";
+import { parseForwardConfig } from "./forward/config.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
 
@@ -94,6 +95,7 @@ export function parseAgentConfig(file: string, text: string): AgentConfig {
     idleTimeout: r.duration("idleTimeout", TIMEOUTS.idleTimeout),
     reconnect: parseReconnect(r.object("reconnect")),
     log: parseLogConfig(r.object("log"), { baseDir, server: false }),
+    forward: parseForwardConfig(r.object("forward")),
   };
   r.finish();
   return config;

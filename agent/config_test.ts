@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../shared/config/jsonc.ts";
 import { loadAgentConfig, parseAgentConfig, parseAgentDomain } from "./config.ts";
+import { defaultForwardConfig } from "./forward/config.ts";
 
 const MAIN = "/etc/burrow/agent.jsonc";
 const DOMAIN = "/etc/burrow/agent.d/www.example.com.jsonc";
@@ -25,6 +26,7 @@ Deno.test("parseAgentConfig() fills defaults around a minimal file", () => {
     idleTimeout: 60_000,
     reconnect: { fastMax: 1000, fastFor: 90_000, max: 30_000, dialTimeout: 10_000 },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
+    forward: defaultForwardConfig(),
   });
 });
 

@@ -7,6 +7,7 @@
  */
 
 import type { LogConfig } from "../shared/log/config_types.ts";
+import type { ForwardConfig } from "./forward/config.ts";
 
 /** The agent's main configuration. */
 export interface AgentConfig {
@@ -24,6 +25,8 @@ export interface AgentConfig {
   reconnect: ReconnectConfig;
   /** Logging. */
   log: LogConfig;
+  /** Forward streams (TcpForward, UdpForward): allowlist, UDP idle timeout. */
+  forward: ForwardConfig;
 }
 
 /** How the agent redials a server it lost (ms). */

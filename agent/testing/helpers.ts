@@ -9,6 +9,7 @@ import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logt
 import type { AgentConfig, AgentDomain, Target } from "../config_types.ts";
 import type { AgentTuning } from "../agent.ts";
 import { partsOf } from "../config.ts";
+import { defaultForwardConfig } from "../forward/config.ts";
 import { AGENT_PATH } from "../../shared/protocol.ts";
 
 /** Fast timing for tests: retries within tens of ms, nothing else changed. */
@@ -28,6 +29,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     idleTimeout: 3000,
     reconnect: { fastMax: 1000, fastFor: 90_000, max: 30_000, dialTimeout: 10_000 },
     log: { level: "debug", system: [], access: [], unavailable: false },
+    forward: defaultForwardConfig(),
     ...overrides,
   };
 }

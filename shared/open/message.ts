@@ -39,9 +39,20 @@ export const StreamKind = {
   Http: 0x01,
   /** Agent → server: the agent's control channel (hello, domains, heartbeat). */
   Control: 0x02,
-  /** Operator → agent (via server): a TCP connection. Params: `{ host, port }`. */
+  /**
+   * Operator → agent (via server): a TCP connection. Params: `{ host, port }`.
+   * The agent resolves a name once, checks the address it dials against its
+   * allowlist, dials, and answers OK `{ address, port }` or ERROR (`policy`,
+   * `connection-refused`, …); then raw bytes both ways, FIN as TCP half-close.
+   * See `shared/forward/`.
+   */
   TcpForward: 0x10,
-  /** Operator → agent (via server): UDP datagrams, length-prefixed. Params: `{ host, port }`. */
+  /**
+   * Operator → agent (via server): one UDP flow. Params: `{ host, port }`,
+   * checked as for TcpForward; then datagrams both ways, each a 2-byte
+   * length and 0–65,535 bytes; the agent ends a flow idle for its
+   * `forward.udpIdleTimeout` with FIN. See `shared/forward/datagram.ts`.
+   */
   UdpForward: 0x11,
   /** Operator → agent (via server): a terminal. Params: `{ cols, rows, command? }`. */
   Pty: 0x12,

@@ -1,0 +1,143 @@
+/**
+ * Splicing two byte channels: a mux stream and a TCP socket (the agent's
+ * TcpForward, an operator's local connection), or two mux streams (the
+ * server between an operator and an agent). Bytes both ways with no buffer
+ * of our own beyond one chunk each way, half-close carried both ways, and a
+ * failure on either side ending the other.
+ *
+ * Backpressure is end to end: each direction reads its source only after
+ * the previous chunk was written to its sink. A mux stream's `write()`
+ * waits for the peer's window; a socket write waits for the kernel; a mux
+ * stream not read grants no new window, so its peer's writes wait in turn.
+ *
+ * @module
+ */
+
+import type { MuxStream } from "../mux/mod.ts";
+
+/** One side of a splice. */
+export interface ByteChannel {
+  /** The next chunk, or null at the end (FIN/EOF). A chunk may be reused by the next `read()`. */
+  read(): Promise<Uint8Array | null>;
+  /** Writes all of `chunk`; resolves once its buffer may be reused. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends this side's writing (FIN / TCP half-close). */
+  closeWrite(): Promise<void> | void;
+  /** Aborts both ways (RST on a stream, close on a socket). Idempotent; never throws. */
+  abort(): void;
+  /** Releases what is left once both directions ended. Idempotent; never throws. */
+  close(): void;
+}
+
+/**
+ * A mux stream as a {@linkcode ByteChannel} (its direct calls, no Web Streams).
+ *
+ * @example
+ * ```ts
+ * await splice(muxChannel(operatorStream), muxChannel(agentStream));
+ * ```
+ */
+export function muxChannel(stream: MuxStream): ByteChannel {
+  return {
+    read: () => stream.read(),
+    write: (chunk) => stream.write(chunk),
+    closeWrite: () => stream.closeWrite(),
+    abort: () => stream.reset(),
+    close: () => {}, // A stream finished both ways is forgotten by its session.
+  };
+}
+
+/**
+ * Default {@linkcode connChannel} read size, and the buffer an idle connection
+ * holds while it waits. Measured by hand (200 MiB target → opener over one
+ * loopback TCP mux hop, runs alternated, machine shared with other work):
+ * 16 KiB reads gave 270–420 MB/s, 64 KiB reads 160–460 MB/s, so the larger
+ * buffer buys nothing and costs 48 KiB more per idle connection.
+ */
+export const CONN_READ_SIZE = 16 * 1024;
+
+/**
+ * A socket as a {@linkcode ByteChannel}: reads into one buffer of
+ * `readSize` bytes, reused from read to read.
+ *
+ * @example
+ * ```ts
+ * await splice(muxChannel(stream), connChannel(await Deno.connect({ hostname, port })));
+ * ```
+ */
+export function connChannel(conn: Deno.Conn, readSize = CONN_READ_SIZE): ByteChannel {
+  const buf = new Uint8Array(readSize);
+  const close = () => {
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  };
+  return {
+    async read() {
+      const n = await conn.read(buf);
+      return n === null ? null : buf.subarray(0, n);
+    },
+    async write(chunk) {
+      let at = 0;
+      while (at < chunk.length) at += await conn.write(chunk.subarray(at));
+    },
+    closeWrite: () => conn.closeWrite(),
+    abort: close,
+    close,
+  };
+}
+
+/** Bytes moved by a finished splice. */
+export interface SpliceResult {
+  /** Bytes read from `a` and written to `b`. */
+  aToB: number;
+  /** Bytes read from `b` and written to `a`. */
+  bToA: number;
+  /** True when it ended by a failure (reset, socket error, abort), not by an end both ways. */
+  aborted: boolean;
+}
+
+/**
+ * Runs `a` ⇄ `b` until both directions ended (each source's end passed on
+ * as its sink's `closeWrite()`) or one failed (a reset stream, a socket
+ * error, `signal` aborted): then both sides are aborted. Closes both in
+ * every case. Never throws.
+ *
+ * @example
+ * ```ts
+ * const { aToB, bToA } = await splice(muxChannel(incoming.stream), connChannel(conn));
+ * ```
+ */
+export async function splice(
+  a: ByteChannel,
+  b: ByteChannel,
+  signal?: AbortSignal,
+): Promise<SpliceResult> {
+  const result: SpliceResult = { aToB: 0, bToA: 0, aborted: false };
+  const fail = () => {
+    if (result.aborted) return;
+    result.aborted = true;
+    a.abort();
+    b.abort();
+  };
+  if (signal?.aborted) fail();
+  signal?.addEventListener("abort", fail);
+  const pump = async (from: ByteChannel, to: ByteChannel, count: "aToB" | "bToA") => {
+    try {
+      for (let chunk = await from.read(); chunk !== null; chunk = await from.read()) {
+        await to.write(chunk);
+        result[count] += chunk.length;
+      }
+      if (!result.aborted) await to.closeWrite();
+    } catch {
+      fail();
+    }
+  };
+  await Promise.all([pump(a, b, "aToB"), pump(b, a, "bToA")]);
+  signal?.removeEventListener("abort", fail);
+  a.close();
+  b.close();
+  return result;
+}
