@@ -14,8 +14,10 @@ import { domainNameOfFile, JsoncDocument, readConfigText } from "../shared/confi
 import { parseLogConfig } from "../shared/log/config.ts";
 import { AGENT_PATH } from "../shared/protocol.ts";
 import type { AgentConfig, AgentDomain, BaseParts, Target, TargetUrl } from "./config_types.ts";
+import { type AgentConfigOptions, parseIdentityConfig } from "./identity_config.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
+export type { AgentConfigOptions } from "./identity_config.ts";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -37,7 +39,9 @@ const TARGET_PROTOCOLS = ["http:", "https:"] as const;
 
 /**
  * Parses the text of an agent main file. `file` names it in errors and
- * anchors relative paths (`domains`, log files).
+ * anchors relative paths (`domains`, log files). `options.hostname` gives
+ * the default `name` (tests); `options.checkFiles`, whether named files must
+ * exist.
  *
  * @throws {ConfigError} at the first mistake.
  * @example
@@ -47,7 +51,11 @@ const TARGET_PROTOCOLS = ["http:", "https:"] as const;
  * // config.connectTimeout === 5000, config.domains ends with "conf/agent.d"
  * ```
  */
-export function parseAgentConfig(file: string, text: string): AgentConfig {
+export function parseAgentConfig(
+  file: string,
+  text: string,
+  options: AgentConfigOptions = {},
+): AgentConfig {
   const baseDir = dirname(resolve(file));
   const r = ObjectReader.root(JsoncDocument.parse(file, text));
   readMode(r, "agent");
@@ -57,6 +65,7 @@ export function parseAgentConfig(file: string, text: string): AgentConfig {
     connectTimeout: r.duration("connectTimeout", TIMEOUTS.connectTimeout),
     readTimeout: r.duration("readTimeout", TIMEOUTS.readTimeout),
     idleTimeout: r.duration("idleTimeout", TIMEOUTS.idleTimeout),
+    identity: parseIdentityConfig(r, baseDir, options),
     log: parseLogConfig(r.object("log"), { baseDir, server: false }),
   };
   r.finish();

@@ -23,6 +23,7 @@ Deno.test("parseAgentConfig() fills defaults around a minimal file", () => {
     connectTimeout: 5000,
     readTimeout: 60_000,
     idleTimeout: 60_000,
+    identity: null,
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
   });
 });

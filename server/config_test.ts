@@ -27,6 +27,8 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
     certificates: [],
     agentPath: "/.well-known/burrow-agent",
     domains: "/etc/burrow/server.d",
+    agents: null,
+    operators: null,
     unavailableStatus: 404,
     transactionId: true,
     limits: {
@@ -74,6 +76,8 @@ Deno.test("parseServerConfig() reads every key", () => {
     ],
     "agentPath": "/tunnel",
     "domains": "/srv/domains",
+    "agents": "agents.d",
+    "operators": "/srv/operators.d",
     "unavailableStatus": 503,
     "transactionId": false,
     "limits": {
@@ -100,6 +104,8 @@ Deno.test("parseServerConfig() reads every key", () => {
   ]);
   assert.equal(config.agentPath, "/tunnel");
   assert.equal(config.domains, "/srv/domains");
+  assert.equal(config.agents, "/etc/burrow/agents.d", "relative to the main file");
+  assert.equal(config.operators, "/srv/operators.d");
   assert.equal(config.unavailableStatus, 503);
   assert.equal(config.transactionId, false);
   assert.deepEqual(config.limits, {

@@ -26,6 +26,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     connectTimeout: 2000,
     readTimeout: 3000,
     idleTimeout: 3000,
+    identity: null,
     log: { level: "debug", system: [], access: [], unavailable: false },
     ...overrides,
   };
