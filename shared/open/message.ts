@@ -39,6 +39,8 @@ export const StreamKind = {
   Http: 0x01,
   /** Agent → server: the agent's control channel (hello, domains, heartbeat). */
   Control: 0x02,
+  /** Agent → server: the agent's identity (`shared/identify.ts`). Params: `{ name, secret, agent }`. */
+  Identify: 0x03,
   /** Operator → agent (via server): a TCP connection. Params: `{ host, port }`. */
   TcpForward: 0x10,
   /** Operator → agent (via server): UDP datagrams, length-prefixed. Params: `{ host, port }`. */
