@@ -21,7 +21,6 @@ import { isIdentityName } from "./auth/identity_name.ts";
 import {
   bodyLength,
   decodeReply,
-  encodeOpen,
   encodeReply,
   MAX_BODY_SIZE,
   OPEN_HEADER_SIZE,
@@ -149,10 +148,11 @@ export function encodeIdentityEnd(end: IdentityEnd): Uint8Array {
 }
 
 /**
- * Reads what follows the OK on an Identify stream, until the server's FIN:
- * its end notice, or null when it ended without one (an older server, or a
- * session closing). At most one message is read (bounded: a longer stream
- * is an error).
+ * Reads what follows the OK on an Identify stream: the server's end notice,
+ * returned as soon as it is complete (the session may close right after
+ * it), or null when the stream ended, or failed, with nothing after the OK
+ * (an older server, or a session closing). Bytes beyond one notice are an
+ * error.
  *
  * @throws {OpenError} when the bytes are not one end notice.
  * @example
@@ -165,18 +165,39 @@ export function encodeIdentityEnd(end: IdentityEnd): Uint8Array {
 export async function readIdentityEnd(
   readable: ReadableStream<Uint8Array>,
 ): Promise<IdentityEnd | null> {
-  const limit = OPEN_HEADER_SIZE + MAX_BODY_SIZE;
-  const bytes = new Uint8Array(limit);
+  const reader = readable.getReader();
+  const bytes = new Uint8Array(OPEN_HEADER_SIZE + MAX_BODY_SIZE);
   let length = 0;
-  for await (const chunk of readable) {
-    if (length + chunk.length > limit) {
-      throw new OpenError("Identify stream carries more than one end notice", "unexpected-data");
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        chunk = { done: true, value: undefined };
+      }
+      if (chunk.done) {
+        if (length === 0) return null;
+        throw new OpenError(`End notice cut short after ${length} bytes`, "truncated");
+      }
+      const whole = length >= OPEN_HEADER_SIZE
+        ? OPEN_HEADER_SIZE + bodyLength(bytes.subarray(0, OPEN_HEADER_SIZE))
+        : bytes.length;
+      if (length + chunk.value.length > whole) {
+        throw new OpenError("Identify stream carries more than one end notice", "unexpected-data");
+      }
+      bytes.set(chunk.value, length);
+      length += chunk.value.length;
+      if (length < OPEN_HEADER_SIZE) continue;
+      const size = OPEN_HEADER_SIZE + bodyLength(bytes.subarray(0, OPEN_HEADER_SIZE));
+      if (length > size) {
+        throw new OpenError("Identify stream carries more than one end notice", "unexpected-data");
+      }
+      if (length === size) return decodeIdentityEnd(bytes.subarray(0, length));
     }
-    bytes.set(chunk, length);
-    length += chunk.length;
+  } finally {
+    reader.releaseLock();
   }
-  if (length === 0) return null;
-  return decodeIdentityEnd(bytes.subarray(0, length));
 }
 
 /** Decodes one whole end notice. */

@@ -112,12 +112,22 @@ Deno.test("an end notice that is not exactly one known ERROR message is refused"
       return true;
     });
   }
-  const endless = new Uint8Array(20_000);
-  await assert.rejects(readIdentityEnd(chunked(endless, 4096)), (e: unknown) => {
-    assert.ok(e instanceof OpenError);
-    assert.equal(e.code, "unexpected-data");
-    return true;
-  });
+  // On a stream: bytes after a whole notice, a notice cut short, a header that is not one.
+  const streamed: [Uint8Array, string][] = [
+    [Uint8Array.of(...good, 1, 2, 3), "unexpected-data"],
+    [good.subarray(0, 10), "truncated"],
+    [new Uint8Array(20_000), "bad-version"],
+  ];
+  for (const [bytes, code] of streamed) {
+    // A notice is returned once complete: later bytes are only seen in the same read.
+    for (const size of code === "unexpected-data" ? [4096] : [1, 3, 4096]) {
+      await assert.rejects(readIdentityEnd(chunked(bytes, size)), (e: unknown) => {
+        assert.ok(e instanceof OpenError);
+        assert.equal(e.code, code);
+        return true;
+      });
+    }
+  }
 });
 
 Deno.test("an Identify stream over a mux session: OK, then the server's end notice and FIN", async () => {

@@ -18,6 +18,7 @@ import type { Logger } from "@logtape/logtape";
 import {
   type AgentInfo,
   encodeIdentityEnd,
+  type IdentifyRequest,
   type IdentityEndCode,
   parseIdentify,
 } from "../../shared/identify.ts";
@@ -84,8 +85,8 @@ export interface IdentifyServiceOptions<S> {
 export class IdentifyService<S> {
   readonly #options: IdentifyServiceOptions<S>;
   readonly #registry = new IdentityRegistry<IdentityHold<S>>();
-  /** Sessions that have opened an Identify stream (one each). */
-  readonly #identified = new WeakSet<object>();
+  /** Per session, its Identify stream being checked or held (one at a time). */
+  readonly #current = new WeakMap<object, IncomingStream>();
 
   /** A service with no identity held. */
   constructor(options: IdentifyServiceOptions<S>) {
@@ -126,7 +127,6 @@ export class IdentifyService<S> {
   }
 
   async #identify(session: S & object, address: string, incoming: IncomingStream): Promise<void> {
-    const { log } = this.#options;
     let request;
     try {
       request = parseIdentify(incoming.params);
@@ -135,10 +135,26 @@ export class IdentifyService<S> {
       return;
     }
     const { name } = request;
-    if (this.#identified.has(session)) {
+    if (this.#current.has(session)) {
       return await this.#refuse(incoming, name, address, "duplicate", "a second Identify stream");
     }
-    this.#identified.add(session);
+    this.#current.set(session, incoming);
+    try {
+      await this.#check(session, address, incoming, request);
+    } finally {
+      if (this.#current.get(session) === incoming) this.#current.delete(session);
+    }
+  }
+
+  /** Checks an Identify request, answers it, and holds the identity until its stream ends. */
+  async #check(
+    session: S & object,
+    address: string,
+    incoming: IncomingStream,
+    request: IdentifyRequest,
+  ): Promise<void> {
+    const { log } = this.#options;
+    const { name } = request;
     const check = await checkAgentIdentity(this.#options.agentFile(name), {
       name,
       secret: request.secret,
@@ -201,6 +217,8 @@ export class IdentifyService<S> {
   /** Ends `hold` with a notice and FIN; it no longer holds its name. */
   async #end(hold: IdentityHold<S>, code: IdentityEndCode, message: string): Promise<void> {
     this.#registry.release(hold.name, hold);
+    const session = hold.session as S & object;
+    if (this.#current.get(session) === hold.incoming) this.#current.delete(session);
     this.#options.log.info("Agent {name} from {address}: identity ended ({code}): {message}", {
       name: hold.name,
       address: hold.address,

@@ -2,13 +2,7 @@ import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { identifyMessage, type IdentifyRequest, readIdentityEnd } from "../../shared/identify.ts";
 import { Session } from "../../shared/mux/mod.ts";
-import {
-  type OpenedStream,
-  OpenError,
-  openStream,
-  serveStream,
-  StreamKind,
-} from "../../shared/open/mod.ts";
+import { OpenError, openStream, serveStream, StreamKind } from "../../shared/open/mod.ts";
 import { memoryPair } from "../../shared/transport/memory.ts";
 import { parseAgentFile } from "./agent_file.ts";
 import { type IdentifyEvent, IdentifyService } from "./identify_service.ts";
@@ -23,7 +17,7 @@ interface Link {
   close(): Promise<void>;
 }
 
-async function link(service: IdentifyService<Session>, address: string): Promise<Link> {
+function link(service: IdentifyService<Session>, address: string): Link {
   const [a, b] = memoryPair();
   const client = new Session(a, { client: true });
   const server = new Session(b, { client: false });
@@ -89,7 +83,7 @@ function request(name: string, secret: string): IdentifyRequest {
 
 Deno.test("IdentifyService accepts a matching identity, holds it, and frees it at the agent's FIN", async () => {
   const { service, events, event } = setup();
-  const l = await link(service, "198.51.100.7");
+  const l = link(service, "198.51.100.7");
   try {
     const opened = await openStream(l.client, identifyMessage(request("DB1", "db1-secret")));
     assert.deepEqual(opened.data, { name: "db1" });
@@ -118,7 +112,7 @@ Deno.test("IdentifyService refuses with one stealth answer; the event has the re
     [request("db1", "db1-secret"), "203.0.113.1", "network"],
   ];
   for (const [req, address, reason] of cases) {
-    const l = await link(service, address);
+    const l = link(service, address);
     try {
       await assert.rejects(openStream(l.client, identifyMessage(req)), (e: unknown) => {
         assert.ok(e instanceof OpenError);
@@ -131,7 +125,7 @@ Deno.test("IdentifyService refuses with one stealth answer; the event has the re
       await l.close();
     }
   }
-  const l = await link(service, "::1");
+  const l = link(service, "::1");
   try {
     const bad = openStream(l.client, { kind: StreamKind.Identify, params: { name: "a b" } });
     await assert.rejects(
@@ -146,7 +140,7 @@ Deno.test("IdentifyService refuses with one stealth answer; the event has the re
 
 Deno.test("IdentifyService refuses a second Identify stream on one session", async () => {
   const { service, events } = setup();
-  const l = await link(service, "192.0.2.1");
+  const l = link(service, "192.0.2.1");
   try {
     const first = await openStream(l.client, identifyMessage(request("web", "web-secret")));
     await assert.rejects(
@@ -163,8 +157,8 @@ Deno.test("IdentifyService refuses a second Identify stream on one session", asy
 
 Deno.test("IdentifyService: the newer connection wins, the older gets 'replaced' and onDisplaced", async () => {
   const { service, displaced } = setup();
-  const older = await link(service, "198.51.100.7");
-  const newer = await link(service, "198.51.100.8");
+  const older = link(service, "198.51.100.7");
+  const newer = link(service, "198.51.100.8");
   try {
     const a = await openStream(older.client, identifyMessage(request("db1", "db1-secret")));
     const b = await openStream(newer.client, identifyMessage(request("db1", "db1-secret")));
@@ -196,7 +190,7 @@ Deno.test("IdentifyService.review() revokes what a changed agent file no longer 
   ];
   for (const [change, message] of cases) {
     files.set("db1", agentFile("db1", { secret: "db1-secret" }));
-    const l = await link(service, "198.51.100.7");
+    const l = link(service, "198.51.100.7");
     try {
       const opened = await openStream(l.client, identifyMessage(request("db1", "db1-secret")));
       change();
