@@ -34,8 +34,29 @@ export type IdentityCheck =
   | { ok: true; agent: AgentFile }
   | { ok: false; reason: IdentityRefusal; message: string };
 
-/** Checks a presented secret against a stored one (plain or `$6$`), sync or async. */
-export type VerifySecret = (plain: string, stored: string) => boolean | Promise<boolean>;
+/**
+ * Checks a presented secret against a stored one (plain or `$6$`), sync or
+ * async. `context` says whose claim it is and whether `stored` is the decoy
+ * checked for an unknown name, so the server's `AuthGuard` (failure limits
+ * per address and account, `$6$` in its worker pool) can be plugged in.
+ *
+ * @example
+ * ```ts
+ * const verify: VerifySecret = async (plain, stored, { claim, decoy }) =>
+ *   (await guard.verify({
+ *     address: claim.address,
+ *     account: `agent ${claim.name}`,
+ *     presented: plain,
+ *     stored: [stored],
+ *     decoy,
+ *   })).ok;
+ * ```
+ */
+export type VerifySecret = (
+  plain: string,
+  stored: string,
+  context: { claim: IdentityClaim; decoy: boolean },
+) => boolean | Promise<boolean>;
 
 /**
  * A `$6$` hash of a random secret nobody knows, verified for an unknown name
@@ -65,7 +86,7 @@ export async function checkAgentIdentity(
   verify: VerifySecret = verifySecret,
 ): Promise<IdentityCheck> {
   if (agent === undefined || agent.name !== claim.name) {
-    await verify(claim.secret, DUMMY_HASH);
+    await verify(claim.secret, DUMMY_HASH, { claim, decoy: true });
     return refuse("unknown-agent", `agent ${claim.name} has no agents.d file`);
   }
   if (agent.networks !== null && !agent.networks.contains(claim.address)) {
@@ -74,7 +95,7 @@ export async function checkAgentIdentity(
       `agent ${claim.name} connected from ${claim.address}, outside its networks`,
     );
   }
-  if (!(await verify(claim.secret, agent.secret))) {
+  if (!(await verify(claim.secret, agent.secret, { claim, decoy: false }))) {
     return refuse("bad-secret", `agent ${claim.name} presented a wrong secret`);
   }
   return { ok: true, agent };

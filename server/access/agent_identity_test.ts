@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { hashSecret } from "../../shared/auth/secret.ts";
-import { checkAgentIdentity, type IdentityCheck, type IdentityClaim } from "./agent_identity.ts";
+import {
+  checkAgentIdentity,
+  type IdentityCheck,
+  type IdentityClaim,
+  type VerifySecret,
+} from "./agent_identity.ts";
 import { parseAgentFile } from "./agent_file.ts";
 import type { AgentFile } from "./types.ts";
 
@@ -53,12 +58,19 @@ Deno.test("checkAgentIdentity() accepts name + secret + address, refusing with a
 
 Deno.test("checkAgentIdentity() verifies a dummy hash for an unknown name, none off-network", async () => {
   const seen: string[] = [];
-  const verify = (_plain: string, stored: string) => {
-    seen.push(stored.slice(0, 3));
+  const verify: VerifySecret = (_plain, stored, { claim, decoy }) => {
+    seen.push(`${stored.slice(0, 3)} ${claim.name} ${decoy}`);
     return false;
   };
   await checkAgentIdentity(undefined, { name: "ghost", secret: "x", address: "::1" }, verify);
-  assert.deepEqual(seen, ["$6$"], "an unknown name costs one SHA-512 crypt, like a known one");
+  assert.deepEqual(
+    seen,
+    ["$6$ ghost true"],
+    "an unknown name costs one SHA-512 crypt, like a known one",
+  );
+  seen.length = 0;
+  await checkAgentIdentity(db1, { name: "db1", secret: "x", address: "198.51.100.2" }, verify);
+  assert.deepEqual(seen, ["$6$ db1 false"], "the context names the claim for the AuthGuard");
   seen.length = 0;
   await checkAgentIdentity(db1, { name: "db1", secret: "x", address: "203.0.113.1" }, verify);
   assert.deepEqual(seen, [], "outside the networks: no hash at all");
