@@ -28,6 +28,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
   ["demo", async () => (await import("./cli/demo.ts")).demoCommand],
   ["check", async () => (await import("./cli/check.ts")).checkCommand],
   ["password", async () => (await import("./cli/password.ts")).passwordCommand],
+  ["token", async () => (await import("./cli/token.ts")).tokenCommand],
   ["version", async () => (await import("./cli/version.ts")).versionCommand],
   ["help", async () => (await import("./cli/help.ts")).helpCommand],
 ]);

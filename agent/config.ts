@@ -22,8 +22,10 @@ import type {
   TargetUrl,
 } from "./config_types.ts";
 import { parseForwardConfig } from "./forward/config.ts";
+import { type AgentConfigOptions, parseIdentityConfig } from "./identity_config.ts";
 
 export type { LoadOptions } from "../shared/config/fields.ts";
+export type { AgentConfigOptions } from "./identity_config.ts";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -73,7 +75,9 @@ const TARGET_PROTOCOLS = ["http:", "https:"] as const;
 
 /**
  * Parses the text of an agent main file. `file` names it in errors and
- * anchors relative paths (`domains`, log files).
+ * anchors relative paths (`domains`, log files). `options.hostname` gives
+ * the default `name` (tests); `options.checkFiles`, whether named files must
+ * exist.
  *
  * @throws {ConfigError} at the first mistake.
  * @example
@@ -83,7 +87,11 @@ const TARGET_PROTOCOLS = ["http:", "https:"] as const;
  * // config.connectTimeout === 5000, config.domains ends with "conf/agent.d"
  * ```
  */
-export function parseAgentConfig(file: string, text: string): AgentConfig {
+export function parseAgentConfig(
+  file: string,
+  text: string,
+  options: AgentConfigOptions = {},
+): AgentConfig {
   const baseDir = dirname(resolve(file));
   const r = ObjectReader.root(JsoncDocument.parse(file, text));
   readMode(r, "agent");
@@ -94,6 +102,7 @@ export function parseAgentConfig(file: string, text: string): AgentConfig {
     readTimeout: r.duration("readTimeout", TIMEOUTS.readTimeout),
     idleTimeout: r.duration("idleTimeout", TIMEOUTS.idleTimeout),
     reconnect: parseReconnect(r.object("reconnect")),
+    identity: parseIdentityConfig(r, baseDir, options),
     log: parseLogConfig(r.object("log"), { baseDir, server: false }),
     forward: parseForwardConfig(r.object("forward")),
   };

@@ -25,6 +25,7 @@ Deno.test("parseAgentConfig() fills defaults around a minimal file", () => {
     readTimeout: 60_000,
     idleTimeout: 60_000,
     reconnect: { fastMax: 1000, fastFor: 90_000, max: 30_000, dialTimeout: 10_000 },
+    identity: null,
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
     forward: defaultForwardConfig(),
   });

@@ -23,6 +23,8 @@ export interface AgentConfig {
   idleTimeout: number;
   /** Pacing of redials to the servers. */
   reconnect: ReconnectConfig;
+  /** The agent's own identity (`name`, `secret`/`secretFile`, `remote`); null when not set. */
+  identity: AgentIdentityConfig | null;
   /** Logging. */
   log: LogConfig;
   /** Forward streams (TcpForward, UdpForward): allowlist, UDP idle timeout. */
@@ -39,6 +41,27 @@ export interface ReconnectConfig {
   max: number;
   /** Longest a dial (TCP, TLS, WebSocket upgrade) may take. Default 10 s. */
   dialTimeout: number;
+}
+
+/**
+ * The agent's identity: who it is to the server (the server's
+ * `agents.d/<name>.jsonc`), and which server it identifies to.
+ */
+export interface AgentIdentityConfig {
+  /** The agent's name, lower case. Default: the machine's host name. */
+  name: string;
+  /** The secret, plain; null when it comes from `secretFile`. */
+  secret: string | null;
+  /** File whose first line is the secret (absolute); null when `secret` is set. */
+  secretFile: string | null;
+  /** Server to identify to, `host:port`. */
+  remote: string;
+  /** URL path on the server. Default `/.well-known/burrow-agent`. */
+  service: string;
+  /** Skip verification of the server certificate (loud warning). Default false. */
+  insecure: boolean;
+  /** Extra CA certificate file (PEM) to trust for the server. */
+  caFile: string | null;
 }
 
 /** What requests read from a backend's base URL, read once when the file is parsed (each `URL` getter builds a new string). */

@@ -1,7 +1,8 @@
 /**
  * `burrow check FILE…`: validates main config files (server or agent, by
- * their `mode`) and every domain file in their `domains` folders, without
- * starting anything (frp's `verify`).
+ * their `mode`) and every domain file in their `domains` folders (and a
+ * server's `agentFiles` and `operatorFiles` folders), without starting anything
+ * (frp's `verify`).
  *
  * @module
  */
@@ -10,8 +11,16 @@ import { isAbsolute, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAgentConfig, parseAgentDomain } from "../agent/config.ts";
 import { dataDirProblem } from "../server/audit/config.ts";
+import { basename, dirname } from "node:path";
+import { parseAgentFile } from "../server/access/agent_file.ts";
+import { parseOperatorFile } from "../server/access/operator_file.ts";
 import { parseServerConfig, parseServerDomain, serverDomainParser } from "../server/config.ts";
-import { type DomainFileResult, readDomainFolder } from "../shared/config/domain_folder.ts";
+import {
+  capitalized,
+  type DomainFileResult,
+  type EntryNoun,
+  readDomainFolder,
+} from "../shared/config/domain_folder.ts";
 import { ObjectReader, readMode } from "../shared/config/fields.ts";
 import { ConfigError, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { runWithUsage, UsageError } from "./usage.ts";
@@ -23,9 +32,13 @@ Validate configuration files without starting anything. Each <file> is a main
 config (server or agent, told apart by its "mode"), whose "domains" folder is
 checked too, read as the server and the agent read it at start (*.jsonc files
 and links to them, not those starting with "." or "_"; a missing folder, an
-invalid file or two files for one domain fail, as they refuse the start), or
-a single domain file (no "mode": an agent's when it has "targets", a server's
-otherwise; checked with the built-in defaults, not those of a main config).
+invalid file or two files for one domain fail, as they refuse the start); a
+server's "agentFiles" and "operatorFiles" folders are checked the same way. Or <file>
+is a single file without "mode": an operator file when its folder is named
+operators*.d or it has "token"; an agent identity file when its folder is
+named agents*.d; else an agent domain file when it has "targets", a server
+domain file otherwise (domain files checked with the built-in defaults, not
+those of a main config).
 Prints "ok: <file>" for each valid file and "<file>:<line>:<column>: <key>:
 <problem>" for each invalid one. Exits 0 when every file is valid, 1 otherwise.
 
@@ -36,6 +49,24 @@ Options:
 
 /** How a domain file of a checked main file is parsed. */
 type DomainParser = (file: string, text: string) => { name: string; file: string };
+
+/** One folder a checked main file names: its key, what its files are, their parser. */
+interface CheckedFolder {
+  key: string;
+  noun: EntryNoun;
+  folder: string;
+  parse: DomainParser;
+}
+
+/** A main file that parsed: its document, the folders it names and (server) its data folder. */
+interface CheckedMain {
+  doc: JsoncDocument;
+  folders: CheckedFolder[];
+  dataDir?: string;
+}
+
+/** What a file without "mode" is, when checked on its own. */
+type FileKind = "server" | "agent" | "agent identity" | "operator";
 
 /** A path as shown to the user: relative to the working directory when inside it. */
 function display(path: string): string {
@@ -56,17 +87,9 @@ async function report(file: string, body: () => unknown, what = ""): Promise<boo
   }
 }
 
-/** A main file that parsed: its document, domains folder, domain parser and (server) data folder. */
-interface CheckedMain {
-  doc: JsoncDocument;
-  folder: string;
-  parse: DomainParser;
-  dataDir?: string;
-}
-
 /**
- * Parses the main file `file`; resolves to its domains folder and the parser
- * of its domain files, or null when it is invalid (the error is printed).
+ * Parses the main file `file`; resolves to the folders it names and the
+ * parsers of their files, or null when it is invalid (the error is printed).
  */
 async function checkMain(
   file: string,
@@ -76,72 +99,82 @@ async function checkMain(
   await report(file, async () => {
     const text = await readConfigText(file);
     const doc = JsoncDocument.parse(file, text);
+    const options = { checkFiles: strict };
     if (readMode(ObjectReader.root(doc)) === "server") {
-      const config = parseServerConfig(file, text, { checkFiles: strict });
+      const config = parseServerConfig(file, text, options);
+      const folders: CheckedFolder[] = [
+        {
+          key: "domains",
+          noun: "domain",
+          folder: config.domains,
+          parse: serverDomainParser(config),
+        },
+      ];
+      if (config.agentFiles !== null) {
+        folders.push({
+          key: "agentFiles",
+          noun: "agent",
+          folder: config.agentFiles,
+          parse: parseAgentFile,
+        });
+      }
+      if (config.operatorFiles !== null) {
+        const folder = config.operatorFiles;
+        folders.push({ key: "operatorFiles", noun: "operator", folder, parse: parseOperatorFile });
+      }
+      result = { doc, folders, dataDir: config.dataDir };
+    } else {
+      const config = parseAgentConfig(file, text, options);
+      const parse: DomainParser = (f, t) => parseAgentDomain(f, t, options);
       result = {
         doc,
-        folder: config.domains,
-        parse: serverDomainParser(config),
-        dataDir: config.dataDir,
+        folders: [{ key: "domains", noun: "domain", folder: config.domains, parse }],
       };
-    } else {
-      const config = parseAgentConfig(file, text);
-      const options = { checkFiles: strict };
-      result = { doc, folder: config.domains, parse: (f, t) => parseAgentDomain(f, t, options) };
     }
   });
   return result;
 }
 
 /**
- * The kind of domain file `file` is when it has no `mode` (an agent's has
- * `targets`), or null for a main file or one that cannot be read or parsed
- * ({@link checkMain} reports those).
+ * The kind of file `file` is when it has no `mode` (see the usage text), or
+ * null for a main file or one that cannot be read or parsed ({@link checkMain}
+ * reports those).
  */
-async function domainKind(file: string): Promise<"server" | "agent" | null> {
+async function fileKind(file: string): Promise<FileKind | null> {
   try {
     const r = ObjectReader.root(JsoncDocument.parse(file, await readConfigText(file)));
     if (r.has("mode")) return null;
+    const folder = basename(dirname(file)).toLowerCase();
+    if (/^operators(\..*)?\.d$/.test(folder) || r.has("token")) return "operator";
+    if (/^agents(\..*)?\.d$/.test(folder)) return "agent identity";
     return r.has("targets") ? "agent" : "server";
   } catch {
     return null;
   }
 }
 
-/** Checks a domain file on its own, with the built-in defaults; resolves to whether it was valid. */
-async function checkDomain(file: string, kind: "server" | "agent", strict: boolean) {
+/** Checks a file on its own (domain files with the built-in defaults); resolves to whether it was valid. */
+async function checkFile(file: string, kind: FileKind, strict: boolean) {
   return await report(file, async () => {
     const text = await readConfigText(file);
     if (kind === "agent") parseAgentDomain(file, text, { checkFiles: strict });
-    else parseServerDomain(file, text);
-  }, ` (${kind} domain file)`);
+    else if (kind === "server") parseServerDomain(file, text);
+    else if (kind === "agent identity") parseAgentFile(file, text);
+    else parseOperatorFile(file, text);
+  }, kind === "server" || kind === "agent" ? ` (${kind} domain file)` : ` (${kind} file)`);
 }
 
-/** Checks one main file and its domain files, or one domain file; resolves to whether all were valid. */
-async function checkTree(file: string, strict: boolean): Promise<boolean> {
-  const kind = await domainKind(file);
-  if (kind !== null) return await checkDomain(file, kind, strict);
-  const main = await checkMain(file, strict);
-  if (main === null) return false;
-  const dataProblem = main.dataDir === undefined ? null : dataDirProblem(main.dataDir);
-  if (dataProblem !== null) {
-    const detail = `folder ${JSON.stringify(main.dataDir)} ${dataProblem}`;
-    console.error(main.doc.errorAt(["dataDir"], detail, "io").message);
-    return false;
-  }
+/** Checks the files of one folder a main file names; resolves to whether all were valid. */
+async function checkFolder(doc: JsoncDocument, checked: CheckedFolder): Promise<boolean> {
   let results: DomainFileResult<unknown>[];
   try {
     // The same reading of the folder as the server's and the agent's at start.
-    results = await readDomainFolder(display(main.folder), main.parse);
+    results = await readDomainFolder(display(checked.folder), checked.parse, checked.noun);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(
-      main.doc.errorAt(
-        ["domains"],
-        error.detail.replace(/^Domain folder/, `folder ${JSON.stringify(main.folder)}`),
-        "io",
-      ).message,
-    );
+    const what = `folder ${JSON.stringify(checked.folder)}`;
+    const detail = error.detail.replace(`${capitalized(checked.noun)} folder`, what);
+    console.error(doc.errorAt([checked.key], detail, "io").message);
     return false;
   }
   let ok = true;
@@ -150,6 +183,23 @@ async function checkTree(file: string, strict: boolean): Promise<boolean> {
       if (result.error !== undefined) throw result.error;
     }) && ok;
   }
+  return ok;
+}
+
+/** Checks one main file and the files of its folders, or one file; resolves to whether all were valid. */
+async function checkTree(file: string, strict: boolean): Promise<boolean> {
+  const kind = await fileKind(file);
+  if (kind !== null) return await checkFile(file, kind, strict);
+  const main = await checkMain(file, strict);
+  if (main === null) return false;
+  const dataProblem = main.dataDir === undefined ? null : dataDirProblem(main.dataDir);
+  if (dataProblem !== null) {
+    const detail = `folder ${JSON.stringify(main.dataDir)} ${dataProblem}`;
+    console.error(main.doc.errorAt(["dataDir"], detail, "io").message);
+    return false;
+  }
+  let ok = true;
+  for (const folder of main.folders) ok = await checkFolder(main.doc, folder) && ok;
   return ok;
 }
 

@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { burrow, ROOT, type Run } from "../tests/helpers/burrow.ts";
 import { verifySecret } from "../shared/auth/secret.ts";
 import { parseServerDomain } from "../server/config.ts";
+import { parseAgentFile } from "../server/access/agent_file.ts";
+import { parseAgentConfig } from "../agent/config.ts";
 
 /** Runs `burrow check ...args` in `cwd` (default: the project root). */
 function check(args: string[], cwd = ROOT): Promise<Run> {
@@ -52,6 +54,8 @@ Deno.test("burrow check passes every shipped sample and its domain files", async
     "ok: conf/agent.d/localhost.jsonc",
     "ok: conf/server.full.jsonc",
     "ok: conf/server.full.d/www.example.com.jsonc",
+    "ok: conf/agents.full.d/db1.jsonc",
+    "ok: conf/operators.full.d/alice.jsonc",
     "ok: conf/agent.full.jsonc",
     "ok: conf/agent.full.d/www.example.com.jsonc",
   ]);
@@ -82,6 +86,50 @@ Deno.test("the full server sample's hashes are those of the plain texts its comm
   assert.equal(verifySecret("super-secret", domain.secret), true);
   const user2 = domain.clients.credentials.find((c) => c.user === "user2");
   assert.equal(verifySecret("password2", user2?.password ?? ""), true);
+});
+
+Deno.test("the full agent identity samples match: the server's hash is of the agent's secret", () => {
+  const server = parseAgentFile(
+    `${ROOT}conf/agents.full.d/db1.jsonc`,
+    Deno.readTextFileSync(`${ROOT}conf/agents.full.d/db1.jsonc`),
+  );
+  const agent = parseAgentConfig(
+    `${ROOT}conf/agent.full.jsonc`,
+    Deno.readTextFileSync(`${ROOT}conf/agent.full.jsonc`),
+  );
+  assert.equal(agent.identity?.name, server.name);
+  assert.equal(verifySecret(agent.identity?.secret ?? "", server.secret), true);
+});
+
+Deno.test("burrow check reads a server's agents and operators folders like its domains", async () => {
+  const main = `{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "selfSigned": true }],
+  "agentFiles": "agents.d",
+  "operatorFiles": "ops.d" }`;
+  await withFiles({
+    "server.jsonc": main,
+    "server.d/a.example.jsonc": "{}",
+    "agents.d/db1.jsonc": '{ "secret": "s" }',
+    "agents.d/db2.jsonc": '{\n  "secret": "s",\n  "groups": ["no way"]\n}',
+    "agents.d/_off.jsonc": "not json",
+    "alone/operators.d/bob.jsonc": '{ "token": "burrow_plain" }',
+    "alone/x.jsonc": '{ "token": "sha256:00" }',
+  }, async (dir) => {
+    const run = await check(["server.jsonc", "alone/operators.d/bob.jsonc", "alone/x.jsonc"], dir);
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stdout.trim().split("\n"), [
+      "ok: server.jsonc",
+      "ok: server.d/a.example.jsonc",
+      "ok: agents.d/db1.jsonc",
+    ]);
+    assert.deepEqual(run.stderr.trim().split("\n"), [
+      'agents.d/db2.jsonc:3:14: groups[0]: "no way" is not a group: expected a name of letters, ' +
+      "digits, '.', '-' and '_' starting and ending with a letter or digit",
+      `server.jsonc:3:20: operatorFiles: folder "${dir}/ops.d" does not exist`,
+      "alone/operators.d/bob.jsonc:1:12: token: must be a hash, not the token itself: " +
+      `"sha256:…" from 'burrow token', or "$6$…"`,
+      'alone/x.jsonc:1:12: token: starts with "sha256:" but is not 64 lower-case hex digits after it',
+    ]);
+  });
 });
 
 Deno.test("burrow check prints each invalid file's error and exits 1", async () => {

@@ -17,6 +17,7 @@ Commands:
   demo      Run a working tunnel on this machine, no configuration needed
   check     Validate config files and their domain files without starting
   password  Print the $6$ hash of a secret, to store in a config file
+  token     Make an operator token; print it once, and its hash for the server
   version   Print the version and exit
   help      Print this help and exit
 

@@ -131,6 +131,16 @@ function parseAgentLimits(r: ObjectReader): AgentLimits {
 }
 
 /**
+ * An optional folder key (`agentFiles`, `operatorFiles`): the folder resolved
+ * against the main file's, or null when the key is absent (the feature is
+ * off: no file, so nothing is accepted).
+ */
+function optionalFolder(r: ObjectReader, key: string, baseDir: string): string | null {
+  const folder = r.optionalString(key, { nonEmpty: true });
+  return folder === null ? null : resolve(baseDir, folder);
+}
+
+/**
  * Parses the text of a server main file. `file` names it in errors and
  * anchors relative paths (`domains`, certificates, log files).
  *
@@ -169,6 +179,8 @@ export function parseServerConfig(
     certificates,
     agentPath: r.string("agentPath", { ...URL_PATH, default: DEFAULT_AGENT_PATH }),
     domains: resolve(baseDir, r.string("domains", { default: "server.d", nonEmpty: true })),
+    agentFiles: optionalFolder(r, "agentFiles", baseDir),
+    operatorFiles: optionalFolder(r, "operatorFiles", baseDir),
     unavailableStatus: r.int("unavailableStatus", { default: 404, min: 200, max: 599 }),
     transactionId: r.bool("transactionId", true),
     limits: parseLimits(r.object("limits")),
@@ -198,8 +210,13 @@ export async function loadServerConfig(
   return parseServerConfig(file, await readConfigText(file), options);
 }
 
-/** Checks a secret or password: a `$6$` value must be a whole SHA-512 crypt hash. */
-function checkStoredSecret(field: Field, value: string): void {
+/**
+ * Checks a stored secret or password (domain files, `agents.d` files): plain
+ * text is accepted, but a `$6$` value must be a whole SHA-512 crypt hash.
+ *
+ * @throws {ConfigError} at `field` for a malformed `$6$` hash.
+ */
+export function checkStoredSecret(field: Field, value: string): void {
   if (value.startsWith("$6$") && !isSha512CryptHash(value)) {
     throw field.error("starts with $6$ but is not a valid SHA-512 crypt hash");
   }

@@ -27,6 +27,8 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
     certificates: [],
     agentPath: "/.well-known/burrow-agent",
     domains: "/etc/burrow/server.d",
+    agentFiles: null,
+    operatorFiles: null,
     unavailableStatus: 404,
     transactionId: true,
     limits: {
@@ -82,6 +84,8 @@ Deno.test("parseServerConfig() reads every key", () => {
     ],
     "agentPath": "/tunnel",
     "domains": "/srv/domains",
+    "agentFiles": "agents.d",
+    "operatorFiles": "/srv/operators.d",
     "unavailableStatus": 503,
     "transactionId": false,
     "limits": {
@@ -109,6 +113,8 @@ Deno.test("parseServerConfig() reads every key", () => {
   ]);
   assert.equal(config.agentPath, "/tunnel");
   assert.equal(config.domains, "/srv/domains");
+  assert.equal(config.agentFiles, "/etc/burrow/agents.d", "relative to the main file");
+  assert.equal(config.operatorFiles, "/srv/operators.d");
   assert.equal(config.unavailableStatus, 503);
   assert.equal(config.transactionId, false);
   assert.deepEqual(config.limits, {

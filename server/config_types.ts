@@ -119,6 +119,16 @@ export interface ServerConfig {
   agentPath: string;
   /** Folder of per-domain files (absolute). */
   domains: string;
+  /**
+   * Folder of agent identity files, `<name>.jsonc` (absolute); null when the
+   * key is absent: no agent identity is accepted.
+   */
+  agentFiles: string | null;
+  /**
+   * Folder of operator files, `<name>.jsonc` (absolute); null when the key
+   * is absent: no operator token is accepted.
+   */
+  operatorFiles: string | null;
   /** Status answered when a domain is unavailable or a rule refuses. Default 404. */
   unavailableStatus: number;
   /** Send X-Transaction-Id to clients. Default true; a domain may override. */

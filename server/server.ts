@@ -10,6 +10,7 @@ import type { Logger } from "@logtape/logtape";
 import type { AccessEntry } from "../shared/log/setup.ts";
 import type { ServerConfig } from "./config_types.ts";
 import { DomainRegistry } from "./domains.ts";
+import { AccessFolders } from "./access/access_folders.ts";
 import { AgentRegistry } from "./agents.ts";
 import { AuthGuard } from "./auth_guard.ts";
 import { Proxy } from "./proxy.ts";
@@ -33,6 +34,8 @@ export interface ServerHandle {
   addrs: Deno.NetAddr[];
   /** Domain files in force. */
   domains: DomainRegistry;
+  /** Agent identity and operator files in force (`agentFiles`, `operatorFiles` folders). */
+  access: AccessFolders;
   /** Connected agents. */
   agents: AgentRegistry;
   /** CA of the self-signed certificate made at start, when a listener asked for one. */
@@ -42,8 +45,9 @@ export interface ServerHandle {
 }
 
 /**
- * Starts a server. Fails (and releases what it opened) when a domain file is
- * invalid, a certificate cannot be read, or an address is taken.
+ * Starts a server. Fails (and releases what it opened) when a domain, agent
+ * or operator file is invalid (or a folder the config names is missing), a
+ * certificate cannot be read, or an address is taken.
  */
 export async function startServer(
   config: ServerConfig,
@@ -59,6 +63,8 @@ export async function startServer(
   });
   const domains = new DomainRegistry(config, log);
   await domains.load();
+  const access = new AccessFolders(config, { log });
+  await access.load();
   const auth = new AuthGuard(config.limits.authFailures, log);
   const agents = new AgentRegistry(domains, log, { auth, limits: config.agents });
   const proxy = new Proxy({ config, domains, agents, auth, log, access: logging.access });
@@ -129,10 +135,12 @@ export async function startServer(
       });
     }
     domains.watch();
+    access.watch();
   } catch (e) {
     await Promise.all(listening.map((s) => s.shutdown()));
     await certWatch?.close();
     await domains.close();
+    await access.close();
     auth.close();
     throw e;
   }
@@ -143,10 +151,12 @@ export async function startServer(
   return {
     addrs: listening.map((s) => s.addr),
     domains,
+    access,
     agents,
     selfSignedCa,
     async close() {
       await domains.close();
+      await access.close();
       await certWatch?.close();
       await agents.close();
       await Promise.all(listening.map((s) => s.shutdown()));

@@ -28,6 +28,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     readTimeout: 3000,
     idleTimeout: 3000,
     reconnect: { fastMax: 1000, fastFor: 90_000, max: 30_000, dialTimeout: 10_000 },
+    identity: null,
     log: { level: "debug", system: [], access: [], unavailable: false },
     forward: defaultForwardConfig(),
     ...overrides,

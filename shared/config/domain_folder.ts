@@ -1,6 +1,8 @@
 /**
  * The one reading of a domains folder, shared by the server, the agent and
- * `burrow check`; each passes the parser of its own domain files.
+ * `burrow check`; each passes the parser of its own domain files. The
+ * server's `agents.d` and `operators.d` folders are read the same way, with
+ * their own parsers (an entry's `name` is then the agent's or operator's).
  *
  * Which entries are domain files: `*.jsonc` names that do not start with `.`
  * (hidden) or `_` (disabled), regular files or symbolic links to files. A
@@ -51,11 +53,23 @@ export function isDomainFileName(name: string): boolean {
   return name.endsWith(".jsonc") && !/^[._]/.test(name);
 }
 
+/**
+ * What a folder's files are called in messages: `domain` for the domains
+ * folders, `agent` and `operator` for the server's `agents.d` and
+ * `operators.d`, which follow the same rules.
+ */
+export type EntryNoun = "domain" | "agent" | "operator";
+
+/** `noun` with a capital first letter. */
+export function capitalized(noun: EntryNoun): string {
+  return noun.charAt(0).toUpperCase() + noun.slice(1);
+}
+
 /** The error for a domains folder that is missing or cannot be listed. */
-function folderError(folder: string, error: unknown): ConfigError {
+function folderError(folder: string, error: unknown, noun: EntryNoun): ConfigError {
   const detail = error instanceof Deno.errors.NotFound
-    ? "Domain folder does not exist"
-    : `Domain folder cannot be read: ${(error as Error).message}`;
+    ? `${capitalized(noun)} folder does not exist`
+    : `${capitalized(noun)} folder cannot be read: ${(error as Error).message}`;
   return new ConfigError(detail, { code: "io", file: folder, cause: error });
 }
 
@@ -70,7 +84,8 @@ async function linksToFile(path: string): Promise<boolean> {
 
 /**
  * Lists the domain files of `folder`, sorted by name, as paths joined to
- * `folder`: see the module doc for which entries count.
+ * `folder`: see the module doc for which entries count. `noun` names what
+ * the files are in the error (default "domain").
  *
  * @throws {ConfigError} code `io` when the folder does not exist or cannot be read.
  * @example
@@ -79,7 +94,10 @@ async function linksToFile(path: string): Promise<boolean> {
  * await listDomainFiles("conf/server.d"); // ["conf/server.d/localhost.jsonc"]
  * ```
  */
-export async function listDomainFiles(folder: string): Promise<string[]> {
+export async function listDomainFiles(
+  folder: string,
+  noun: EntryNoun = "domain",
+): Promise<string[]> {
   const names: string[] = [];
   try {
     for await (const entry of Deno.readDir(folder)) {
@@ -89,7 +107,7 @@ export async function listDomainFiles(folder: string): Promise<string[]> {
       }
     }
   } catch (error) {
-    throw folderError(folder, error);
+    throw folderError(folder, error, noun);
   }
   names.sort();
   return names.map((name) => join(folder, name));
@@ -113,14 +131,19 @@ export async function readDomainFile<T extends DomainEntry>(
 }
 
 /** The error for a second file naming a domain another file already has. */
-export function duplicateError(file: string, other: string): ConfigError {
-  return new ConfigError(`Same domain as ${other}`, { code: "invalid", file });
+export function duplicateError(
+  file: string,
+  other: string,
+  noun: EntryNoun = "domain",
+): ConfigError {
+  return new ConfigError(`Same ${noun} as ${other}`, { code: "invalid", file });
 }
 
 /**
  * Reads every domain file of `folder` with `parse`: one result per file, in
  * name order, each the domain or its {@link ConfigError}. A second file for a
- * domain already read is an error ("Same domain as …").
+ * domain already read is an error ("Same domain as …"; `noun` names what the
+ * files are in messages, default "domain").
  *
  * @throws {ConfigError} code `io` when the folder does not exist or cannot be read.
  * @example
@@ -135,14 +158,15 @@ export function duplicateError(file: string, other: string): ConfigError {
 export async function readDomainFolder<T extends DomainEntry>(
   folder: string,
   parse: DomainParser<T>,
+  noun: EntryNoun = "domain",
 ): Promise<DomainFileResult<T>[]> {
   const results: DomainFileResult<T>[] = [];
   const seen = new Map<string, string>();
-  for (const file of await listDomainFiles(folder)) {
+  for (const file of await listDomainFiles(folder, noun)) {
     try {
       const domain = await readDomainFile(file, parse);
       const other = seen.get(domain.name);
-      if (other !== undefined) throw duplicateError(file, other);
+      if (other !== undefined) throw duplicateError(file, other, noun);
       seen.set(domain.name, file);
       results.push({ file, domain });
     } catch (error) {

@@ -12,10 +12,12 @@ import type { Logger } from "@logtape/logtape";
 import { type Watch, watchPaths } from "../fs/watch.ts";
 import { ConfigError } from "./jsonc.ts";
 import {
+  capitalized,
   type DomainEntry,
   domainFileOf,
   type DomainParser,
   duplicateError,
+  type EntryNoun,
   readDomainFile,
   readDomainFolder,
 } from "./domain_folder.ts";
@@ -58,6 +60,8 @@ export class DomainLoader<T extends DomainEntry> {
   readonly #parse: DomainParser<T>;
   readonly #log: Logger;
   readonly #mainFile: string | undefined;
+  readonly #noun: EntryNoun;
+  readonly #key: string;
   readonly #domains = new Map<string, T>();
   /** The folder with symbolic links resolved, as the watcher may report it. */
   #realFolder: string;
@@ -67,17 +71,27 @@ export class DomainLoader<T extends DomainEntry> {
   /**
    * A loader for `folder` (resolved against the working directory).
    * `mainFile`, the main config that names the folder, is quoted when the
-   * folder is missing.
+   * folder is missing. `noun` says what the files are in messages and logs
+   * (default "domain"); `key`, the main file's key that names the folder
+   * (default "domains").
    */
   constructor(
     folder: string,
-    options: { parse: DomainParser<T>; log: Logger; mainFile?: string },
+    options: {
+      parse: DomainParser<T>;
+      log: Logger;
+      mainFile?: string;
+      noun?: EntryNoun;
+      key?: string;
+    },
   ) {
     this.#folder = resolve(folder);
     this.#realFolder = this.#folder;
     this.#parse = options.parse;
     this.#log = options.log;
     this.#mainFile = options.mainFile;
+    this.#noun = options.noun ?? "domain";
+    this.#key = options.key ?? "domains";
   }
 
   /** The folder (absolute). */
@@ -117,25 +131,28 @@ export class DomainLoader<T extends DomainEntry> {
   async load(): Promise<T[]> {
     let results;
     try {
-      results = await readDomainFolder(this.#folder, this.#parse);
+      results = await readDomainFolder(this.#folder, this.#parse, this.#noun);
     } catch (e) {
       if (!(e instanceof ConfigError) || this.#mainFile === undefined) throw e;
-      const detail = `${e.detail} (the "domains" folder of ${this.#mainFile})`;
+      const detail = `${e.detail} (the "${this.#key}" folder of ${this.#mainFile})`;
       throw new ConfigError(detail, { code: e.code, file: e.file, cause: e.cause });
     }
     const failed = results.filter((r) => r.error !== undefined);
     const first = failed[0]?.error;
     if (first !== undefined) {
       if (failed.length === 1) throw first;
-      const others = `(and ${failed.length - 1} more invalid domain file(s))`;
+      const others = `(and ${failed.length - 1} more invalid ${this.#noun} file(s))`;
       throw new ConfigError(`${first.detail} ${others}`, { ...first, cause: first });
     }
     this.#domains.clear();
     for (const r of results) if (r.domain !== undefined) this.#domains.set(r.domain.name, r.domain);
     if (results.length === 0) {
-      this.#log.warn("Domain folder {folder} has no domain files: no domains", {
-        folder: this.#folder,
-      });
+      this.#log.warn(
+        `${capitalized(this.#noun)} folder {folder} has no ${this.#noun} files: no ${this.#noun}s`,
+        {
+          folder: this.#folder,
+        },
+      );
     }
     return this.domains;
   }
@@ -159,7 +176,10 @@ export class DomainLoader<T extends DomainEntry> {
       if (changes.length > 0) await onChange(changes);
     }, {
       debounceMs: options.debounceMs ?? 100,
-      onError: (e) => this.#log.error("Domain folder watch failed: {error}", { error: String(e) }),
+      onError: (e) =>
+        this.#log.error(`${capitalized(this.#noun)} folder watch failed: {error}`, {
+          error: String(e),
+        }),
     });
   }
 
@@ -188,25 +208,28 @@ export class DomainLoader<T extends DomainEntry> {
     try {
       after = await readDomainFile(file, this.#parse);
       const other = this.#domains.get(after.name);
-      if (other !== undefined && other.file !== file) throw duplicateError(file, other.file);
+      if (other !== undefined && other.file !== file) {
+        throw duplicateError(file, other.file, this.#noun);
+      }
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       const gone = e.code === "io" && e.cause instanceof Deno.errors.NotFound;
       if (gone) {
         if (current === undefined) return null;
         this.#domains.delete(current.name);
-        this.#log.info("Domain {domain} removed", { domain: current.name });
+        this.#log.info(`${capitalized(this.#noun)} {domain} removed`, { domain: current.name });
         return { name: current.name, before: current, after: undefined };
       }
       this.#rejected++;
-      this.#log.error("Domain file rejected, {kept}: {error}", {
+      this.#log.error(`${capitalized(this.#noun)} file rejected, {kept}: {error}`, {
         kept: current === undefined ? "not loaded" : "previous version stays",
         error: e.message,
       });
       return null;
     }
     this.#domains.set(after.name, after);
-    this.#log.info(current ? "Domain {domain} changed" : "Domain {domain} added", {
+    const noun = capitalized(this.#noun);
+    this.#log.info(current ? `${noun} {domain} changed` : `${noun} {domain} added`, {
       domain: after.name,
     });
     return { name: after.name, before: current, after };

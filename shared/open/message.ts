@@ -39,6 +39,8 @@ export const StreamKind = {
   Http: 0x01,
   /** Agent → server: the agent's control channel (hello, domains, heartbeat). */
   Control: 0x02,
+  /** Agent → server: the agent's identity (`shared/identify.ts`). Params: `{ name, secret, agent }`. */
+  Identify: 0x03,
   /**
    * Operator → agent (via server): a TCP connection. Params: `{ host, port }`.
    * The agent resolves a name once, checks the address it dials against its
