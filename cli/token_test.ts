@@ -37,7 +37,7 @@ Deno.test("burrow token prints a new token once and its hash; the server finds i
       JSON.stringify({
         mode: "server",
         listen: [{ address: "127.0.0.1:0", selfSigned: true }],
-        operators: "operators.d",
+        operatorFiles: "operators.d",
       }),
     );
     await Deno.mkdir(join(dir, "server.d"));
