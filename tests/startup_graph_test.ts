@@ -5,7 +5,8 @@
  * some configurations use: @peculiar/x509 (with reflect-metadata) makes the
  * self-signed certificates, @logtape/file writes log files. Each costs RSS
  * for the life of the process (about 20 MB and 5 MB), which is why they are
- * loaded with `import()` when needed.
+ * loaded with `import()` when needed. Nor `node:net`/`node:tls` (Deno's Node
+ * stream and socket layer, about 3 MB): only an `insecure` dial uses them.
  *
  * @module
  */
@@ -64,7 +65,7 @@ function staticClosure(
 function offending(loaded: Set<string>, paths: string[], packages: string[]): string[] {
   return [...loaded].filter((url) =>
     paths.some((path) => url.startsWith(new URL(path, ROOT).href)) ||
-    packages.some((name) => url.startsWith(`npm:/${name}@`))
+    packages.some((name) => url.startsWith(`npm:/${name}@`) || url === name)
   ).sort();
 }
 
@@ -80,6 +81,10 @@ const ON_DEMAND = [
   "@logtape/file",
   "@logtape/syslog",
   "jsonc-parser",
+  // Deno's Node socket layer: about 3 MB RSS each (node:tls includes node:net).
+  // node:tls serves only `insecure` dials, node:net nothing a role needs.
+  "node:net",
+  "node:tls",
 ];
 
 Deno.test("main.ts loads no role's module before the command word picks one", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ObjectReader } from "../config/fields.ts";
 import { ConfigError, JsoncDocument } from "../config/jsonc.ts";
-import { defaultLogConfig, parseLogConfig } from "./config.ts";
+import { defaultLogConfig, isIPAddress, parseLogConfig } from "./config.ts";
 import type { LogConfig } from "./config_types.ts";
 
 /** Parses the `log` section of `text` as a file in /etc/burrow. */
@@ -149,4 +149,36 @@ Deno.test("parseLogConfig() for an agent refuses access and unavailable", () => 
     "/etc/burrow/s.jsonc:1:12: log.access: unknown key",
     false,
   );
+});
+
+Deno.test("isIPAddress() accepts what node:net's isIP accepts, without loading node:net at start", async () => {
+  const { isIP } = await import("node:net");
+  const samples = [
+    "127.0.0.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "256.1.1.1",
+    "1.2.3",
+    "1.2.3.4.5",
+    "01.2.3.4",
+    "::1",
+    "::",
+    "fe80::1",
+    "2001:db8::8a2e:370:7334",
+    "::ffff:10.0.0.1",
+    "1::2::3",
+    "12345::",
+    "g::1",
+    "localhost",
+    "log.example",
+    "",
+    ":",
+    "1.2.3.4:514",
+    "[::1]",
+    "1:2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7:8:9",
+  ];
+  for (const text of samples) {
+    assert.equal(isIPAddress(text), isIP(text) !== 0, text);
+  }
 });
