@@ -13,7 +13,6 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
 import { isIdentityName, NAME_HINT } from "../shared/auth/identity_name.ts";
 import { URL_PATH } from "../shared/config/bounds.ts";
 import { type LoadOptions, ObjectReader } from "../shared/config/fields.ts";
@@ -117,6 +116,8 @@ export async function readIdentitySecret(identity: AgentIdentityConfig): Promise
   const file = identity.secretFile ?? "";
   let text: string;
   try {
+    // Loaded here, not at start: Deno's Node fs layer costs MBs of RSS.
+    const { readFile } = await import("node:fs/promises");
     text = await readFile(file, "utf8");
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

@@ -85,6 +85,10 @@ const ON_DEMAND = [
   // node:tls serves only `insecure` dials, node:net nothing a role needs.
   "node:net",
   "node:tls",
+  // Agent forwards and identity: loaded by the first UDP forward, name lookup, secret file read.
+  "node:dgram",
+  "node:dns/promises",
+  "node:fs/promises",
 ];
 
 Deno.test("main.ts loads no role's module before the command word picks one", async () => {

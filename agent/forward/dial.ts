@@ -7,7 +7,6 @@
  * @module
  */
 
-import { lookup as dnsLookup } from "node:dns/promises";
 import { isIpAddress } from "../../shared/net/cidr.ts";
 import { formatHostPort, ForwardError, type ForwardTarget } from "../../shared/forward/target.ts";
 import type { Allowlist } from "./allowlist.ts";
@@ -25,8 +24,13 @@ export interface DialOptions {
   lookup?: Lookup;
 }
 
-/** The system resolver: every address of `name`. */
+/**
+ * The system resolver: every address of `name`. `node:dns/promises` is
+ * loaded on the first lookup, not at the agent's start (Deno's Node layer:
+ * MBs of RSS for agents that forward nothing).
+ */
 export async function systemLookup(name: string): Promise<string[]> {
+  const { lookup: dnsLookup } = await import("node:dns/promises");
   const found = await dnsLookup(name, { all: true, verbatim: true });
   return found.map((a) => a.address);
 }

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { createSocket, type Socket } from "node:dgram";
+import type { Socket } from "node:dgram";
 import type { StreamHandler } from "../../shared/open/mod.ts";
 import { formatHostPort, ForwardError, parseForwardTarget } from "../../shared/forward/target.ts";
 import { CidrSet } from "../../shared/net/cidr.ts";
@@ -35,11 +35,13 @@ const LOOPBACK = new CidrSet(["127.0.0.0/8", "::1"]);
 /**
  * Opens a UDP socket connected to `address:port`: bound to loopback for a
  * loopback target, else to the family's wildcard address (the kernel picks
- * the source).
+ * the source). `node:dgram` is loaded here, on the first UDP forward, not
+ * at the agent's start (Deno's Node socket layer: MBs of RSS).
  *
  * @throws {ForwardError} `connect-failed` when the socket cannot be bound or connected.
  */
 export async function connectUdp(address: string, port: number): Promise<Socket> {
+  const { createSocket } = await import("node:dgram");
   const v6 = address.includes(":");
   const socket = createSocket({ type: v6 ? "udp6" : "udp4" });
   const local = LOOPBACK.contains(address) ? (v6 ? "::1" : "127.0.0.1") : (v6 ? "::" : "0.0.0.0");
