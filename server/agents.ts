@@ -88,6 +88,8 @@ export class AgentRegistry {
   readonly #limits: AgentLimits;
   readonly #gate: AgentGate;
   readonly #expired: WindowLog;
+  /** Sessions closed for abusing the mux (a peer that asks and never reads). */
+  readonly #abusive: WindowLog;
   #closing = false;
 
   /**
@@ -105,6 +107,7 @@ export class AgentRegistry {
     this.#limits = limits;
     this.#gate = new AgentGate(limits, log);
     this.#expired = new WindowLog(log, "agent connection(s) closed for registering nothing");
+    this.#abusive = new WindowLog(log, "agent connection(s) closed for not reading");
     domains.onChange((change) => this.#revokeChanged(change));
   }
 
@@ -280,6 +283,10 @@ export class AgentRegistry {
     // with 1001 ahead of our GoAway: let the close handshake finish first (bounded).
     if (this.#closing) await socketClosed(socket, SOCKET_CLOSE_WAIT_MS);
     await Promise.all(serving);
+    const reason = session.closeReason;
+    if (reason instanceof MuxError && reason.code === "peer-not-draining") {
+      this.#abusive.note(`agent#${id} from ${remote} closed for abuse: ${reason.message}`);
+    }
     this.#log.info("agent#{agent} disconnected: {reason}", {
       agent: id,
       reason: session.closeReason?.message ?? "closed",
