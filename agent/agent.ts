@@ -103,7 +103,7 @@ export async function startAgent(
   if (options.domains !== "watch") {
     await agent.reload(options.domains);
   } else {
-    const folder = new DomainFolder(config.domains, options.log);
+    const folder = new DomainFolder(config.domains, options.log, { mainFile: config.file });
     try {
       await agent.reload(await folder.load());
     } catch (e) {
