@@ -10,12 +10,8 @@
 import { Http1Pool } from "./http1/pool.ts";
 import type { Logger } from "@logtape/logtape";
 import type { AgentConfig, AgentDomain } from "./config_types.ts";
-import {
-  Connection,
-  type ConnectionTuning,
-  DEFAULT_TUNING,
-  type DomainStatus,
-} from "./connection.ts";
+import { Connection, type DomainStatus } from "./connection.ts";
+import { type ConnectionTuning, DEFAULT_TUNING } from "./connection_tuning.ts";
 import { DomainFolder } from "./domains_watch.ts";
 import { createHttpHandler } from "./http.ts";
 import type { ServedDomain } from "./served_domain.ts";
