@@ -6,34 +6,36 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
 import { SUBPROTOCOL } from "../shared/protocol.ts";
+import type { WindowLog } from "./agent_gate.ts";
 
 /**
  * The 426 answer to a request on the agent path that is no WebSocket upgrade
- * or does not offer {@linkcode SUBPROTOCOL} (logged at WARN: an agent of
- * another version); null when the upgrade may go ahead.
+ * or does not offer {@linkcode SUBPROTOCOL} (noted on `refusals`, a log that
+ * writes once per window: an agent of another version, or anyone flooding
+ * the path); null when the upgrade may go ahead.
  *
  * @example
  * ```ts
- * const refusal = upgradeRefusal(req, "203.0.113.7", log);
+ * const refusal = upgradeRefusal(req, "203.0.113.7", refusals);
  * if (refusal !== null) return refusal;
  * ```
  */
-export function upgradeRefusal(req: Request, remote: string, log: Logger): Response | null {
+export function upgradeRefusal(
+  req: Request,
+  remote: string,
+  refusals: WindowLog,
+): Response | null {
   const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim())
     .filter((s) => s !== "");
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return new Response("Burrow agents connect with a WebSocket upgrade\n", { status: 426 });
   }
   if (offered.includes(SUBPROTOCOL)) return null;
-  log.warn(
-    "Agent at {remote} refused: offered subprotocol {offered}, server speaks {ours}",
-    {
-      remote,
-      offered: offered.join(", ") || "none",
-      ours: SUBPROTOCOL,
-    },
+  refusals.note(
+    `Agent at ${remote} refused: offered subprotocol ${
+      offered.join(", ") || "none"
+    }, server speaks ${SUBPROTOCOL}`,
   );
   return new Response(
     `This Burrow server speaks ${SUBPROTOCOL}; the agent offered ${

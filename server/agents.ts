@@ -66,6 +66,8 @@ export class AgentRegistry {
   readonly #expired: WindowLog;
   /** Sessions closed for abusing the mux (a peer that asks and never reads). */
   readonly #abusive: WindowLog;
+  /** Upgrades refused for their subprotocol, and sockets gone during the upgrade. */
+  readonly #badUpgrades: WindowLog;
   #closing = false;
 
   /**
@@ -84,6 +86,7 @@ export class AgentRegistry {
     this.#gate = new AgentGate(limits, log);
     this.#expired = new WindowLog(log, "agent connection(s) closed for registering nothing");
     this.#abusive = new WindowLog(log, "agent connection(s) closed for not reading");
+    this.#badUpgrades = new WindowLog(log, "agent upgrade(s) refused or abandoned");
     domains.onChange((change) => this.#revokeChanged(change));
   }
 
@@ -134,7 +137,7 @@ export class AgentRegistry {
    * {@linkcode SUBPROTOCOL}; otherwise starts a session once the socket opens.
    */
   upgrade(req: Request, remote: string): Response {
-    const refused = upgradeRefusal(req, remote, this.#log);
+    const refused = upgradeRefusal(req, remote, this.#badUpgrades);
     if (refused !== null) return refused;
     if (this.#closing) return new Response("Server is shutting down\n", { status: 503 });
     const refusal = this.#gate.admit(remote);
@@ -178,10 +181,9 @@ export class AgentRegistry {
     try {
       conn = await fromWebSocket(socket);
     } catch (e) {
-      this.#log.warn("Agent at {remote} went away during the upgrade: {error}", {
-        remote,
-        error: (e as Error).message,
-      });
+      this.#badUpgrades.note(
+        `Agent at ${remote} went away during the upgrade: ${(e as Error).message}`,
+      );
       return false;
     }
     const id = crypto.randomUUID().slice(0, 8);
