@@ -3,7 +3,7 @@
  * version must not write a log line each (each was a WARN line before).
  */
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { captureWarnings } from "../helpers/log_capture.ts";
 import { World } from "./world.ts";
 import { DialError, dialWebSocket } from "../../shared/transport/dial.ts";
 
@@ -11,15 +11,7 @@ import { DialError, dialWebSocket } from "../../shared/transport/dial.ts";
 const ATTEMPTS = 30;
 
 Deno.test("a flood of agent upgrades with a wrong subprotocol is logged once per window, not per attempt", async () => {
-  const warnings: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record: LogRecord) => warnings.push(record) },
-    loggers: [
-      { category: ["burrow-test", "server"], sinks: ["memory"], lowestLevel: "warning" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-    reset: true,
-  });
+  const log = await captureWarnings();
   const world = await World.create();
   try {
     for (let i = 0; i < ATTEMPTS; i++) {
@@ -33,9 +25,9 @@ Deno.test("a flood of agent upgrades with a wrong subprotocol is logged once per
     }
   } finally {
     await world.close();
-    await reset();
+    await log.stop();
   }
-  const lines = warnings.map((r) => r.message.join(""));
+  const lines = log.messages();
   const refusals = lines.filter((l) => l.includes("offered subprotocol burrow.v0"));
   assert.equal(refusals.length, 1, `warnings: ${lines.join(" | ")}`);
   assert.match(refusals[0]!, /Agent at 127\.0\.0\.1 refused/);
