@@ -10,12 +10,8 @@
 import { Http1Pool } from "./http1/pool.ts";
 import type { Logger } from "@logtape/logtape";
 import type { AgentConfig, AgentDomain } from "./config_types.ts";
-import {
-  Connection,
-  type ConnectionTuning,
-  DEFAULT_TUNING,
-  type DomainStatus,
-} from "./connection.ts";
+import { Connection, type DomainStatus } from "./connection.ts";
+import { type ConnectionTuning, DEFAULT_TUNING } from "./connection_tuning.ts";
 import { DomainFolder } from "./domains_watch.ts";
 import { createHttpHandler } from "./http.ts";
 import type { ServedDomain } from "./served_domain.ts";
@@ -103,7 +99,7 @@ export async function startAgent(
   if (options.domains !== "watch") {
     await agent.reload(options.domains);
   } else {
-    const folder = new DomainFolder(config.domains, options.log);
+    const folder = new DomainFolder(config.domains, options.log, { mainFile: config.file });
     try {
       await agent.reload(await folder.load());
     } catch (e) {

@@ -15,50 +15,12 @@ import { MAX_HTTP_HEAD } from "./http.ts";
 import { type AgentIdentity, DomainRegistration } from "./registration.ts";
 import { Session } from "../shared/mux/mod.ts";
 import { serveStream, type StreamHandler } from "../shared/open/mod.ts";
-import { type DialedWebSocket, DialError, dialWebSocket } from "../shared/transport/dial.ts";
-import { SUBPROTOCOL } from "../shared/protocol.ts";
+import { type DialedWebSocket, DialError, type dialWebSocket } from "../shared/transport/dial.ts";
+import { describeDialError, dialServer } from "./server_dial.ts";
+import type { ConnectionTuning } from "./connection_tuning.ts";
 
 /** Longest wait for a closed socket's close handshake, in ms. */
 const SOCKET_CLOSE_WAIT_MS = 2000;
-
-/** Timing of a connection, in ms; every field has a default in {@linkcode DEFAULT_TUNING}. */
-export interface ConnectionTuning {
-  /** Milliseconds between keepalive pings. */
-  keepAliveInterval: number;
-  /** Milliseconds a ping may wait for its answer before the session is dropped. */
-  pingTimeout: number;
-  /** Ceiling of the first reconnect (and re-register) delay. */
-  backoffMin: number;
-  /** Largest reconnect delay. */
-  backoffMax: number;
-  /** Largest reconnect delay while the outage is younger than `backoffFastFor`. */
-  backoffFastMax: number;
-  /** How long after a disconnect reconnects stay within `backoffFastMax`. */
-  backoffFastFor: number;
-  /** A connection or registration that lasted this long starts the backoff over. */
-  backoffReset: number;
-  /** Longest a dial (TCP, TLS, upgrade) may take. */
-  dialTimeout: number;
-  /** A dial not finished after this long gets a second one beside it; the first up wins. */
-  dialHedge: number;
-}
-
-/**
- * Production timing: keepalive 15 s / 15 s; reconnects within 0.25–1 s for
- * the first 90 s of an outage, then backing off to 30 s; reset after 30 s
- * up; dials given up after 10 s, a second one started after 2 s.
- */
-export const DEFAULT_TUNING: Readonly<ConnectionTuning> = {
-  keepAliveInterval: 15_000,
-  pingTimeout: 15_000,
-  backoffMin: 250,
-  backoffMax: 30_000,
-  backoffFastMax: 1_000,
-  backoffFastFor: 90_000,
-  backoffReset: 30_000,
-  dialTimeout: 10_000,
-  dialHedge: 2_000,
-};
 
 /** How our WebSocket transports word a close with code 1001 (Going Away). */
 const GOING_AWAY = /^WebSocket closed \(code 1001\b/;
@@ -265,35 +227,16 @@ export class Connection {
     dialed.closed.finally(() => this.#lingering.delete(dialed.closed));
   }
 
-  async #dial(): Promise<DialedWebSocket> {
-    const { url, caFile, insecure, tuning } = this.#options;
-    let caCerts: string[] | undefined;
-    if (caFile !== null) {
-      try {
-        caCerts = [await Deno.readTextFile(caFile)];
-      } catch (e) {
-        throw new Error(`Cannot read caFile ${caFile}: ${(e as Error).message}`, { cause: e });
-      }
-    }
-    const dial = this.#options.dial ?? dialWebSocket;
-    const dialed = await dial(url, {
-      protocols: [SUBPROTOCOL],
-      ...(caCerts === undefined ? {} : { caCerts }),
+  #dial(): Promise<DialedWebSocket> {
+    const { url, caFile, insecure, tuning, dial } = this.#options;
+    return dialServer({
+      url,
+      caFile,
       insecure,
       timeout: tuning.dialTimeout,
       signal: this.#closing.signal,
+      dial,
     });
-    if (dialed.protocol !== SUBPROTOCOL) {
-      dialed.close();
-      await dialed.closed;
-      throw new DialError(
-        `Server at ${url} speaks ${
-          dialed.protocol || "no subprotocol"
-        }, this agent speaks ${SUBPROTOCOL}`,
-        "subprotocol",
-      );
-    }
-    return dialed;
   }
 
   /** Runs one session until it ends; resolves with the reason it ended, and whether by GoAway. */
@@ -371,11 +314,4 @@ async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<v
   } finally {
     clearTimeout(timer);
   }
-}
-
-function describeDialError(e: unknown, url: string): string {
-  if (e instanceof DialError && e.code === "refused" && e.status === 426) {
-    return `Server at ${url} refused the upgrade (HTTP 426): it does not speak ${SUBPROTOCOL}`;
-  }
-  return e instanceof Error ? e.message : String(e);
 }

@@ -30,9 +30,17 @@ export type { DomainWatchOptions } from "../shared/config/domain_loader.ts";
 export class DomainFolder {
   readonly #loader: DomainLoader<AgentDomain>;
 
-  /** A folder of domain files; `folder` is resolved against the working directory. */
-  constructor(folder: string, log: Logger) {
-    this.#loader = new DomainLoader(folder, { parse: (f, t) => parseAgentDomain(f, t), log });
+  /**
+   * A folder of domain files; `folder` is resolved against the working
+   * directory. `mainFile`, the agent's main config naming the folder, is
+   * quoted when the folder is missing (as the server does).
+   */
+  constructor(folder: string, log: Logger, options: { mainFile?: string } = {}) {
+    this.#loader = new DomainLoader(folder, {
+      parse: (f, t) => parseAgentDomain(f, t),
+      log,
+      mainFile: options.mainFile,
+    });
   }
 
   /** The domains in force, sorted by file. */

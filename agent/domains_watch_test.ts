@@ -80,6 +80,24 @@ Deno.test("load() rejects an invalid domain file with a ConfigError naming it", 
   }
 });
 
+Deno.test("startAgent() refuses a missing domains folder, naming the main config file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = testConfig({ file: join(dir, "agent.jsonc"), domains: join(dir, "agent.d") });
+    await assert.rejects(
+      startAgent(config, { domains: "watch", log, tuning: TEST_TUNING }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /agent\.d/);
+        assert.match(e.message, /does not exist.*"domains" folder of .*agent\.jsonc/);
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("watch() reports added, changed and removed domains and keeps the old version of a bad file", async () => {
   records.length = 0;
   const dir = await Deno.makeTempDir();

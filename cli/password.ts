@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { hashSecret } from "../shared/auth/secret.ts";
+import { hashSecret, MAX_SECRET_LENGTH } from "../shared/auth/secret.ts";
 import { runWithUsage, UsageError } from "./usage.ts";
 
 /** Usage text of `burrow password`. */
@@ -190,6 +190,10 @@ export async function passwordCommand(args: string[]): Promise<number> {
     if (typeof secret === "number") return secret;
     if (secret === "") {
       console.error("burrow password: refusing an empty secret");
+      return 1;
+    }
+    if (secret.length > MAX_SECRET_LENGTH) {
+      console.error(`burrow password: refusing a secret over ${MAX_SECRET_LENGTH} characters`);
       return 1;
     }
     console.log(hashSecret(secret));

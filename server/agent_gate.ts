@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { addressBlock } from "../shared/net/cidr.ts";
 
 /** How often repeated events are summed up in the log, in ms. */
 export const LOG_WINDOW_MS = 60_000;
@@ -24,8 +25,9 @@ export interface GateLimits {
 }
 
 /**
- * Counts agent connections in all, per address, and those not registered
- * yet (the work of a reconnect stampede: TLS, upgrade, secret checks).
+ * Counts agent connections in all, per address (an IPv6 address counts as
+ * its /64, which one host can rotate through; an IPv4-mapped one as its IPv4
+ * address), and those not registered yet (the work of a reconnect stampede: TLS, upgrade, secret checks).
  * Memory: one entry per address with a connection open, so at most
  * `maxConnections` entries.
  *
@@ -60,7 +62,7 @@ export class AgentGate {
   /** Takes a slot for `remote`: null when admitted (release it later), else the 503 to answer. */
   admit(remote: string): Response | null {
     const { maxConnections, maxPerAddress, maxPending } = this.#limits;
-    const mine = this.#perAddress.get(remote) ?? 0;
+    const mine = this.#perAddress.get(addressBlock(remote)) ?? 0;
     let why: string | null = null;
     if (this.#total >= maxConnections) why = `${maxConnections} agent connections in all`;
     else if (mine >= maxPerAddress) why = `${maxPerAddress} agent connections from ${remote}`;
@@ -77,7 +79,7 @@ export class AgentGate {
     }
     this.#total++;
     this.#pending++;
-    this.#perAddress.set(remote, mine + 1);
+    this.#perAddress.set(addressBlock(remote), mine + 1);
     return null;
   }
 
@@ -88,9 +90,10 @@ export class AgentGate {
 
   /** Gives back the slot `admit(remote)` took; `registered` says whether `registered()` was called. */
   release(remote: string, registered: boolean): void {
-    const mine = this.#perAddress.get(remote) ?? 0;
-    if (mine <= 1) this.#perAddress.delete(remote);
-    else this.#perAddress.set(remote, mine - 1);
+    const block = addressBlock(remote);
+    const mine = this.#perAddress.get(block) ?? 0;
+    if (mine <= 1) this.#perAddress.delete(block);
+    else this.#perAddress.set(block, mine - 1);
     this.#total--;
     if (!registered) this.#pending--;
   }

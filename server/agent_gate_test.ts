@@ -30,6 +30,27 @@ Deno.test("AgentGate caps connections per address and in all, answering 503 with
   assert.equal(gate.size, 3);
 });
 
+Deno.test("AgentGate counts an IPv6 /64 as one address, and an IPv4-mapped address as its IPv4", async () => {
+  const { log } = capture();
+  const gate = new AgentGate(
+    { maxConnections: 100, maxPerAddress: 2, maxPending: 100, retryAfter: 1000 },
+    log,
+  );
+  assert.equal(gate.admit("2001:db8:1:2::1"), null);
+  assert.equal(gate.admit("2001:db8:1:2:ffff::9"), null);
+  const churn = gate.admit("2001:db8:1:2:abcd::42");
+  assert.equal(churn?.status, 503, "a host rotating through its /64 is one address");
+  await churn?.body?.cancel();
+  assert.equal(gate.admit("2001:db8:1:3::1"), null, "another /64 is another address");
+  assert.equal(gate.admit("192.0.2.7"), null);
+  assert.equal(gate.admit("::ffff:192.0.2.7"), null);
+  const mapped = gate.admit("::ffff:192.0.2.7");
+  assert.equal(mapped?.status, 503, "an IPv4-mapped address is its IPv4 address");
+  await mapped?.body?.cancel();
+  gate.release("2001:db8:1:2:ffff::9", false);
+  assert.equal(gate.admit("2001:db8:1:2::77"), null, "a slot released in the /64 is free again");
+});
+
 Deno.test("AgentGate caps connections that have not registered yet; registered ones do not count", async () => {
   const { log } = capture();
   const gate = new AgentGate(

@@ -1,44 +1,37 @@
 /**
- * Agent connections: the WebSocket upgrade on the agent path, one mux
- * session per agent, and the domain registrations the agents hold.
+ * Agent connections: the WebSocket upgrade on the agent path (admitted by
+ * `agent_gate.ts`, refused by `agent_upgrade.ts`), one mux session per agent
+ * from its start to its end, and the routing of requests to the agents
+ * (registrations: `agent_register.ts` accepts them, `agent_registrations.ts`
+ * keeps them by domain).
  *
  * @module
  */
 
 import type { Logger } from "@logtape/logtape";
 import { fromWebSocket } from "../shared/transport/websocket.ts";
-import { MuxError, type MuxStream, Session } from "../shared/mux/mod.ts";
+import { MuxError, Session } from "../shared/mux/mod.ts";
 import {
   type IncomingStream,
   serveStream,
   type StreamHandler,
   StreamKind,
 } from "../shared/open/mod.ts";
-import { parseRegister, SUBPROTOCOL } from "../shared/protocol.ts";
+import { SUBPROTOCOL } from "../shared/protocol.ts";
 import type { AuthGuard } from "./auth_guard.ts";
 import type { DomainChange, DomainRegistry } from "./domains.ts";
-import type { AgentLimits, ServerDomain } from "./config_types.ts";
+import type { AgentLimits } from "./config_types.ts";
 import { AgentGate, WindowLog } from "./agent_gate.ts";
+import {
+  type AgentRegistration,
+  RegistrationTable,
+  revocationReason,
+} from "./agent_registrations.ts";
+import { socketClosed, upgradeRefusal } from "./agent_upgrade.ts";
+import { serveRegistration } from "./agent_register.ts";
 
 /** Longest a stopping server waits for an agent's WebSocket close handshake, in ms. */
 const SOCKET_CLOSE_WAIT_MS = 1000;
-
-/** Resolves once `ws` is closed, or after `ms`. */
-async function socketClosed(ws: WebSocket, ms: number): Promise<void> {
-  if (ws.readyState === WebSocket.CLOSED) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onClose: (() => void) | undefined;
-  await new Promise<void>((resolve) => {
-    onClose = resolve;
-    timer = setTimeout(resolve, ms);
-    ws.addEventListener("close", onClose, { once: true });
-  });
-  clearTimeout(timer);
-  ws.removeEventListener("close", onClose!);
-}
-
-/** Most domains one agent connection may register. */
-const MAX_REGISTRATIONS = 1024;
 
 /** One connected agent. */
 interface AgentConn {
@@ -59,35 +52,22 @@ interface AgentConn {
  */
 export type Unreachable = "unacknowledged" | "gone";
 
-/** A domain served by an agent connection. */
-export interface AgentRegistration {
-  /** Domain name. */
-  domain: string;
-  /** Connection id, for logs (`agent#a1b2c3`). */
-  agent: string;
-  /** The agent's session: Http streams are opened on it. */
-  session: Session;
-  /** The Control stream that holds the registration. */
-  control: MuxStream;
-  /** Secret hash in force when registered; a change revokes the registration. */
-  secret: string;
-  /** Agent address, checked again when the domain's agent networks change. */
-  remote: string;
-}
-
 /** Connected agents and the domains they serve. */
 export class AgentRegistry {
   readonly #domains: DomainRegistry;
   readonly #log: Logger;
   readonly #auth: AuthGuard;
   readonly #agents = new Set<AgentConn>();
-  readonly #byDomain = new Map<string, AgentRegistration[]>();
-  readonly #next = new Map<string, number>();
+  readonly #registrations = new RegistrationTable();
   readonly #tasks = new Set<Promise<void>>();
   readonly #bySession = new Map<Session, AgentConn>();
   readonly #limits: AgentLimits;
   readonly #gate: AgentGate;
   readonly #expired: WindowLog;
+  /** Sessions closed for abusing the mux (a peer that asks and never reads). */
+  readonly #abusive: WindowLog;
+  /** Upgrades refused for their subprotocol, and sockets gone during the upgrade. */
+  readonly #badUpgrades: WindowLog;
   #closing = false;
 
   /**
@@ -105,6 +85,8 @@ export class AgentRegistry {
     this.#limits = limits;
     this.#gate = new AgentGate(limits, log);
     this.#expired = new WindowLog(log, "agent connection(s) closed for registering nothing");
+    this.#abusive = new WindowLog(log, "agent connection(s) closed for not reading");
+    this.#badUpgrades = new WindowLog(log, "agent upgrade(s) refused or abandoned");
     domains.onChange((change) => this.#revokeChanged(change));
   }
 
@@ -122,22 +104,15 @@ export class AgentRegistry {
 
   /** True when some agent serves `domain`. */
   has(domain: string): boolean {
-    return (this.#byDomain.get(domain)?.length ?? 0) > 0;
+    return this.#registrations.has(domain);
   }
 
   /** An agent serving `domain`, round-robin among several; suspect agents are skipped. */
   pick(domain: string): AgentRegistration | undefined {
-    const regs = this.#byDomain.get(domain);
-    if (regs === undefined || regs.length === 0) return undefined;
-    const start = this.#next.get(domain) ?? 0;
-    for (let k = 0; k < regs.length; k++) {
-      const i = (start + k) % regs.length;
-      const reg = regs[i]!;
-      if (this.#bySession.get(reg.session)?.suspect === true) continue;
-      this.#next.set(domain, i + 1);
-      return reg;
-    }
-    return undefined;
+    return this.#registrations.pick(
+      domain,
+      (reg) => this.#bySession.get(reg.session)?.suspect === true,
+    );
   }
 
   /**
@@ -162,28 +137,8 @@ export class AgentRegistry {
    * {@linkcode SUBPROTOCOL}; otherwise starts a session once the socket opens.
    */
   upgrade(req: Request, remote: string): Response {
-    const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) =>
-      s.trim()
-    ).filter((s) => s !== "");
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("Burrow agents connect with a WebSocket upgrade\n", { status: 426 });
-    }
-    if (!offered.includes(SUBPROTOCOL)) {
-      this.#log.warn(
-        "Agent at {remote} refused: offered subprotocol {offered}, server speaks {ours}",
-        {
-          remote,
-          offered: offered.join(", ") || "none",
-          ours: SUBPROTOCOL,
-        },
-      );
-      return new Response(
-        `This Burrow server speaks ${SUBPROTOCOL}; the agent offered ${
-          offered.join(", ") || "no subprotocol"
-        }. Upgrade the older side.\n`,
-        { status: 426, headers: { "upgrade": "websocket" } },
-      );
-    }
+    const refused = upgradeRefusal(req, remote, this.#badUpgrades);
+    if (refused !== null) return refused;
     if (this.#closing) return new Response("Server is shutting down\n", { status: 503 });
     const refusal = this.#gate.admit(remote);
     if (refusal !== null) return refusal;
@@ -226,10 +181,9 @@ export class AgentRegistry {
     try {
       conn = await fromWebSocket(socket);
     } catch (e) {
-      this.#log.warn("Agent at {remote} went away during the upgrade: {error}", {
-        remote,
-        error: (e as Error).message,
-      });
+      this.#badUpgrades.note(
+        `Agent at ${remote} went away during the upgrade: ${(e as Error).message}`,
+      );
       return false;
     }
     const id = crypto.randomUUID().slice(0, 8);
@@ -280,6 +234,10 @@ export class AgentRegistry {
     // with 1001 ahead of our GoAway: let the close handshake finish first (bounded).
     if (this.#closing) await socketClosed(socket, SOCKET_CLOSE_WAIT_MS);
     await Promise.all(serving);
+    const reason = session.closeReason;
+    if (reason instanceof MuxError && reason.code === "peer-not-draining") {
+      this.#abusive.note(`agent#${id} from ${remote} closed for abuse: ${reason.message}`);
+    }
     this.#log.info("agent#{agent} disconnected: {reason}", {
       agent: id,
       reason: session.closeReason?.message ?? "closed",
@@ -287,84 +245,16 @@ export class AgentRegistry {
     return agent.registered;
   }
 
-  async #register(agent: AgentConn, incoming: IncomingStream): Promise<void> {
-    let req;
-    try {
-      req = parseRegister(incoming.params);
-    } catch (e) {
-      await incoming.refuse("bad-request", (e as Error).message);
-      return;
-    }
-    const domain = this.#domains.get(req.domain);
-    const reason = await this.#refusal(domain, req.secret, agent);
-    if (reason !== null) {
-      // Stealth: the agent learns nothing about why; the log has the real reason,
-      // at WARN once per window for an address.
-      this.#auth.logRefusal(agent.remote, "agent#{agent} refused for {domain}: {reason}", {
-        agent: agent.id,
-        domain: req.domain,
-        reason,
-      });
-      await incoming.refuse("refused", "Domain not available");
-      return;
-    }
-    const reg: AgentRegistration = {
-      domain: req.domain,
-      agent: agent.id,
-      session: agent.session,
-      control: incoming.stream,
-      secret: domain!.secret,
-      remote: agent.remote,
-    };
-    agent.registrations.add(reg);
-    if (!agent.registered) {
-      agent.registered = true;
-      this.#gate.registered();
-    }
-    const list = this.#byDomain.get(reg.domain) ?? [];
-    list.push(reg);
-    this.#byDomain.set(reg.domain, list);
-    await incoming.accept({ domain: reg.domain });
-    this.#log.info("agent#{agent} serves {domain} (agent {version} on {host})", {
-      agent: agent.id,
-      domain: reg.domain,
-      version: req.agent.version,
-      host: req.agent.host,
+  /** Serves a Control stream of `agent`: a registration, held until it ends. */
+  #register(agent: AgentConn, incoming: IncomingStream): Promise<void> {
+    return serveRegistration(agent, incoming, {
+      domains: this.#domains,
+      auth: this.#auth,
+      log: this.#log,
+      table: this.#registrations,
+      onFirst: () => this.#gate.registered(),
+      remove: (reg) => this.#remove(reg),
     });
-    // The registration lasts until the agent's FIN, a reset, or the session's end.
-    await incoming.readable.pipeTo(new WritableStream()).catch(() => {});
-    if (this.#remove(reg)) {
-      this.#log.info("agent#{agent} no longer serves {domain}", {
-        agent: agent.id,
-        domain: reg.domain,
-      });
-      await incoming.writable.close().catch(() => {});
-    }
-  }
-
-  async #refusal(
-    domain: ServerDomain | undefined,
-    secret: string,
-    agent: AgentConn,
-  ): Promise<string | null> {
-    if (domain === undefined) return "no such domain file";
-    if (!domain.active) return "domain is not active";
-    if (domain.secret === "") return "domain has no secret";
-    if (domain.agentNetworks !== null && !domain.agentNetworks.contains(agent.remote)) {
-      return `agent address ${agent.remote} is outside the domain's agent networks`;
-    }
-    const verdict = await this.#auth.verify({
-      address: agent.remote,
-      account: `agent secret of ${domain.name}`,
-      presented: secret,
-      stored: [domain.secret],
-    });
-    if (!verdict.ok) return verdict.reason;
-    if (this.#domains.get(domain.name) !== domain) return "domain file changed during the check";
-    if (agent.registrations.size >= MAX_REGISTRATIONS) {
-      return `agent already holds ${MAX_REGISTRATIONS} registrations`;
-    }
-    return null;
   }
 
   /**
@@ -403,25 +293,15 @@ export class AgentRegistry {
 
   /** Forgets a registration; false when it was gone already. */
   #remove(reg: AgentRegistration): boolean {
-    const list = this.#byDomain.get(reg.domain);
-    const i = list?.indexOf(reg) ?? -1;
-    if (i < 0) return false;
-    list!.splice(i, 1);
-    if (list!.length === 0) this.#byDomain.delete(reg.domain);
-    for (const a of this.#agents) a.registrations.delete(reg);
+    if (!this.#registrations.remove(reg)) return false;
+    this.#bySession.get(reg.session)?.registrations.delete(reg);
     return true;
   }
 
   /** Revokes registrations a domain change no longer allows; unchanged ones stay. */
   #revokeChanged({ name, after }: DomainChange): void {
-    for (const reg of [...(this.#byDomain.get(name) ?? [])]) {
-      let why: string | null = null;
-      if (after === undefined) why = "domain file removed";
-      else if (!after.active) why = "domain deactivated";
-      else if (after.secret !== reg.secret) why = "secret changed";
-      else if (after.agentNetworks !== null && !after.agentNetworks.contains(reg.remote)) {
-        why = "agent networks changed";
-      }
+    for (const reg of this.#registrations.of(name)) {
+      const why = revocationReason(reg, after);
       if (why === null) continue;
       this.#remove(reg);
       reg.control.reset();

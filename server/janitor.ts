@@ -20,8 +20,9 @@
  *
  * Requests in flight (a long download, a slow upload: the proxy's own
  * timeouts watch those) and upgraded connections (agents, relayed
- * WebSockets) are left alone. Linux only, with `--allow-ffi` and
- * `--allow-read`; elsewhere {@link Janitor.create} logs once and returns null.
+ * WebSockets) are left alone. Linux only, with `--allow-all` (Deno 2.9
+ * reads `/proc/net/tcp` with nothing less: `--allow-read` alone is
+ * `NotCapable`); elsewhere {@link Janitor.create} logs once and returns null.
  *
  * @module
  */
@@ -123,7 +124,9 @@ export class Janitor {
     } catch (e) {
       if (!unavailableLogged) {
         unavailableLogged = true;
-        const why = isPermissionError(e) ? "needs --allow-read and --allow-ffi" : String(e);
+        const why = isPermissionError(e)
+          ? "needs --allow-all: Deno reads /proc/net/tcp with nothing less"
+          : String(e);
         log.info("Idle and silent client connections stay open (connection janitor: {why})", {
           why,
         });

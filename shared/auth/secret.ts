@@ -18,6 +18,16 @@ import {
 
 export { isSha512CryptHash } from "./sha512_crypt.ts";
 
+/**
+ * Longest secret, in characters, that is hashed or checked against a `$6$`
+ * hash. SHA-512 crypt costs time quadratic in the secret's length (its step
+ * 13 hashes the secret once per byte): 10,000 characters took 0.75 s, 60,000
+ * (a Basic-auth header within the 64 KiB cap) 15 s of a hash worker, so a few
+ * such requests would keep every real login waiting. Longer secrets are
+ * refused unchecked.
+ */
+export const MAX_SECRET_LENGTH = 512;
+
 /** How many verification results a {@link SecretVerifier} keeps by default. */
 export const DEFAULT_CACHE_SIZE = 1000;
 
@@ -35,7 +45,7 @@ function constantTimeEqual(a: string, b: string): boolean {
  * Hashes `plain` as a SHA-512 crypt `$6$` string with a random 16-character
  * salt and the default 5000 rounds, the form `mkpasswd -m sha-512` writes.
  *
- * @throws {RangeError} when `plain` is empty.
+ * @throws {RangeError} when `plain` is empty or longer than {@link MAX_SECRET_LENGTH}.
  * @example
  * ```ts
  * import { hashSecret, verifySecret } from "./secret.ts";
@@ -45,6 +55,11 @@ function constantTimeEqual(a: string, b: string): boolean {
  */
 export function hashSecret(plain: string): string {
   if (plain === "") throw new RangeError("Cannot hash an empty secret");
+  if (plain.length > MAX_SECRET_LENGTH) {
+    throw new RangeError(
+      `Cannot hash a secret of ${plain.length} characters: at most ${MAX_SECRET_LENGTH}`,
+    );
+  }
   return sha512Crypt(plain, `$6$${randomSalt()}`);
 }
 
@@ -99,7 +114,8 @@ export class SecretVerifier {
   /**
    * Whether `plain` matches `stored`: a `$6$` hash is verified as SHA-512
    * crypt (`rounds=N$` accepted), anything else is compared as plain text.
-   * An empty `stored` and a malformed `$6$` hash match nothing.
+   * An empty `stored` and a malformed `$6$` hash match nothing, nor does a
+   * `plain` longer than {@link MAX_SECRET_LENGTH} for a `$6$` hash (unhashed).
    *
    * @throws whatever the crypt function throws (a `CryptPool` (`crypt_pool.ts`) that is busy); nothing is cached then.
    */
@@ -107,6 +123,7 @@ export class SecretVerifier {
     if (stored === "") return Promise.resolve(false);
     if (!stored.startsWith("$6$")) return Promise.resolve(constantTimeEqual(plain, stored));
     if (!isSha512CryptHash(stored)) return Promise.resolve(false);
+    if (plain.length > MAX_SECRET_LENGTH) return Promise.resolve(false);
     const key = createHash("sha256").update(`${plain.length}:${plain}\n${stored}`).digest("hex");
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
@@ -161,7 +178,7 @@ export class SecretVerifier {
 export function verifySecret(plain: string, stored: string): boolean {
   if (stored === "") return false;
   if (!stored.startsWith("$6$")) return constantTimeEqual(plain, stored);
-  if (!isSha512CryptHash(stored)) return false;
+  if (!isSha512CryptHash(stored) || plain.length > MAX_SECRET_LENGTH) return false;
   return constantTimeEqual(sha512Crypt(plain, stored), stored);
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decoyFor, hashSecret, SecretVerifier, verifySecret } from "./secret.ts";
+import { decoyFor, hashSecret, MAX_SECRET_LENGTH, SecretVerifier, verifySecret } from "./secret.ts";
 import { isSha512CryptHash, parseSetting, sha512Crypt } from "./sha512_crypt.ts";
 
 // openssl passwd -6 -salt saltsalt secret
@@ -45,6 +45,21 @@ Deno.test("hashSecret() makes a $6$ hash with a 16-character salt that verifies"
 
 Deno.test("hashSecret() refuses an empty secret", () => {
   assert.throws(() => hashSecret(""), RangeError);
+});
+
+Deno.test("a secret longer than MAX_SECRET_LENGTH is refused without hashing it (crypt is quadratic)", async () => {
+  const stored = hashSecret("change-me-please");
+  let crypts = 0;
+  const verifier = new SecretVerifier({
+    crypt: (plain, setting) => (crypts++, sha512Crypt(plain, setting)),
+  });
+  const long = "x".repeat(MAX_SECRET_LENGTH + 1);
+  assert.equal(await verifier.verify(long, stored), false);
+  assert.equal(verifySecret(long, stored), false);
+  assert.equal(crypts, 0, "a 60 KB Basic-auth password cost 15 s of hash worker");
+  assert.equal(await verifier.verify("x".repeat(MAX_SECRET_LENGTH), stored), false);
+  assert.equal(crypts, 1, "a secret at the limit is checked");
+  assert.throws(() => hashSecret(long), RangeError);
 });
 
 Deno.test("SecretVerifier caches $6$ results, bounded, least recently used out first", async () => {

@@ -113,6 +113,13 @@ export async function listDomainFiles(
   return names.map((name) => join(folder, name));
 }
 
+/**
+ * Largest domain file read, in bytes: ten thousand `$6$` credentials fit in
+ * 1.2 MB. A larger one is refused before it is read, so a link to a log file
+ * or a disk image makes a clear error instead of holding it all in memory.
+ */
+export const MAX_DOMAIN_FILE_BYTES = 16 * 1024 * 1024;
+
 /** Reads and parses one domain file; every failure becomes a ConfigError. */
 export async function readDomainFile<T extends DomainEntry>(
   file: string,
@@ -120,8 +127,16 @@ export async function readDomainFile<T extends DomainEntry>(
 ): Promise<T> {
   let text: string;
   try {
+    const { size } = await Deno.stat(file);
+    if (size > MAX_DOMAIN_FILE_BYTES) {
+      throw new ConfigError(
+        `Domain file too large: ${size} bytes, at most ${MAX_DOMAIN_FILE_BYTES}`,
+        { code: "io", file },
+      );
+    }
     text = await Deno.readTextFile(file);
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const reason = error instanceof Deno.errors.NotFound
       ? "No such file or directory"
       : (error as Error).message;

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { isDomainFileName, listDomainFiles, readDomainFolder } from "./domain_folder.ts";
+import { concat } from "../bytes.ts";
+import {
+  isDomainFileName,
+  listDomainFiles,
+  MAX_DOMAIN_FILE_BYTES,
+  readDomainFolder,
+} from "./domain_folder.ts";
 import { type DomainChange, DomainLoader } from "./domain_loader.ts";
 import { ConfigError, domainNameOfFile, JsoncDocument } from "./jsonc.ts";
 
@@ -56,6 +62,29 @@ Deno.test("readDomainFolder() reports each file, and a second file for one domai
       [join(dir, "b.test.jsonc"), undefined, "syntax"],
     ]);
     assert.match(results[1]!.error!.message, /Same domain as .*A\.test\.jsonc$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readDomainFolder() refuses a huge file unread, and reports a symlink loop as that file's error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Valid JSONC padded past the cap: the old loader read it whole, and it parsed.
+    const encode = (t: string) => new TextEncoder().encode(t);
+    const padding = new Uint8Array(MAX_DOMAIN_FILE_BYTES - 1).fill(0x20);
+    await Deno.writeFile(join(dir, "huge.test.jsonc"), concat([padding, encode("{}\n")]));
+    await Deno.symlink(join(dir, "loop2.test.jsonc"), join(dir, "loop1.test.jsonc"));
+    await Deno.symlink(join(dir, "loop1.test.jsonc"), join(dir, "loop2.test.jsonc"));
+    await Deno.writeTextFile(join(dir, "ok.test.jsonc"), "{}");
+    const results = await readDomainFolder(dir, parse);
+    assert.deepEqual(results.map((r) => [r.file, r.domain?.name, r.error?.code]), [
+      [join(dir, "huge.test.jsonc"), undefined, "io"],
+      [join(dir, "loop1.test.jsonc"), undefined, "io"],
+      [join(dir, "loop2.test.jsonc"), undefined, "io"],
+      [join(dir, "ok.test.jsonc"), "ok.test", undefined],
+    ]);
+    assert.match(results[0]!.error!.message, /Domain file too large: 16777218 bytes/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -163,30 +163,13 @@ class Parser {
   }
 
   #object(parent: Node | undefined): Node {
-    const node: Node = {
-      type: "object",
-      offset: this.#token.offset,
-      length: 0,
+    return this.#container(
+      "object",
       parent,
-      children: [],
-    };
-    this.#next();
-    let needsComma = false;
-    while (this.#kind() !== "}" && this.#kind() !== "eof") {
-      if (this.#kind() === ",") {
-        if (!needsComma) this.#fail("ValueExpected");
-        this.#next();
-        if (this.#kind() === "}" && this.#options.allowTrailingComma) break;
-      } else if (needsComma) {
-        this.#fail("CommaExpected");
-      }
-      node.children!.push(this.#property(node));
-      needsComma = true;
-    }
-    if (this.#kind() !== "}") this.#fail("CloseBraceExpected");
-    node.length = this.#token.offset + 1 - node.offset;
-    this.#next();
-    return node;
+      "}",
+      "CloseBraceExpected",
+      (node) => this.#property(node),
+    );
   }
 
   #property(parent: Node): Node {
@@ -205,27 +188,38 @@ class Parser {
   }
 
   #array(parent: Node | undefined): Node {
-    const node: Node = {
-      type: "array",
-      offset: this.#token.offset,
-      length: 0,
+    return this.#container(
+      "array",
       parent,
-      children: [],
-    };
+      "]",
+      "CloseBracketExpected",
+      (node) => this.#value(node),
+    );
+  }
+
+  /** An object or an array: `item` parses each member, commas between, `close` ends it. */
+  #container(
+    type: "object" | "array",
+    parent: Node | undefined,
+    close: "}" | "]",
+    closeError: "CloseBraceExpected" | "CloseBracketExpected",
+    item: (node: Node) => Node,
+  ): Node {
+    const node: Node = { type, offset: this.#token.offset, length: 0, parent, children: [] };
     this.#next();
     let needsComma = false;
-    while (this.#kind() !== "]" && this.#kind() !== "eof") {
+    while (this.#kind() !== close && this.#kind() !== "eof") {
       if (this.#kind() === ",") {
         if (!needsComma) this.#fail("ValueExpected");
         this.#next();
-        if (this.#kind() === "]" && this.#options.allowTrailingComma) break;
+        if (this.#kind() === close && this.#options.allowTrailingComma) break;
       } else if (needsComma) {
         this.#fail("CommaExpected");
       }
-      node.children!.push(this.#value(node));
+      node.children!.push(item(node));
       needsComma = true;
     }
-    if (this.#kind() !== "]") this.#fail("CloseBracketExpected");
+    if (this.#kind() !== close) this.#fail(closeError);
     node.length = this.#token.offset + 1 - node.offset;
     this.#next();
     return node;

@@ -96,6 +96,10 @@ export class MuxStream {
   #writable: WritableStream<Uint8Array> | null = null;
   #writeController: WritableStreamDefaultController | null = null;
   #localClosed = false;
+  /** The write not yet copied into a transport write, if any: a FIN must wait for it. */
+  #writing: Promise<void> | null = null;
+  /** closeWrite() was called while a write was pending: FIN goes once it is copied. */
+  #finAfterWrite = false;
   // Both.
   #error: Error | null = null;
   #finished = false;
@@ -216,25 +220,49 @@ export class MuxStream {
         new TypeError(`Stream ${this.id} accepts Uint8Array chunks, got ${typeof chunk}`),
       );
     }
-    if (this.#localClosed) {
+    if (this.#localClosed || this.#finAfterWrite) {
       return Promise.reject(new TypeError(`Stream ${this.id} was closed for writing`));
     }
     const n = chunk.length;
     if (n === 0) return DONE;
     if (n <= this.#sendWindow && n <= this.#host.config.maxFrameSize) {
       this.#sendWindow -= n;
-      return this.#host.sendData(this.#tx, chunk) ?? DONE;
+      const taken = this.#host.sendData(this.#tx, chunk);
+      return taken === undefined ? DONE : this.#pending(taken);
     }
-    return this.#writeFrames(chunk);
+    return this.#pending(this.#writeFrames(chunk));
+  }
+
+  /** Notes `write` as the write in flight until it settles; returns it. */
+  #pending(write: Promise<void>): Promise<void> {
+    this.#writing = write;
+    const settle = () => {
+      if (this.#writing === write) this.#writing = null;
+    };
+    write.then(settle, settle);
+    return write;
   }
 
   /**
    * Sends FIN: nothing more will be written. Idempotent; no effect on a dead
    * stream. With `foldFlags`, while the stream's last frame has not been
    * handed to the transport, the FIN rides on it instead of costing a frame
-   * of its own.
+   * of its own. Called while a `write()` is still pending (waiting for window
+   * or for the writer), the FIN follows that write's data instead of
+   * overtaking it; further writes are refused at once.
    */
   closeWrite(): void {
+    if (this.#localClosed || this.#finAfterWrite || this.#error !== null) return;
+    const writing = this.#writing;
+    if (writing !== null) {
+      this.#finAfterWrite = true;
+      writing.then(() => this.#sendFin(), () => {});
+      return;
+    }
+    this.#sendFin();
+  }
+
+  #sendFin(): void {
     if (this.#localClosed || this.#error !== null) return;
     this.#localClosed = true;
     this.#host.sendFin(this.#tx);

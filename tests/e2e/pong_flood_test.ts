@@ -5,6 +5,7 @@
  * the connection; before, it read every ping and queued every answer.
  */
 import assert from "node:assert/strict";
+import { captureWarnings } from "../helpers/log_capture.ts";
 import { World } from "./world.ts";
 import { dialWebSocket } from "../../shared/transport/dial.ts";
 import { encodeHeader, Flag, FrameType, HEADER_SIZE } from "../../shared/frame/header.ts";
@@ -20,6 +21,7 @@ const PER_WRITE = 4096;
 const MAX_PINGS = 3_000_000;
 
 Deno.test("a ping flood on the agent path from a peer that never reads gets dropped", async () => {
+  const log = await captureWarnings();
   const world = await World.create();
   try {
     const dialed = await dialWebSocket(`wss://127.0.0.1:${world.port}/.well-known/burrow-agent`, {
@@ -58,5 +60,11 @@ Deno.test("a ping flood on the agent path from a peer that never reads gets drop
     assert.ok(res.status >= 400, `status ${res.status}`);
   } finally {
     await world.close();
+    await log.stop();
   }
+  // Once the server has closed (its sessions' tasks are done): the abuse is said once, at
+  // WARN, with the peer's address.
+  const abuse = log.messages().filter((m) => m.includes("closed for abuse"));
+  assert.equal(abuse.length, 1, `abuse warnings: ${abuse.length}`);
+  assert.match(abuse[0]!, /from 127\.0\.0\.1 .*does not read/);
 });

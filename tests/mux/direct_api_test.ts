@@ -158,3 +158,23 @@ withConnTypes(
     });
   },
 );
+
+withConnTypes(
+  "closeWrite() right after a write() still waiting for window sends FIN after the data",
+  async ({ a, b }) => {
+    await sessions(a, b, async (client, server) => {
+      // Four times the initial window: the write waits for the peer's updates.
+      const data = randomBytes(1 << 20);
+      const stream = await client.open();
+      const writing = stream.write(data);
+      stream.closeWrite();
+      await assert.rejects(stream.write(data), TypeError, "no write after closeWrite()");
+      const s = (await server.accept())!;
+      const [got] = await Promise.all([readToEnd(s), writing.catch((e) => e)]);
+      assert.equal(got.length, data.length, "every byte arrives before the end");
+      assert.equal(sha256(got), sha256(data));
+      s.closeWrite();
+      await stream.closed;
+    });
+  },
+);
