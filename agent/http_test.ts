@@ -8,6 +8,7 @@ import type { AgentConfig } from "./config_types.ts";
 import { openHttp, request } from "./testing/fake_server.ts";
 import { testDomain, testLogger, testTarget } from "./testing/helpers.ts";
 import { Session } from "../shared/mux/session.ts";
+import { within } from "../tests/helpers/streams.ts";
 import { memoryPair } from "../shared/transport/memory.ts";
 import { encodeRequestHead } from "../shared/http/head_codec.ts";
 import {
@@ -83,14 +84,15 @@ function harness(
     served,
     shutdown,
     async [Symbol.asyncDispose]() {
+      // Bounded, so that an exchange stuck for good fails its test instead of hanging the suite.
       shutdown.abort();
-      await Promise.all(serving);
+      await within(10_000, "the handler's exchanges ended", Promise.all(serving));
       await server.close();
       await agent.close();
-      await accepting;
+      await within(5_000, "the agent session stopped accepting", accepting);
       client.close();
       await pool.close();
-      await origin.shutdown();
+      await within(10_000, "the backend shut down", origin.shutdown());
     },
   };
 }
@@ -126,7 +128,7 @@ for (const scheme of SCHEMES) {
     // A timer may fire a millisecond early by performance.now().
     const took = performance.now() - start;
     assert.ok(took >= 148, `reset after ${took} ms: not before idleTimeout`);
-    await cancelled.promise;
+    await within(5000, "the stalled backend body cancelled", cancelled.promise);
   });
 }
 
@@ -236,10 +238,33 @@ for (const scheme of SCHEMES) {
     const reader = readable.getReader();
     assert.equal(new TextDecoder().decode((await reader.read()).value), "part");
     stream.reset();
-    await cancelled.promise;
+    // Bounded: a body whose cancel never comes would otherwise hang the suite.
+    await within(5000, "the backend body cancelled after the reset", cancelled.promise);
     await assert.rejects(reader.read());
   });
 }
+
+Deno.test("Http handler: a reset cancels an https backend body even when fetch's abort signal does not end its read", async () => {
+  // Under load Deno 2.9.6 has left a pending read of a fetch body unsettled
+  // after the request's signal was aborted: the body was never cancelled and
+  // the backend streamed to nobody. A body that ignores the signal stands in.
+  const cancelled = Promise.withResolvers<void>();
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = () => Promise.resolve(new Response(stalledBody("part", cancelled)));
+  try {
+    await using h = harness(() => new Response("unused"), DEFAULT_TIMEOUTS, "https");
+    const { stream, reply } = await openHttp(h.session, { domain: "app.test", target: "/" });
+    const { value, readable } = await reply;
+    assert.ok(value.ok);
+    const reader = readable.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "part");
+    stream.reset();
+    await within(5000, "the backend body cancelled after the reset", cancelled.promise);
+    await assert.rejects(reader.read());
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
 
 for (const scheme of SCHEMES) {
   Deno.test(`Http handler: shutting down refuses the requests waiting for a backend [${scheme}]`, async () => {
@@ -263,7 +288,7 @@ for (const scheme of SCHEMES) {
     h.shutdown.abort();
     const answer = await pending;
     assert.equal(!answer.ok && answer.message, "Agent is shutting down");
-    await aborted.promise;
+    await within(5000, "the backend request aborted", aborted.promise);
     assert.equal(h.served.active, 0);
   });
 }

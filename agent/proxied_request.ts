@@ -83,6 +83,12 @@ export class ProxiedRequest implements AbortHook, Sender<Http1Response | Respons
   #bodyIdle: Watched | null = null;
   /** The response head's deadline (connect + read timeout), paused while the server's bytes are awaited. */
   #deadline: Watched | null = null;
+  /**
+   * The backend's response body while it is streamed, cancelled by `abort()`
+   * itself: aborting fetch's signal does not always end a pending read of
+   * its body (seen under load with Deno 2.9.6), which then never ends.
+   */
+  #body: BodySource | null = null;
   /** The backend URL last sent to, for the log. */
   #sent: string | undefined = undefined;
   /** The Accept-Encoding sent with `fetch`. */
@@ -138,6 +144,8 @@ export class ProxiedRequest implements AbortHook, Sender<Http1Response | Respons
         return;
       }
       this.#logSent(response);
+      this.#body = response.body;
+      if (this.aborted) response.body?.cancel();
       deadline.done();
       // Like the request body's, it runs only while waiting for the backend's bytes.
       const idle = this.#idle = watchdog.watch(timeouts.idleTimeout, timedOut);
@@ -152,6 +160,7 @@ export class ProxiedRequest implements AbortHook, Sender<Http1Response | Respons
       }
       await this.#pipe(response.body, idle);
     } finally {
+      this.#body = null;
       this.#served.active--;
       this.#leave(context.exchanges);
       this.#watching = false;
@@ -168,6 +177,7 @@ export class ProxiedRequest implements AbortHook, Sender<Http1Response | Respons
     this.reason = reason;
     this.#controller?.abort(reason);
     this.listener?.handleEvent();
+    this.#body?.cancel();
   }
 
   /**
@@ -270,7 +280,11 @@ export class ProxiedRequest implements AbortHook, Sender<Http1Response | Respons
         idle.touch();
         const chunk = await body.read();
         idle.pause();
-        if (chunk === null) break;
+        if (chunk === null) {
+          // A body cancelled by abort() ends as if complete: it is not.
+          if (this.aborted) throw this.reason;
+          break;
+        }
         await stream.write(chunk);
       }
       // FIN may complete the stream, which is no reason to abort anything.
