@@ -30,8 +30,12 @@ class Changes {
     for (const w of this.#waiters.splice(0)) w();
   };
 
-  /** Resolves with the next list reported; rejects after `ms`. */
-  async next(ms = 5000): Promise<AgentDomain[]> {
+  /**
+   * Resolves with the next list reported; rejects after `ms`, a bound for a
+   * lost change rather than a timing claim: a loaded 2-core CI host running
+   * the suite with --parallel has delayed a file event past 5 s.
+   */
+  async next(ms = 15_000): Promise<AgentDomain[]> {
     const count = this.lists.length;
     const timeout = Promise.withResolvers<never>();
     const timer = setTimeout(() => timeout.reject(new Error("No domain change reported")), ms);

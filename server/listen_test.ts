@@ -19,11 +19,6 @@ function twoPieces(): ReadableStream<Uint8Array> {
   });
 }
 
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 Deno.test(
   "listenHttps answers a response written in two pieces without waiting for a delayed ACK",
   {
@@ -45,11 +40,13 @@ Deno.test(
         assert.equal(await res.text(), "ab");
         times.push(performance.now() - started);
       }
-      // Nagle holds the second piece until the client's delayed ACK (~40 ms on Linux).
-      assert.ok(
-        median(times) < 15,
-        `median ${median(times).toFixed(1)} ms: ${times.map(Math.round)}`,
-      );
+      // Nagle holds the second piece of every response until the client's
+      // delayed ACK (~40 ms on Linux), but for the first one or two that the
+      // quick-ACK start may let through. A busy host only adds time (a median
+      // of 18 ms was seen under the parallel suite on 2 cores), so the third
+      // fastest response tells the two apart.
+      const third = times.toSorted((a, b) => a - b)[2]!;
+      assert.ok(third < 20, `third fastest ${third.toFixed(1)} ms: ${times.map(Math.round)}`);
     } finally {
       client.close();
       await server.shutdown();
