@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { listenHttp } from "./listen.ts";
 import { Janitor } from "./janitor.ts";
+import { within } from "../tests/helpers/streams.ts";
 
 const linuxOnly = { ignore: Deno.build.os !== "linux" };
 const timeouts = { readTimeout: 1000, idleTimeout: 1000 };
@@ -33,7 +34,11 @@ Deno.test(
       using silent = await Deno.connect({ hostname: "127.0.0.1", port });
       using idle = await Deno.connect({ hostname: "127.0.0.1", port });
       await idle.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-      const [quiet, answered] = await Promise.all([readToEnd(silent), readToEnd(idle)]);
+      const [quiet, answered] = await within(
+        10_000,
+        "both connections closed",
+        Promise.all([readToEnd(silent), readToEnd(idle)]),
+      );
       assert.equal(quiet, "");
       assert.match(answered, /^HTTP\/1\.1 200 [^]*\r\n\r\nok$/);
       assert.deepEqual(janitor.closed, { head: 1, idle: 1 });
@@ -52,11 +57,12 @@ Deno.test(
     try {
       using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
       const started = performance.now();
-      assert.equal(await readToEnd(conn), "");
+      assert.equal(await within(10_000, "the server to close", readToEnd(conn)), "");
       const ms = performance.now() - started;
       // Sweeps are 1 s apart: first seen up to a sweep late, decided up to a sweep
-      // after the deadline (3 s), and a loaded machine delays timers further.
-      assert.ok(ms >= 1000 && ms < 4500, `closed after ${ms} ms`);
+      // after the deadline (3 s), and a loaded machine delays timers further (by
+      // seconds under the parallel suite on 2 cores: the e2e test allows 4 s).
+      assert.ok(ms >= 1000 && ms < 6000, `closed after ${ms} ms`);
     } finally {
       await server.shutdown();
     }
@@ -86,7 +92,7 @@ Deno.test(
         using conn = await Deno.connect({ hostname, port: server.addr.port });
         const head = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         await conn.write(new TextEncoder().encode(head));
-        const text = await readToEnd(conn);
+        const text = await within(15_000, `${hostname}: the response`, readToEnd(conn));
         assert.match(text, /^HTTP\/1\.1 200 /);
         assert.ok(text.endsWith("1\r\n.\r\n0\r\n\r\n"), `${hostname}: ${JSON.stringify(text)}`);
         assert.equal(text.match(/1\r\n\.\r\n/g)?.length, 5);
