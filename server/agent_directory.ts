@@ -1,0 +1,92 @@
+/**
+ * What the rest of the server may know about identified agents: who is
+ * connected now (by name, from its Identify stream), and how to open a
+ * channel to one of them. Operator channels (`server/operator/`), published
+ * ports (`server/publish/`) and the admin API (`server/admin/`) depend on
+ * these types only, never on `server/agents.ts`; `startServer` wires them.
+ *
+ * @module
+ */
+
+import type { AgentInfo } from "../shared/identify.ts";
+import type { MuxStream, Session } from "../shared/mux/mod.ts";
+import type { ForwardReplyData } from "../shared/forward/mod.ts";
+import type { ChannelResult } from "./audit/records.ts";
+
+/** An agent connected now with an accepted identity. */
+export interface ConnectedAgent {
+  /** The agent's name (its `agents.d` file). */
+  readonly name: string;
+  /** Groups (labels) from its `agents.d` file. */
+  readonly groups: readonly string[];
+  /** The agent's address (IP) as the server sees it. */
+  readonly address: string;
+  /** What the agent said about its process: id, version, host, os. */
+  readonly agent: AgentInfo;
+  /** When the identity was accepted. */
+  readonly since: Date;
+  /** The agent's mux session: open forward streams on it. */
+  readonly session: Session;
+  /** Audit session id (stable across reconnects inside the grace period); undefined without audit. */
+  readonly sessionId?: number;
+}
+
+/** Identified agents connected now. */
+export interface AgentDirectory {
+  /** The connected agent `name`, if any. */
+  get(name: string): ConnectedAgent | undefined;
+  /** Every connected identified agent, sorted by name. */
+  list(): ConnectedAgent[];
+}
+
+/** Channel kinds that reach a target through an agent. */
+export type AgentChannelKind = "forward" | "udp" | "socks" | "published";
+
+/** A channel to open through an agent (already authorised by the caller). */
+export interface ChannelRequest {
+  /** The agent's name. */
+  agent: string;
+  /** What kind of channel: decides the stream kind (`udp` → UdpForward, others → TcpForward) and the audit row. */
+  kind: AgentChannelKind;
+  /** Target host (name or address) as asked for; the agent resolves and checks it. */
+  host: string;
+  /** Target port. */
+  port: number;
+  /** Operator name; `""` for a published port. */
+  operator: string;
+  /** Where the operator or client came from (`ip:port`). */
+  source: string;
+}
+
+/** Why a channel could not be opened, with one line a person can act on. */
+export interface ChannelRefusal {
+  ok: false;
+  /**
+   * `agent-offline` (no such agent connected), a {@linkcode ForwardErrorCode}
+   * from the agent (`policy`, `connection-refused`, …), or `open-failed`.
+   */
+  code: string;
+  /** "agent db1 is not connected", "refused by agent policy: …", "connection refused by 127.0.0.1:5432". */
+  message: string;
+}
+
+/** An opened channel: the agent's stream after its OK. */
+export interface OpenedChannel {
+  ok: true;
+  /** The stream to the agent: raw bytes (TcpForward) or length-prefixed datagrams (UdpForward). */
+  stream: MuxStream;
+  /** The address the agent dialled. */
+  target: ForwardReplyData;
+  /** Records the channel's end in the audit log (call exactly once). */
+  end(result: ChannelResult, bytes: { up: number; down: number }, detail?: string): void;
+}
+
+/**
+ * Opens a channel through an agent: finds it in the directory, opens the
+ * forward stream, writes the audit rows (a refusal is recorded as a channel
+ * with result `refused`/`failed`, its end included).
+ */
+export type OpenChannel = (
+  request: ChannelRequest,
+  signal?: AbortSignal,
+) => Promise<OpenedChannel | ChannelRefusal>;
