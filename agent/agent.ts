@@ -9,7 +9,7 @@
 
 import { Http1Pool } from "./http1/pool.ts";
 import type { Logger } from "@logtape/logtape";
-import type { AgentConfig, AgentDomain } from "./config_types.ts";
+import type { AgentConfig, AgentDomain, AgentIdentityConfig } from "./config_types.ts";
 import { Connection, type DomainStatus } from "./connection.ts";
 import { type ConnectionTuning, DEFAULT_TUNING } from "./connection_tuning.ts";
 import { DomainFolder } from "./domains_watch.ts";
@@ -49,6 +49,8 @@ export interface AgentHandle {
   readonly id: string;
   /** Per active domain: connected, registered, last error. */
   status(): DomainStatus[];
+  /** The agent's own identity: its name, whether the server holds it, the last error; null when none is configured. */
+  identity(): { name: string; identified: boolean; lastError: string | null } | null;
   /** Streams the agent is serving now (requests, relays) over all its servers; registrations not counted. */
   serving(): number;
   /**
@@ -130,10 +132,12 @@ class Agent implements AgentHandle {
   readonly #connections = new Map<string, Connection>();
   readonly #warnedInsecure = new Set<string>();
   readonly #handlers: ReadonlyMap<number, StreamHandler>;
+  readonly #identity: AgentIdentityConfig | null;
   #closed: Promise<void> | null = null;
 
   constructor(config: AgentConfig, log: Logger, tuning: AgentTuning) {
     this.#log = log;
+    this.#identity = config.identity;
     this.#tuning = tuning;
     this.#pool = new Http1Pool({ connectTimeout: config.connectTimeout });
     this.#handlers = new Map([
@@ -160,6 +164,12 @@ class Agent implements AgentHandle {
     return [...this.#connections.values()].flatMap((c) => c.status());
   }
 
+  identity(): { name: string; identified: boolean; lastError: string | null } | null {
+    if (this.#identity === null) return null;
+    const held = this.#connections.get(groupKey(this.#identity))?.identityStatus() ?? null;
+    return held ?? { name: this.#identity.name, identified: false, lastError: null };
+  }
+
   serving(): number {
     let n = 0;
     for (const c of this.#connections.values()) n += c.serving;
@@ -184,6 +194,9 @@ class Agent implements AgentHandle {
         );
       }
     }
+    // The identity rides on the connection of the domains that share its server, or its own.
+    const identity = this.#identity;
+    if (identity !== null && !groups.has(groupKey(identity))) groups.set(groupKey(identity), []);
     const closing: Promise<void>[] = [];
     for (const [key, connection] of this.#connections) {
       const group = groups.get(key);
@@ -194,7 +207,9 @@ class Agent implements AgentHandle {
       }
     }
     for (const [key, group] of groups) {
-      if (!this.#connections.has(key)) this.#connections.set(key, this.#connect(group));
+      if (this.#connections.has(key)) continue;
+      const carriesIdentity = identity !== null && groupKey(identity) === key;
+      this.#connections.set(key, this.#connect(group, carriesIdentity ? identity : null));
     }
     await Promise.all(closing);
   }
@@ -238,13 +253,21 @@ class Agent implements AgentHandle {
     return new Router(domain.targets, { downFor: this.#tuning.downFor });
   }
 
-  #connect(group: AgentDomain[]): Connection {
-    const first = group[0]!;
+  #connect(group: AgentDomain[], identity: AgentIdentityConfig | null): Connection {
+    const first: ServerPlace = group[0] ?? identity!;
     const url = `wss://${first.remote}${first.service}`;
+    if (identity !== null && identity.insecure && group.length === 0) {
+      this.#log.warn(
+        "INSECURE: identity {name} connects to {remote} WITHOUT checking the server's certificate; " +
+          "anyone on the path can read its traffic and steal its secret. Set caFile instead.",
+        { name: identity.name, remote: identity.remote },
+      );
+    }
     return new Connection({
       url,
       insecure: first.insecure,
       caFile: first.caFile,
+      identity,
       agent: { id: this.id, version: VERSION, host: hostname() },
       handlers: this.#handlers,
       log: this.#log.getChild(first.remote),
@@ -253,8 +276,11 @@ class Agent implements AgentHandle {
   }
 }
 
-/** Domains with the same key share one connection. */
-function groupKey(d: AgentDomain): string {
+/** Where a domain or the identity connects to. */
+type ServerPlace = Pick<AgentDomain, "remote" | "service" | "insecure" | "caFile">;
+
+/** Domains (and the identity) with the same key share one connection. */
+function groupKey(d: ServerPlace): string {
   return JSON.stringify([d.remote, d.service, d.insecure, d.caFile]);
 }
 

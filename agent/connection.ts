@@ -8,7 +8,8 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { AgentDomain } from "./config_types.ts";
+import type { AgentDomain, AgentIdentityConfig } from "./config_types.ts";
+import { IdentityClaim } from "./identity_claim.ts";
 import { Backoff, retryAfterDelay, sleep } from "./backoff.ts";
 import { hedgedDial } from "./hedged_dial.ts";
 import { MAX_HTTP_HEAD } from "./http.ts";
@@ -40,6 +41,8 @@ export interface ConnectionOptions {
   caFile: string | null;
   /** Sent with every registration. */
   agent: AgentIdentity;
+  /** The agent's own identity, claimed on this connection's sessions; null for domains only. */
+  identity?: AgentIdentityConfig | null;
   /** Handlers of the streams the server opens (Http). */
   handlers: ReadonlyMap<number, StreamHandler>;
   /** Logger of this connection's scope. */
@@ -88,13 +91,41 @@ export class Connection {
   #session: Session | null = null;
   #sessionDown: AbortSignal | null = null;
   #lastDialError: string | null = null;
+  readonly #claim: IdentityClaim | null;
+  /** Set when a newer connection took the identity: the next redial waits the longest backoff. */
+  #replaced = false;
+  /** When the identity was last accepted (performance.now()); -1 before. */
+  #identifiedAt = -1;
 
-  /** Starts connecting at once for `domains`. */
+  /** Starts connecting at once for `domains` (and the identity, when set). */
   constructor(options: ConnectionOptions, domains: readonly AgentDomain[]) {
     this.#options = options;
     this.#log = options.log;
     for (const domain of domains) this.#entries.set(domain.name, this.#newEntry(domain));
+    const { tuning } = options;
+    this.#claim = options.identity
+      ? new IdentityClaim(options.identity, {
+        agent: options.agent,
+        log: options.log,
+        backoff: { min: tuning.backoffMin, max: tuning.backoffMax, reset: tuning.backoffReset },
+        // Two machines with one name must not take it from each other in a loop.
+        onReplaced: () => this.#replaced = true,
+        onIdentified: () => this.#identifiedAt = performance.now(),
+      })
+      : null;
     this.#run = this.#loop();
+  }
+
+  /** The identity's state on this connection; null when it claims none. */
+  identityStatus(): { name: string; identified: boolean; lastError: string | null } | null {
+    const claim = this.#claim;
+    if (claim === null) return null;
+    return { name: claim.identity.name, identified: claim.identified, lastError: claim.lastError };
+  }
+
+  /** True when this connection carries neither domains nor an identity. */
+  get empty(): boolean {
+    return this.#entries.size === 0 && this.#claim === null;
   }
 
   /** Streams from the server being served now (requests, relays), registrations not counted. */
@@ -155,6 +186,7 @@ export class Connection {
     if (!this.#closing.signal.aborted) {
       this.#closing.abort();
       for (const entry of this.#entries.values()) entry.stop();
+      this.#claim?.stop();
       await settleWithin([...this.#registrations], finTimeout);
       this.#session?.close();
     }
@@ -209,11 +241,17 @@ export class Connection {
       // A server that took a registration was back and working: the next outage is a new
       // one (a restart right after another gets the fast redials again). A connection
       // dropped before that counts as one more failure of the same outage.
-      const worked = [...this.#entries.values()].some((e) => (e.registeredAt ?? -1) >= up);
+      const worked = [...this.#entries.values()].some((e) => (e.registeredAt ?? -1) >= up) ||
+        this.#identifiedAt >= up;
       if (worked || lasted >= tuning.backoffReset) backoff.reset();
       // A server going away on purpose (restart, deploy) said so: redial now, and keep the
-      // backoff for the failures that may follow while it is down.
-      const delay = goAway && lasted >= GOAWAY_REDIAL_AFTER_MS ? 0 : backoff.next();
+      // backoff for the failures that may follow while it is down. An identity another
+      // machine took over waits the longest backoff: the two must not take turns.
+      let delay = goAway && lasted >= GOAWAY_REDIAL_AFTER_MS ? 0 : backoff.next();
+      if (this.#replaced) {
+        this.#replaced = false;
+        delay = tuning.backoffMax;
+      }
       this.#failAll(`Disconnected: ${reason}`);
       this.#log.warn("Disconnected: {reason}; reconnecting in {delay} ms", { reason, delay });
       if (!await sleep(delay, closing)) break;
@@ -258,6 +296,7 @@ export class Connection {
     for (const entry of this.#entries.values()) {
       this.#startRegistration(entry, session, down.signal);
     }
+    if (this.#claim !== null) this.#startClaim(this.#claim, session, down.signal);
     for (let s = await session.accept(); s !== null; s = await session.accept()) {
       this.#track(serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD }));
     }
@@ -296,6 +335,13 @@ export class Connection {
     this.#registrations.add(loop);
     loop.finally(() => this.#registrations.delete(loop));
     this.#track(loop);
+  }
+
+  #startClaim(claim: IdentityClaim, session: Session, down: AbortSignal): void {
+    const held = claim.run(session, down).then(() => {});
+    this.#registrations.add(held);
+    held.finally(() => this.#registrations.delete(held));
+    this.#track(held);
   }
 
   #track(task: Promise<void>): void {

@@ -62,6 +62,12 @@ export function revocationReason(
 export class RegistrationTable {
   readonly #byDomain = new Map<string, AgentRegistration[]>();
   readonly #next = new Map<string, number>();
+  readonly #onAdd: (domain: string) => void;
+
+  /** A table telling `onAdd` of each registration added. */
+  constructor(onAdd: (domain: string) => void = () => {}) {
+    this.#onAdd = onAdd;
+  }
 
   /** True when some agent serves `domain`. */
   has(domain: string): boolean {
@@ -78,6 +84,7 @@ export class RegistrationTable {
     const list = this.#byDomain.get(reg.domain) ?? [];
     list.push(reg);
     this.#byDomain.set(reg.domain, list);
+    this.#onAdd(reg.domain);
   }
 
   /** Forgets a registration; false when it was gone already. */

@@ -29,6 +29,10 @@ import {
 } from "./agent_registrations.ts";
 import { socketClosed, upgradeRefusal } from "./agent_upgrade.ts";
 import { serveRegistration } from "./agent_register.ts";
+import type { AccessFolders } from "./access/access_folders.ts";
+import type { Audit } from "./audit/mod.ts";
+import { AgentIdentities } from "./agent_identities.ts";
+import { DomainHold } from "./domain_hold.ts";
 
 /** Longest a stopping server waits for an agent's WebSocket close handshake, in ms. */
 const SOCKET_CLOSE_WAIT_MS = 1000;
@@ -58,7 +62,8 @@ export class AgentRegistry {
   readonly #log: Logger;
   readonly #auth: AuthGuard;
   readonly #agents = new Set<AgentConn>();
-  readonly #registrations = new RegistrationTable();
+  readonly #hold: DomainHold;
+  readonly #registrations: RegistrationTable;
   readonly #tasks = new Set<Promise<void>>();
   readonly #bySession = new Map<Session, AgentConn>();
   readonly #limits: AgentLimits;
@@ -68,26 +73,48 @@ export class AgentRegistry {
   readonly #abusive: WindowLog;
   /** Upgrades refused for their subprotocol, and sockets gone during the upgrade. */
   readonly #badUpgrades: WindowLog;
+  /** Identities of the agents (`agents.d`), and the directory of identified agents. */
+  readonly identities: AgentIdentities;
   #closing = false;
 
   /**
-   * A registry checking registrations against `domains`, secrets through
-   * `auth`, and bounding agent connections by `limits`.
+   * A registry checking registrations against `domains`, identities against
+   * `access`'s agent files, secrets through `auth`, recording sessions in
+   * `audit`, and bounding agent connections by `limits`.
    */
   constructor(
     domains: DomainRegistry,
     log: Logger,
-    { auth, limits }: { auth: AuthGuard; limits: AgentLimits },
+    { auth, limits, access, audit }: {
+      auth: AuthGuard;
+      limits: AgentLimits;
+      access: AccessFolders;
+      audit: Audit | null;
+    },
   ) {
     this.#domains = domains;
     this.#log = log;
     this.#auth = auth;
     this.#limits = limits;
+    this.#hold = new DomainHold(limits.holdTime);
+    this.#registrations = new RegistrationTable((domain) => this.#hold.arrived(domain));
     this.#gate = new AgentGate(limits, log);
     this.#expired = new WindowLog(log, "agent connection(s) closed for registering nothing");
     this.#abusive = new WindowLog(log, "agent connection(s) closed for not reading");
     this.#badUpgrades = new WindowLog(log, "agent upgrade(s) refused or abandoned");
     domains.onChange((change) => this.#revokeChanged(change));
+    this.identities = new AgentIdentities({
+      access,
+      auth,
+      audit,
+      log,
+      onIdentified: (session) => {
+        const agent = this.#bySession.get(session);
+        if (agent === undefined || agent.registered) return;
+        agent.registered = true;
+        this.#gate.registered();
+      },
+    });
   }
 
   /** Number of connected agents. */
@@ -113,6 +140,16 @@ export class AgentRegistry {
       domain,
       (reg) => this.#bySession.get(reg.session)?.suspect === true,
     );
+  }
+
+  /**
+   * Waits for an agent of `domain` when its last one lost its connection
+   * within `agents.holdTime` (it is probably redialling); resolves with the
+   * agent picked then, or undefined at once for a domain nobody served.
+   */
+  async waitFor(domain: string, signal?: AbortSignal): Promise<AgentRegistration | undefined> {
+    if (!await this.#hold.wait(domain, signal)) return undefined;
+    return this.pick(domain);
   }
 
   /**
@@ -166,6 +203,7 @@ export class AgentRegistry {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#hold.close();
     await Promise.all([...this.#agents].map((a) => a.session.close()));
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
   }
@@ -218,6 +256,7 @@ export class AgentRegistry {
     }, this.#limits.registerTimeout);
     const handlers = new Map<number, StreamHandler>([
       [StreamKind.Control, (incoming) => this.#register(agent, incoming)],
+      [StreamKind.Identify, this.identities.handler(session, remote)],
     ]);
     const serving = new Set<Promise<void>>();
     for (let s = await session.accept(); s !== null; s = await session.accept()) {
@@ -227,7 +266,10 @@ export class AgentRegistry {
     }
     await session.closed;
     clearTimeout(deadline);
-    for (const reg of agent.registrations) this.#remove(reg);
+    for (const reg of agent.registrations) {
+      // Its requests wait a little for it to redial (agents.holdTime), unless another agent serves it.
+      if (this.#remove(reg) && !this.#registrations.has(reg.domain)) this.#hold.lost(reg.domain);
+    }
     this.#agents.delete(agent);
     this.#bySession.delete(session);
     // On shutdown the listeners stop after this, and Deno then closes WebSockets still open

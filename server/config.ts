@@ -72,6 +72,7 @@ export const AGENT_LIMITS = {
   maxPerAddress: { default: 100, min: 1, max: 1_000_000 },
   maxPending: { default: 1000, min: 1, max: 1_000_000 },
   retryAfter: { default: 10 * SECOND, min: 1 * SECOND, max: 60 * MINUTE },
+  holdTime: { default: 5 * SECOND, min: 0, max: 1 * MINUTE },
 } as const;
 
 export type { LoadOptions } from "../shared/config/fields.ts";
@@ -125,6 +126,7 @@ function parseAgentLimits(r: ObjectReader): AgentLimits {
     maxPerAddress: r.int("maxPerAddress", AGENT_LIMITS.maxPerAddress),
     maxPending: r.int("maxPending", AGENT_LIMITS.maxPending),
     retryAfter: r.duration("retryAfter", AGENT_LIMITS.retryAfter),
+    holdTime: r.duration("holdTime", AGENT_LIMITS.holdTime),
   };
   r.finish();
   return limits;

@@ -54,6 +54,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       maxPerAddress: 100,
       maxPending: 1000,
       retryAfter: 10_000,
+      holdTime: 5_000,
     },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
     dataDir: "/etc/burrow/data",
@@ -94,7 +95,7 @@ Deno.test("parseServerConfig() reads every key", () => {
         "perAddress": 0, "perAccount": 7, "window": "10m", "lockout": "5s", "maxLockout": "24h", "tableSize": 100,
       },
     },
-    "agents": { "registerTimeout": "3s", "openTimeout": "2s", "maxConnections": 500, "maxPerAddress": 5, "maxPending": 7, "retryAfter": "1m" },
+    "agents": { "registerTimeout": "3s", "openTimeout": "2s", "maxConnections": 500, "maxPerAddress": 5, "maxPending": 7, "retryAfter": "1m", "holdTime": "2s" },
     "log": { "level": "warning", "system": [{ "file": "log/system.log" }], "access": ["console"], "unavailable": true },
   }`,
   );
@@ -140,6 +141,7 @@ Deno.test("parseServerConfig() reads every key", () => {
     maxPerAddress: 5,
     maxPending: 7,
     retryAfter: 60_000,
+    holdTime: 2_000,
   });
   assert.deepEqual(config.log, {
     level: "warning",

@@ -93,7 +93,7 @@ export interface AuthFailureLimits {
 
 /** Bounds on agent connections (ms). */
 export interface AgentLimits {
-  /** An agent connection must register something (a domain) within this long. Default 10 s. */
+  /** An agent connection must register something (a domain, or its identity) within this long. Default 10 s. */
   registerTimeout: number;
   /** A stream opened to an agent must be acknowledged within this long, or the agent is suspect. Default 5 s. */
   openTimeout: number;
@@ -105,6 +105,8 @@ export interface AgentLimits {
   maxPending: number;
   /** `Retry-After` of the 503 answering an upgrade over a cap. Default 10 s. */
   retryAfter: number;
+  /** How long requests for a domain whose agent lost its connection wait for it to return. Default 5 s; 0 off. */
+  holdTime: number;
 }
 
 /** The server's main configuration. */

@@ -12,6 +12,7 @@ import type { AccessEntry } from "../shared/log/setup.ts";
 import type { ServerConfig, ServerDomain } from "./config_types.ts";
 import type { DomainRegistry } from "./domains.ts";
 import type { AgentRegistry } from "./agents.ts";
+import type { AgentRegistration } from "./agent_registrations.ts";
 import { admit } from "./rules.ts";
 import { challenge, checkBasic } from "./basic_auth.ts";
 import type { AuthGuard } from "./auth_guard.ts";
@@ -144,18 +145,48 @@ export class Proxy {
     head: ClientHead,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Response | Promise<Response> {
-    const headers = head.headers;
-    const ws = head.upgrade?.toLowerCase() === "websocket";
-    const length = Number(headers.get("content-length") ?? "0");
+    const length = Number(head.headers.get("content-length") ?? "0");
     if (length > domain.bodySize) return this.#fail(f, domain, 413, "request body too large");
     const inflight = this.#inflight.get(domain.name) ?? 0;
     if (inflight >= domain.concurrency) {
       return this.#fail(f, domain, 429, `over ${domain.concurrency} concurrent requests`);
     }
     const reg = this.#deps.agents.pick(domain.name);
-    if (reg === undefined) return this.#refuse(f, "no agent connected", domain);
+    if (reg === undefined) return this.#awaitAgent(req, f, domain, head, info);
     f.agent = reg.agent;
     f.hold(this.#inflight, domain.name);
+    return this.#send(req, f, domain, head, info, reg);
+  }
+
+  /**
+   * No agent serves the domain now: when its agent just lost its connection
+   * the request waits for it (`agents.holdTime`), counted against the
+   * domain's concurrency meanwhile; otherwise it is refused at once.
+   */
+  async #awaitAgent(
+    req: Request,
+    f: Flight,
+    domain: ServerDomain,
+    head: ClientHead,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
+    f.hold(this.#inflight, domain.name);
+    const reg = await this.#deps.agents.waitFor(domain.name, req.signal);
+    if (reg === undefined) return this.#refuse(f, "no agent connected", domain);
+    f.agent = reg.agent;
+    return await this.#send(req, f, domain, head, info, reg);
+  }
+
+  #send(
+    req: Request,
+    f: Flight,
+    domain: ServerDomain,
+    head: ClientHead,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    reg: AgentRegistration,
+  ): Response | Promise<Response> {
+    const headers = head.headers;
+    const ws = head.upgrade?.toLowerCase() === "websocket";
     if (domain.transactionId) headers.set("x-transaction-id", f.tid);
     const body = ws ? NO_BODY : clientBody(req, head);
     if (body === null) return this.#fail(f, domain, 501, `${f.method} body unreadable here`);

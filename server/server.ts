@@ -12,6 +12,8 @@ import type { ServerConfig } from "./config_types.ts";
 import { DomainRegistry } from "./domains.ts";
 import { AccessFolders } from "./access/access_folders.ts";
 import { AgentRegistry } from "./agents.ts";
+import type { AgentDirectory } from "./agent_directory.ts";
+import { type Audit, openAudit } from "./audit/mod.ts";
 import { AuthGuard } from "./auth_guard.ts";
 import { Proxy } from "./proxy.ts";
 import { ResponseAborted } from "./bodies.ts";
@@ -38,6 +40,10 @@ export interface ServerHandle {
   access: AccessFolders;
   /** Connected agents. */
   agents: AgentRegistry;
+  /** Identified agents connected now (by name). */
+  directory: AgentDirectory;
+  /** The audit database (`dataDir`): agent sessions, channels, refusals. */
+  audit: Audit;
   /** CA of the self-signed certificate made at start, when a listener asked for one. */
   selfSignedCa: string | null;
   /** Stops listeners, agent sessions and watchers. */
@@ -65,11 +71,18 @@ export async function startServer(
   await domains.load();
   const access = new AccessFolders(config, { log });
   await access.load();
-  const auth = new AuthGuard(config.limits.authFailures, log);
-  const agents = new AgentRegistry(domains, log, { auth, limits: config.agents });
-  const proxy = new Proxy({ config, domains, agents, auth, log, access: logging.access });
   const sni = new CertificateStore(config.certificates);
   await sni.load();
+  // Opened last before the listeners: everything that can fail before them has.
+  const audit = openAudit(config, log);
+  const auth = new AuthGuard(config.limits.authFailures, log);
+  const agents = new AgentRegistry(domains, log, {
+    auth,
+    limits: config.agents,
+    access,
+    audit,
+  });
+  const proxy = new Proxy({ config, domains, agents, auth, log, access: logging.access });
   const stores: CertificateStore[] = [sni];
   const listening: Listening[] = [];
   const reloadable: { store: CertificateStore; reload(): Promise<void> }[] = [];
@@ -135,13 +148,16 @@ export async function startServer(
       });
     }
     domains.watch();
-    access.watch();
+    access.watch((change) => {
+      if (change.folder === "agents") agents.identities.review(change.change.name);
+    });
   } catch (e) {
     await Promise.all(listening.map((s) => s.shutdown()));
     await certWatch?.close();
     await domains.close();
     await access.close();
     auth.close();
+    audit.close();
     throw e;
   }
   log.info("Server up: {count} domain(s) configured, agents connect on {path}", {
@@ -153,6 +169,8 @@ export async function startServer(
     domains,
     access,
     agents,
+    directory: agents.identities,
+    audit,
     selfSignedCa,
     async close() {
       await domains.close();
@@ -162,6 +180,7 @@ export async function startServer(
       await Promise.all(listening.map((s) => s.shutdown()));
       await proxy.close();
       auth.close();
+      audit.close();
     },
   };
 }

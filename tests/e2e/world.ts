@@ -15,6 +15,7 @@ import { type ServerHandle, startServer } from "../../server/server.ts";
 import { type AgentHandle, startAgent } from "../../agent/agent.ts";
 import type { AccessEntry } from "../../shared/log/setup.ts";
 import { AGENT_PATH } from "../../shared/protocol.ts";
+import { generateToken, hashToken } from "../../shared/auth/token.ts";
 
 /** The agent path every test server uses. */
 export { AGENT_PATH };
@@ -41,7 +42,22 @@ export interface Backend {
 /** Options of {@linkcode World.agent}. */
 export interface AgentSpec {
   /** Domains: name → agent domain file body (JSONC object; `remote` and `caFile` are filled in). */
-  domains: Record<string, Record<string, unknown>>;
+  domains?: Record<string, Record<string, unknown>>;
+  /**
+   * The agent's own identity (`name`, `secret`), and any other keys of the
+   * agent's main file (`forward`, …); `remote` and `caFile` are filled in.
+   */
+  identity?: { name: string; secret: string } & Record<string, unknown>;
+}
+
+/** Options of {@linkcode World.operator}. */
+export interface OperatorSpec {
+  /** Agent selectors. Default `["*"]`. */
+  agents?: string[];
+  /** Channel kinds. Default `["forward", "udp", "socks"]`. */
+  kinds?: string[];
+  /** Client networks. Default: anywhere. */
+  networks?: string[];
 }
 
 /** Bounded polling for a condition the system reaches asynchronously. */
@@ -96,6 +112,8 @@ export class World {
     await Deno.writeTextFile(join(dir, "other-cert.pem"), other.cert);
     await Deno.writeTextFile(join(dir, "other-key.pem"), other.key);
     await Deno.mkdir(join(dir, "server.d"));
+    await Deno.mkdir(join(dir, "agents.d"));
+    await Deno.mkdir(join(dir, "operators.d"));
     const text = JSON.stringify({
       mode: "server",
       listen: [{ address: "127.0.0.1:0", sni: true }],
@@ -104,6 +122,8 @@ export class World {
         { pattern: "*", cert: "cert.pem", key: "key.pem" },
       ],
       domains: "server.d",
+      agentFiles: "agents.d",
+      operatorFiles: "operators.d",
       log: { level: "error" },
       ...server,
     });
@@ -153,6 +173,45 @@ export class World {
     }
   }
 
+  /**
+   * Writes the server's `agents.d/<name>.jsonc` (`body`: `secret`, `groups`,
+   * `networks`) and waits until the server has it (when it runs).
+   */
+  async agentFile(name: string, body: Record<string, unknown>): Promise<void> {
+    const before = this.#server?.access.agent(name);
+    await Deno.writeTextFile(join(this.dir, "agents.d", `${name}.jsonc`), JSON.stringify(body));
+    const server = this.#server;
+    if (server === null) return;
+    await until(`agent file ${name} to load`, () => {
+      const now = server.access.agent(name);
+      return now !== undefined && now !== before;
+    });
+  }
+
+  /**
+   * Writes the server's `operators.d/<name>.jsonc` with a new token's hash and
+   * resolves with the token, once the server has the file (when it runs).
+   */
+  async operator(name: string, spec: OperatorSpec = {}): Promise<string> {
+    const token = generateToken();
+    const before = this.#server?.access.operator(name);
+    const body = {
+      token: hashToken(token),
+      agents: spec.agents ?? ["*"],
+      kinds: spec.kinds ?? ["forward", "udp", "socks"],
+      ...(spec.networks && { networks: spec.networks }),
+    };
+    await Deno.writeTextFile(join(this.dir, "operators.d", `${name}.jsonc`), JSON.stringify(body));
+    const server = this.#server;
+    if (server !== null) {
+      await until(`operator file ${name} to load`, () => {
+        const now = server.access.operator(name);
+        return now !== undefined && now !== before;
+      });
+    }
+    return token;
+  }
+
   /** Removes a server domain file and waits until the server dropped it. */
   async removeDomain(name: string): Promise<void> {
     await Deno.remove(join(this.dir, "server.d", `${name}.jsonc`));
@@ -165,8 +224,16 @@ export class World {
    * is true (default), resolves once every domain is registered.
    */
   async agent(spec: AgentSpec, wait = true): Promise<AgentHandle> {
-    const config = parseAgentConfig(join(this.dir, "agent.jsonc"), '{ "mode": "agent" }');
-    const domains = Object.entries(spec.domains).map(([name, body]) =>
+    const main = spec.identity === undefined
+      ? { mode: "agent" }
+      : {
+        mode: "agent",
+        remote: `127.0.0.1:${this.#port}`,
+        caFile: this.caFile,
+        ...spec.identity,
+      };
+    const config = parseAgentConfig(join(this.dir, "agent.jsonc"), JSON.stringify(main));
+    const domains = Object.entries(spec.domains ?? {}).map(([name, body]) =>
       parseAgentDomain(
         join(this.dir, `${name}.jsonc`),
         JSON.stringify({
@@ -185,6 +252,9 @@ export class World {
     this.#agents.push(agent);
     if (wait) {
       await until("agent registrations", () => agent.status().every((s) => s.registered));
+      if (spec.identity !== undefined) {
+        await until("agent identity", () => agent.identity()?.identified === true);
+      }
     }
     return agent;
   }

@@ -1,0 +1,148 @@
+/**
+ * Agent identities on the server's agent sessions: the Identify stream
+ * handler (`server/access/identify_service.ts`) plugged into the server's
+ * auth guard (failure limits, `$6$` off the event loop), the audit (agent
+ * sessions with their grace period, refusals), and the
+ * {@linkcode AgentDirectory} the operator channels, published ports and the
+ * admin API read.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { Session } from "../shared/mux/mod.ts";
+import type { StreamHandler } from "../shared/open/mod.ts";
+import type { AccessFolders } from "./access/access_folders.ts";
+import { type IdentifyEvent, IdentifyService } from "./access/identify_service.ts";
+import type { Audit, SessionLease } from "./audit/mod.ts";
+import type { AuthGuard } from "./auth_guard.ts";
+import type { AgentDirectory, ConnectedAgent } from "./agent_directory.ts";
+
+/** What {@linkcode AgentIdentities} needs. */
+export interface AgentIdentitiesOptions {
+  /** The `agents.d` files in force. */
+  access: AccessFolders;
+  /** Failure limits and secret checks. */
+  auth: AuthGuard;
+  /** Audit store, or null when the server keeps none. */
+  audit: Audit | null;
+  /** System log. */
+  log: Logger;
+  /** Told when a session identified: it no longer needs to register a domain. */
+  onIdentified: (session: Session) => void;
+}
+
+/** The agent identities held on this server's sessions. */
+export class AgentIdentities implements AgentDirectory {
+  readonly #service: IdentifyService<Session>;
+  readonly #options: AgentIdentitiesOptions;
+  /** Per identified name: its session, and its audit lease when the audit is on. */
+  readonly #held = new Map<string, { session: Session; lease: SessionLease | null }>();
+
+  /** Identities checked against `access`'s agent files through `auth`. */
+  constructor(options: AgentIdentitiesOptions) {
+    this.#options = options;
+    const { access, auth, log } = options;
+    this.#service = new IdentifyService<Session>({
+      agentFile: (name) => access.agent(name),
+      log,
+      // The newer connection has the name: the older one is told GoAway and closed.
+      onDisplaced: (session) => void session.close(),
+      verify: async (plain, stored, { claim, decoy }) =>
+        (await auth.verify({
+          address: claim.address,
+          account: `agent identity ${claim.name}`,
+          presented: plain,
+          stored: [stored],
+          decoy,
+        })).ok,
+      onEvent: (event) => this.#record(event),
+    });
+  }
+
+  /** The Identify stream handler of `session`, whose agent connects from `address`. */
+  handler(session: Session, address: string): StreamHandler {
+    return this.#service.handler(session, address);
+  }
+
+  /** Re-checks the identity `name` after its agent file changed (ends it when no longer allowed). */
+  review(name: string): void {
+    this.#service.review(name);
+  }
+
+  /** Number of identities held. */
+  get size(): number {
+    return this.#service.size;
+  }
+
+  get(name: string): ConnectedAgent | undefined {
+    const hold = this.#service.holder(name);
+    if (hold === undefined) return undefined;
+    const lease = this.#held.get(name)?.lease ?? undefined;
+    return {
+      name,
+      groups: hold.file.groups,
+      address: hold.address,
+      agent: hold.agent,
+      since: hold.since,
+      session: hold.session,
+      ...(lease !== undefined && { sessionId: lease.sessionId }),
+    };
+  }
+
+  list(): ConnectedAgent[] {
+    return [...this.#held.keys()].sort().map((n) => this.get(n)).filter((a) => a !== undefined);
+  }
+
+  #record(event: IdentifyEvent): void {
+    const { audit } = this.#options;
+    switch (event.type) {
+      case "identified": {
+        const hold = this.#service.holder(event.name);
+        if (hold === undefined) return;
+        this.#options.onIdentified(hold.session);
+        const old = this.#held.get(event.name)?.lease ?? null;
+        // A newer connection taking the name over continues its session (SessionTracker).
+        if (old !== null) audit?.sessions.disconnected(old, "replaced by a newer connection");
+        const lease = audit?.sessions.connected(event.name, {
+          remote: event.address,
+          version: event.agent.version,
+          os: event.agent.os,
+          host: event.agent.host,
+        }) ?? null;
+        this.#held.set(event.name, { session: hold.session, lease });
+        return;
+      }
+      case "ended": {
+        const held = this.#held.get(event.name);
+        // A newer connection holds the name (and the lease) now: nothing ends.
+        if (held === undefined || this.#service.holder(event.name) !== undefined) return;
+        this.#held.delete(event.name);
+        const reason = event.reason === "closed"
+          ? held.session.closeReason?.message ?? "connection closed"
+          : endReason(event.reason);
+        if (held.lease !== null) audit?.sessions.disconnected(held.lease, reason);
+        return;
+      }
+      case "refused":
+        audit?.refusals.refused({
+          kind: "agent",
+          identity: event.name,
+          source: event.address,
+          reason: event.reason,
+        });
+        return;
+    }
+  }
+}
+
+function endReason(reason: "closed" | "replaced" | "revoked"): string {
+  switch (reason) {
+    case "closed":
+      return "connection closed";
+    case "replaced":
+      return "replaced by a newer connection";
+    case "revoked":
+      return "identity revoked";
+  }
+}
