@@ -70,6 +70,9 @@ export class AgentIdentities implements AgentDirectory {
     this.#service.review(name);
   }
 
+  /** Set when the server stops: connections ending from then on end with "server stopped". */
+  stopping = false;
+
   /** Number of identities held. */
   get size(): number {
     return this.#service.size;
@@ -118,7 +121,9 @@ export class AgentIdentities implements AgentDirectory {
         // A newer connection holds the name (and the lease) now: nothing ends.
         if (held === undefined || this.#service.holder(event.name) !== undefined) return;
         this.#held.delete(event.name);
-        const reason = event.reason === "closed"
+        const reason = this.stopping
+          ? "server stopped"
+          : event.reason === "closed"
           ? held.session.closeReason?.message ?? "connection closed"
           : endReason(event.reason);
         if (held.lease !== null) audit?.sessions.disconnected(held.lease, reason);

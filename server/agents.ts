@@ -203,6 +203,7 @@ export class AgentRegistry {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    this.identities.stopping = true;
     this.#hold.close();
     await Promise.all([...this.#agents].map((a) => a.session.close()));
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
@@ -266,10 +267,7 @@ export class AgentRegistry {
     }
     await session.closed;
     clearTimeout(deadline);
-    for (const reg of agent.registrations) {
-      // Its requests wait a little for it to redial (agents.holdTime), unless another agent serves it.
-      if (this.#remove(reg) && !this.#registrations.has(reg.domain)) this.#hold.lost(reg.domain);
-    }
+    for (const reg of agent.registrations) this.#remove(reg);
     this.#agents.delete(agent);
     this.#bySession.delete(session);
     // On shutdown the listeners stop after this, and Deno then closes WebSockets still open
@@ -333,9 +331,15 @@ export class AgentRegistry {
     );
   }
 
-  /** Forgets a registration; false when it was gone already. */
+  /**
+   * Forgets a registration; false when it was gone already. When it went
+   * with its session (a lost link, not the agent's FIN) and no other agent
+   * serves the domain, its requests wait a little for it to redial
+   * (`agents.holdTime`).
+   */
   #remove(reg: AgentRegistration): boolean {
     if (!this.#registrations.remove(reg)) return false;
+    if (reg.session.isClosed && !this.#registrations.has(reg.domain)) this.#hold.lost(reg.domain);
     this.#bySession.get(reg.session)?.registrations.delete(reg);
     return true;
   }

@@ -224,14 +224,12 @@ export class World {
    * is true (default), resolves once every domain is registered.
    */
   async agent(spec: AgentSpec, wait = true): Promise<AgentHandle> {
-    const main = spec.identity === undefined
-      ? { mode: "agent" }
-      : {
-        mode: "agent",
-        remote: `127.0.0.1:${this.#port}`,
-        caFile: this.caFile,
-        ...spec.identity,
-      };
+    const main = spec.identity === undefined ? { mode: "agent" } : {
+      mode: "agent",
+      remote: `127.0.0.1:${this.#port}`,
+      caFile: this.caFile,
+      ...spec.identity,
+    };
     const config = parseAgentConfig(join(this.dir, "agent.jsonc"), JSON.stringify(main));
     const domains = Object.entries(spec.domains ?? {}).map(([name, body]) =>
       parseAgentDomain(
