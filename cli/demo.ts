@@ -176,7 +176,9 @@ Expose a web app (HTTPS tunnel):
   Or run    curl --cacert ${join(dir, "ca.pem")} ${url}
   Also      ${url}events (Server-Sent Events), wss://localhost:${bound}/ws (WebSocket echo)
 
-Reach the agent's network (operator token in ${join(dir, "operator.token")}), each in another terminal:
+Reach the agent's network (operator token in ${
+      join(dir, "operator.token")
+    }), each in another terminal:
   Forward   ${line("forward", ...operator, "demo", `${tcpPort}:127.0.0.1:${tcpEcho.port}`)}
             then: nc 127.0.0.1 ${tcpPort}   (type a line, the echo answers)
   UDP       ${line("forward", "--udp", ...operator, "demo", `${udpPort}:127.0.0.1:${udpEcho.port}`)}
@@ -200,7 +202,10 @@ Press Ctrl-C to stop.
 
 /** `n` distinct ports free on 127.0.0.1 now (each bound and released). */
 async function freePorts(n: number): Promise<number[]> {
-  const listeners = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
   const ports = listeners.map((l) => l.addr.port);
   for (const l of listeners) l.close();
   await Promise.resolve();
