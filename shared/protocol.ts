@@ -27,6 +27,13 @@ export const SUBPROTOCOL = "burrow.v1";
 export const AGENT_PATH = "/.well-known/burrow-agent";
 
 /**
+ * The default URL path operators dial: "An operator dials
+ * `wss://<server>/<operatorPath>` with `Authorization: Bearer <token>`; the
+ * default path is `/.well-known/burrow-operator`."
+ */
+export const OPERATOR_PATH = "/.well-known/burrow-operator";
+
+/**
  * The registration an agent sends on a Control stream (kind `0x02`), one per
  * domain: "Request params: `{ domain, secret, agent: { id, version, host } }`."
  */

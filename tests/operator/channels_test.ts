@@ -1,0 +1,304 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { OpenError } from "../../shared/open/mod.ts";
+import { concat } from "../../shared/bytes.ts";
+import { DatagramDecoder, encodeDatagram } from "../../shared/forward/mod.ts";
+import { echo, tcpTarget, udpEcho } from "../forward/helpers.ts";
+import { randomBytes, within } from "../helpers/streams.ts";
+import { AGENT, openForward, withOperatorChannels } from "./fixture.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Rejection check: an OpenError "refused" carrying `code` and `message`. */
+function refusedWith(code: string, message: string | RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof OpenError, `expected OpenError, got ${e}`);
+    assert.equal(e.remoteCode, code);
+    if (typeof message === "string") assert.ok(e.message.includes(message), e.message);
+    else assert.match(e.message, message);
+    return true;
+  };
+}
+
+/** Reads a socket to EOF with `read()`. */
+async function readConnToEnd(conn: Deno.Conn): Promise<Uint8Array> {
+  const buf = new Uint8Array(64 * 1024);
+  const chunks: Uint8Array[] = [];
+  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+    chunks.push(buf.slice(0, n));
+  }
+  return concat(chunks);
+}
+
+/** Everything a readable yields, with its SHA-256. */
+async function digest(readable: ReadableStream<Uint8Array>): Promise<[string, number]> {
+  const hash = createHash("sha256");
+  let n = 0;
+  for await (const chunk of readable) {
+    hash.update(chunk);
+    n += chunk.length;
+  }
+  return [hash.digest("hex"), n];
+}
+
+Deno.test("operator TcpForward reaches the agent's target: echo intact, OK names the address, audit row ok with bytes", async () => {
+  await using target = tcpTarget(echo);
+  await withOperatorChannels({}, async ({ operator, channels }) => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const opened = await openForward(operator, {
+      agent: AGENT,
+      host: "127.0.0.1",
+      port: target.port,
+    });
+    assert.deepEqual(opened.data, { address: "127.0.0.1", port: target.port });
+    const writer = opened.writable.getWriter();
+    const sending = (async () => {
+      for (let at = 0; at < data.length; at += 64 * 1024) {
+        await writer.write(data.subarray(at, at + 64 * 1024));
+      }
+      await writer.close();
+    })();
+    const [, [got, n]] = await Promise.all([sending, digest(opened.readable)]);
+    assert.equal(n, data.length);
+    assert.equal(got, createHash("sha256").update(data).digest("hex"));
+    await opened.stream.closed;
+    await within(
+      5000,
+      "the channel row to close",
+      (async () => {
+        while (channels()[0]?.result !== "ok") await new Promise((r) => setTimeout(r, 10));
+      })(),
+    );
+    const [row] = channels();
+    assert.equal(row!.operator, "alice");
+    assert.equal(row!.agent, AGENT);
+    assert.equal(row!.kind, "forward");
+    assert.equal(row!.target, `127.0.0.1:${target.port}`);
+    assert.equal(row!.source, "127.0.0.1:40000");
+    assert.equal(row!.bytesUp, data.length);
+    assert.equal(row!.bytesDown, data.length);
+  });
+});
+
+Deno.test("operator TcpForward half-close: the operator's FIN reaches the target, which still answers", async () => {
+  await using target = tcpTarget(async (conn) => {
+    const got = await readConnToEnd(conn);
+    await conn.write(text(`got ${got.length} bytes: ${str(got)}`));
+    await conn.closeWrite();
+  });
+  await withOperatorChannels({}, async ({ operator }) => {
+    const opened = await openForward(operator, {
+      agent: AGENT,
+      host: "127.0.0.1",
+      port: target.port,
+    });
+    const writer = opened.writable.getWriter();
+    await writer.write(text("hello"));
+    await writer.close();
+    assert.equal(str(concat(await Array.fromAsync(opened.readable))), "got 5 bytes: hello");
+  });
+});
+
+Deno.test("operator TcpForward half-close: the target's FIN reaches the operator, who still writes", async () => {
+  const received = Promise.withResolvers<string>();
+  await using target = tcpTarget(async (conn) => {
+    await conn.write(text("banner"));
+    await conn.closeWrite();
+    received.resolve(str(await readConnToEnd(conn)));
+  });
+  await withOperatorChannels({}, async ({ operator }) => {
+    const opened = await openForward(operator, {
+      agent: AGENT,
+      host: "127.0.0.1",
+      port: target.port,
+    });
+    assert.equal(str(concat(await Array.fromAsync(opened.readable))), "banner");
+    const writer = opened.writable.getWriter();
+    await writer.write(text("after the target's FIN"));
+    await writer.close();
+    assert.equal(await received.promise, "after the target's FIN");
+  });
+});
+
+Deno.test("an operator's reset ends the target's connection; the target's close ends the operator's stream", async () => {
+  const closedByOperator = Promise.withResolvers<void>();
+  let first = true;
+  await using target = tcpTarget(async (conn) => {
+    if (first) {
+      first = false;
+      await readConnToEnd(conn).catch(() => {});
+      closedByOperator.resolve();
+      return;
+    }
+    conn.close(); // the second connection: the target hangs up at once
+  });
+  await withOperatorChannels({}, async ({ operator, channels }) => {
+    const a = await openForward(operator, { agent: AGENT, host: "127.0.0.1", port: target.port });
+    a.stream.reset();
+    await within(5000, "the target to see the operator's reset", closedByOperator.promise);
+    const b = await openForward(operator, { agent: AGENT, host: "127.0.0.1", port: target.port });
+    assert.equal((await Array.fromAsync(b.readable)).length, 0);
+    b.stream.closeWrite();
+    await within(
+      5000,
+      "both channel rows to close",
+      (async () => {
+        while (channels().some((c) => c.result === "open") || channels().length < 2) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })(),
+    );
+    assert.equal(channels()[0]!.result, "failed");
+  });
+});
+
+Deno.test("operator UdpForward carries datagrams both ways with their boundaries", async () => {
+  await using udp = await udpEcho();
+  await withOperatorChannels({}, async ({ operator }) => {
+    const opened = await openForward(
+      operator,
+      { agent: AGENT, host: "127.0.0.1", port: udp.port },
+      true,
+    );
+    const big = randomBytes(60_000);
+    await opened.stream.write(concat([encodeDatagram(text("one")), encodeDatagram(big)]));
+    const decoder = new DatagramDecoder();
+    const got: Uint8Array[] = [];
+    while (got.length < 2) {
+      const chunk = await opened.stream.read();
+      assert.notEqual(chunk, null);
+      for (const d of decoder.push(chunk!)) got.push(d);
+    }
+    assert.equal(str(got[0]!), "one");
+    assert.deepEqual(got[1], big);
+    opened.stream.closeWrite();
+    assert.equal(await opened.stream.read(), null);
+  });
+});
+
+Deno.test("the server answers bad-params itself for malformed operator params", async () => {
+  await withOperatorChannels({}, async ({ operator, agentStreams }) => {
+    const cases: [Record<string, unknown>, boolean, string][] = [
+      [
+        { agent: AGENT, host: "127.0.0.1", port: 22, extra: 1 },
+        false,
+        'Unknown TcpForward parameter "extra"',
+      ],
+      [
+        { agent: AGENT, host: "127.0.0.1", port: 22, kind: "socks" },
+        true,
+        'Unknown UdpForward parameter "kind"',
+      ],
+      [{ agent: "Bad Name!", host: "127.0.0.1", port: 22 }, false, 'Forward parameter "agent"'],
+      [{ host: "127.0.0.1", port: 22 }, false, 'Forward parameter "agent"'],
+      [{ agent: AGENT, host: "127.0.0.1", port: 0 }, false, "Forward port must be an integer"],
+      [{ agent: AGENT, host: "a b", port: 22 }, false, "neither an IP address nor a host name"],
+      [{ agent: AGENT, host: "127.0.0.1", port: 22, kind: "shell" }, false, '"kind" must be'],
+    ];
+    for (const [params, udp, message] of cases) {
+      await assert.rejects(openForward(operator, params, udp), refusedWith("bad-params", message));
+    }
+    assert.equal(agentStreams.length, 0, "no stream reached the agent");
+  });
+});
+
+Deno.test("operator refusals: kind, agent, offline agent, agent policy, connection refused — each an ERROR and an audit row", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = closed.addr.port;
+  closed.close();
+  await withOperatorChannels(
+    { operator: { agents: ["db1", "db9"], kinds: ["forward"] } },
+    async ({ operator, channels, agentStreams }) => {
+      await assert.rejects(
+        openForward(operator, { agent: AGENT, host: "127.0.0.1", port: 53 }, true),
+        refusedWith("unauthorized", "operator alice may not use kind udp"),
+      );
+      await assert.rejects(
+        openForward(operator, { agent: AGENT, host: "127.0.0.1", port: 22, kind: "socks" }),
+        refusedWith("unauthorized", "operator alice may not use kind socks"),
+      );
+      await assert.rejects(
+        openForward(operator, { agent: "db2", host: "127.0.0.1", port: 22 }),
+        refusedWith("unauthorized", "agent db2 is not in operator alice's agents"),
+      );
+      assert.equal(agentStreams.length, 0, "no refused stream reached the agent");
+      await assert.rejects(
+        openForward(operator, { agent: "db9", host: "127.0.0.1", port: 22 }),
+        refusedWith("agent-offline", "agent db9 is not connected"),
+      );
+      await assert.rejects(
+        openForward(operator, { agent: AGENT, host: "169.254.169.254", port: 80 }),
+        refusedWith("policy", "refused by agent policy: 169.254.169.254:80 is cloud metadata"),
+      );
+      await assert.rejects(
+        openForward(operator, { agent: AGENT, host: "10.1.2.3", port: 5432 }),
+        refusedWith("policy", "refused by agent policy"),
+      );
+      await assert.rejects(
+        openForward(operator, { agent: AGENT, host: "127.0.0.1", port: closedPort }),
+        refusedWith("connection-refused", `connection refused by 127.0.0.1:${closedPort}`),
+      );
+      const rows = channels().map((c) => [c.kind, c.agent, c.result, c.detail]);
+      assert.deepEqual(rows, [
+        ["udp", "db1", "refused", "operator alice may not use kind udp"],
+        ["socks", "db1", "refused", "operator alice may not use kind socks"],
+        ["forward", "db2", "refused", "agent db2 is not in operator alice's agents"],
+        ["forward", "db9", "failed", "agent db9 is not connected"],
+        [
+          "forward",
+          "db1",
+          "refused",
+          "refused by agent policy: 169.254.169.254:80 is cloud metadata",
+        ],
+        ["forward", "db1", "refused", rows[5]![3]],
+        ["forward", "db1", "failed", `connection refused by 127.0.0.1:${closedPort}`],
+      ]);
+    },
+  );
+});
+
+Deno.test("an operator allowed by group reaches the agent; socks kind is authorised as socks", async () => {
+  await using target = tcpTarget(echo);
+  await withOperatorChannels(
+    { operator: { agents: ["group:prod-*"], kinds: ["socks"] }, groups: ["prod-eu"] },
+    async ({ operator, channels }) => {
+      const opened = await openForward(operator, {
+        agent: AGENT,
+        host: "127.0.0.1",
+        port: target.port,
+        kind: "socks",
+      });
+      opened.stream.closeWrite();
+      assert.equal((await Array.fromAsync(opened.readable)).length, 0);
+      assert.equal(channels()[0]!.kind, "socks");
+    },
+  );
+});
+
+Deno.test("an operator connection over operators.maxStreams channels gets ERROR busy", async () => {
+  await using target = tcpTarget(echo);
+  await withOperatorChannels({ maxStreams: 2 }, async ({ operator }) => {
+    const params = { agent: AGENT, host: "127.0.0.1", port: target.port };
+    const a = await openForward(operator, params);
+    const b = await openForward(operator, params);
+    await assert.rejects(
+      openForward(operator, params),
+      refusedWith("busy", "operators.maxStreams"),
+    );
+    a.stream.closeWrite();
+    await Array.fromAsync(a.readable);
+    await a.stream.closed;
+    // A slot is free again once a channel ended on both sides.
+    let c;
+    for (let i = 0; i < 100 && c === undefined; i++) {
+      c = await openForward(operator, params).catch(() => undefined);
+      if (c === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(c !== undefined, "a channel opens again after one ended");
+    for (const s of [b, c]) {
+      s.stream.closeWrite();
+      await Array.fromAsync(s.readable);
+    }
+  });
+});
