@@ -10,7 +10,6 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
 import { fromWebSocket } from "../../shared/transport/websocket.ts";
 import { Session } from "../../shared/mux/mod.ts";
 import { serveStream } from "../../shared/open/mod.ts";

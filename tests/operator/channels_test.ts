@@ -4,9 +4,10 @@ import { OpenError } from "../../shared/open/mod.ts";
 import { concat } from "../../shared/bytes.ts";
 import { DatagramDecoder, encodeDatagram } from "../../shared/forward/mod.ts";
 import { echo, tcpTarget, udpEcho } from "../forward/helpers.ts";
-import { randomBytes, within } from "../helpers/streams.ts";
+import { randomBytes, settled, within } from "../helpers/streams.ts";
 import { AGENT, openForward, withOperatorChannels } from "./fixture.ts";
 
+const MiB = 1024 * 1024;
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -300,5 +301,67 @@ Deno.test("an operator connection over operators.maxStreams channels gets ERROR 
       s.stream.closeWrite();
       await Array.fromAsync(s.readable);
     }
+  });
+});
+
+Deno.test("a target that never reads bounds memory on the server and the agent: the operator's writes stall", async () => {
+  const stop = Promise.withResolvers<void>();
+  await using target = tcpTarget(async () => await stop.promise);
+  await withOperatorChannels({}, async (f) => {
+    const opened = await openForward(f.operator, {
+      agent: AGENT,
+      host: "127.0.0.1",
+      port: target.port,
+    });
+    const chunk = randomBytes(64 * 1024);
+    let written = 0;
+    const writing = (async () => {
+      try {
+        while (written < 512 * MiB) {
+          await opened.stream.write(chunk);
+          written += chunk.length;
+        }
+      } catch {
+        // Reset below.
+      }
+    })();
+    const stalled = await settled(() => written, 500, 20_000);
+    const server = f.operatorStreams[0]!;
+    const agent = f.agentStreams[0]!;
+    // Each hop holds at most its receive window (16 MiB at most, auto-tuned); nothing else grows.
+    assert.ok(
+      stalled < 64 * MiB,
+      `operator wrote ${stalled} bytes into a target that reads nothing`,
+    );
+    assert.ok(server.buffered <= server.receiveWindow, `server holds ${server.buffered}`);
+    assert.ok(server.buffered <= 16 * MiB);
+    assert.ok(agent.buffered <= agent.receiveWindow, `agent holds ${agent.buffered}`);
+    assert.ok(agent.buffered <= 16 * MiB);
+    for (const s of [f.fromOperator, f.toAgent]) {
+      assert.ok(s.queuedBytes < 1 * MiB, `a session queues ${s.queuedBytes} bytes`);
+    }
+    opened.stream.reset();
+    stop.resolve();
+    await writing;
+  });
+});
+
+Deno.test("an agent session that ends resets the operator's channel", async () => {
+  await using target = tcpTarget(echo);
+  await withOperatorChannels({}, async ({ operator, toAgent, channels }) => {
+    const opened = await openForward(operator, {
+      agent: AGENT,
+      host: "127.0.0.1",
+      port: target.port,
+    });
+    await toAgent.close();
+    await assert.rejects(opened.stream.read());
+    await within(
+      5000,
+      "the channel row to close",
+      (async () => {
+        while (channels()[0]?.result !== "failed") await new Promise((r) => setTimeout(r, 10));
+      })(),
+    );
   });
 });

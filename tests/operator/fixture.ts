@@ -47,6 +47,8 @@ export interface OperatorFixture {
   fromOperator: Session;
   /** Streams the agent accepted, in order. */
   agentStreams: MuxStream[];
+  /** Streams the server accepted from the operator, in order. */
+  operatorStreams: MuxStream[];
   /** The audit (a real database in a temp folder). */
   audit: Audit;
   /** Every channel row written so far (flushes first), oldest first. */
@@ -156,8 +158,10 @@ async function runOperatorSide(
   const operator = new Session(pair.a, { client: true, foldFlags: true });
   const fromOperator = new Session(pair.b, { client: false, foldFlags: true });
   const served: Promise<void>[] = [];
+  const operatorStreams: MuxStream[] = [];
   const accepting = (async () => {
     for (let s = await fromOperator.accept(); s !== null; s = await fromOperator.accept()) {
+      operatorStreams.push(s);
       served.push(serveStream(s, handlers));
     }
   })();
@@ -167,6 +171,7 @@ async function runOperatorSide(
       toAgent,
       fromOperator,
       agentStreams,
+      operatorStreams,
       audit,
       channels() {
         audit.store.flush();
