@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { OpenError } from "../../shared/open/mod.ts";
+import { encodeOpen, OpenError, StreamKind } from "../../shared/open/mod.ts";
 import { concat } from "../../shared/bytes.ts";
 import { DatagramDecoder, encodeDatagram } from "../../shared/forward/mod.ts";
 import { echo, tcpTarget, udpEcho } from "../forward/helpers.ts";
@@ -363,5 +363,39 @@ Deno.test("an agent session that ends resets the operator's channel", async () =
         while (channels()[0]?.result !== "failed") await new Promise((r) => setTimeout(r, 10));
       })(),
     );
+  });
+});
+
+Deno.test("an operator that resets its stream while the agent is still connecting gives the channel up", async () => {
+  const lookupStarted = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<string[]>();
+  await withOperatorChannels({
+    lookup: () => {
+      lookupStarted.resolve();
+      return release.promise;
+    },
+    connectTimeout: 60_000,
+    allow: ["0.0.0.0/0:*"],
+  }, async ({ operator, channels, agentStreams }) => {
+    const stream = await operator.open();
+    await stream.write(
+      encodeOpen({
+        kind: StreamKind.TcpForward,
+        params: { agent: AGENT, host: "slow.test", port: 22 },
+      }),
+    );
+    await within(5000, "the agent to start resolving", lookupStarted.promise);
+    stream.reset();
+    await within(
+      5000,
+      "the channel row to say it was given up",
+      (async () => {
+        while (channels()[0]?.result !== "failed") await new Promise((r) => setTimeout(r, 10));
+      })(),
+    );
+    assert.equal(channels()[0]!.detail, "the channel was given up before it opened");
+    // The agent's answer comes later; its stream is reset then, not left open.
+    release.resolve(["127.0.0.1"]);
+    await within(5000, "the agent's stream to end", agentStreams[0]!.closed);
   });
 });

@@ -15,6 +15,7 @@ import { openStream, serveStream, StreamKind } from "../../shared/open/mod.ts";
 import { hashToken } from "../../shared/auth/token.ts";
 import { CONN_TYPES, type ConnPair } from "../helpers/conn_types.ts";
 import { withForwardSessions } from "../forward/helpers.ts";
+import type { Lookup } from "../../agent/forward/dial.ts";
 import { parseOperatorFile } from "../../server/access/operator_file.ts";
 import { parseAgentFile } from "../../server/access/agent_file.ts";
 import type { AgentDirectory, ConnectedAgent } from "../../server/agent_directory.ts";
@@ -35,6 +36,10 @@ export interface OperatorFixtureOptions {
   maxStreams?: number;
   /** The operator's address as the server sees it. Default 127.0.0.1. */
   address?: string;
+  /** The agent's name resolver. */
+  lookup?: Lookup;
+  /** The agent's connect (and lookup) timeout, ms. Default 2,000. */
+  connectTimeout?: number;
 }
 
 /** What a test body gets. */
@@ -98,7 +103,11 @@ export async function withOperatorChannels(
     await withForwardSessions(
       agentPair.a,
       agentPair.b,
-      { ...(options.allow && { allow: options.allow }) },
+      {
+        ...(options.allow && { allow: options.allow }),
+        ...(options.lookup && { lookup: options.lookup }),
+        ...(options.connectTimeout && { connectTimeout: options.connectTimeout }),
+      },
       async ({ opener, agentStreams }) => {
         await runOperatorSide(options, operatorPair, opener, agentStreams, audit, body);
       },
