@@ -120,7 +120,15 @@ export class OperatorEndpoint {
         headers: { "retry-after": "10" },
       });
     }
-    const upgraded = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
+    } catch (e) {
+      this.#badUpgrades.note(
+        `Operator ${operator.name} at ${address} sent a bad upgrade: ${(e as Error).message}`,
+      );
+      return new Response("Bad WebSocket upgrade\n", { status: 400 });
+    }
     this.#admitted++;
     const run = this.#run(upgraded.socket, operator, remote).finally(() => this.#admitted--);
     this.#tasks.add(run);

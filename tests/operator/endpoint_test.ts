@@ -280,3 +280,19 @@ Deno.test("an operator whose token changes or whose file is removed is disconnec
     );
   });
 });
+
+Deno.test("an upgrade without a WebSocket key gets 400 once the token passed, not an error", async () => {
+  await withEndpoint({}, async ({ url, endpoint }) => {
+    const res = await fetch(url.replace("ws://", "http://"), {
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-protocol": SUBPROTOCOL,
+      },
+    });
+    assert.equal(res.status, 400);
+    await res.body?.cancel();
+    assert.equal(endpoint.size, 0);
+  });
+});
