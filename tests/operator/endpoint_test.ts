@@ -296,3 +296,26 @@ Deno.test("an upgrade without a WebSocket key gets 400 once the token passed, no
     assert.equal(endpoint.size, 0);
   });
 });
+
+Deno.test("10,000 wrong tokens from one address cost 10 token lookups and a few audit rows", async () => {
+  await withEndpoint({}, async ({ url, endpoint, lookups, audit }) => {
+    const remote = { transport: "tcp", hostname: "192.0.2.7", port: 50000 } as const;
+    for (let i = 0; i < 10_000; i++) {
+      const req = new Request(url.replace("ws://", "http://"), {
+        headers: {
+          authorization: `Bearer burrow_guess${i}`,
+          upgrade: "websocket",
+          "sec-websocket-protocol": SUBPROTOCOL,
+        },
+      });
+      const res = await endpoint.upgrade(req, remote);
+      assert.equal(res.status, 401);
+    }
+    // perAddress (10 by default) lookups, then the address is locked out: refused unchecked.
+    assert.equal(lookups(), 10);
+    assert.ok(audit.refusals.size <= 2, `${audit.refusals.size} refusal keys held`);
+    const rows = refusals(audit);
+    assert.ok(rows.length <= 4, `${rows.length} refusal rows`);
+    assert.equal(rows.reduce((n, [, , count]) => n + count, 0), 10_000);
+  });
+});
