@@ -11,7 +11,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { type MuxStream, Session } from "../../shared/mux/mod.ts";
-import { openStream, serveStream, StreamKind } from "../../shared/open/mod.ts";
+import assert from "node:assert/strict";
+import { OpenError, openStream, serveStream, StreamKind } from "../../shared/open/mod.ts";
 import { hashToken } from "../../shared/auth/token.ts";
 import { CONN_TYPES, type ConnPair } from "../helpers/conn_types.ts";
 import { withForwardSessions } from "../forward/helpers.ts";
@@ -73,6 +74,17 @@ export function openForward(
     kind: udp ? StreamKind.UdpForward : StreamKind.TcpForward,
     params,
   });
+}
+
+/** Rejection check: an OpenError "refused" carrying `code` and `message`. */
+export function refusedWith(code: string, message: string | RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof OpenError, `expected OpenError, got ${e}`);
+    assert.equal(e.remoteCode, code);
+    if (typeof message === "string") assert.ok(e.message.includes(message), e.message);
+    else assert.match(e.message, message);
+    return true;
+  };
 }
 
 /** Runs `body` with the fixture; releases sockets, sessions and the temp folder afterwards. */
