@@ -8,7 +8,9 @@ import { createHash } from "node:crypto";
 import type { OpenedStream } from "../../shared/open/mod.ts";
 import { OpenError } from "../../shared/open/mod.ts";
 import { DialError } from "../../shared/transport/dial.ts";
-import { echo, tcpTarget } from "../forward/helpers.ts";
+import { echo, tcpTarget, udpEcho } from "../forward/helpers.ts";
+import { concat } from "../../shared/bytes.ts";
+import { DatagramDecoder, encodeDatagram } from "../../shared/forward/mod.ts";
 import { dialOperator } from "../helpers/operator_client.ts";
 import { randomBytes, settled, within } from "../helpers/streams.ts";
 import { until, World } from "./world.ts";
@@ -109,6 +111,35 @@ Deno.test("operator forward: 50 parallel connections intact, each its own audit 
     const rows = await closedRows(world, 50);
     assert.equal(rows.length, 50);
     assert.ok(rows.every((r) => r.result === "ok" && r.bytesUp === 256 * 1024));
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("operator UDP forward: datagrams (one of 60 KB) echoed with their boundaries through server and agent", async () => {
+  const world = await worldWithAgent();
+  await using udp = await udpEcho();
+  try {
+    const token = await world.operator("alice");
+    await using op = await dialOperator(world.port, token, world.caCert);
+    const flow = await op.forward("db1", "127.0.0.1", udp.port, { udp: true });
+    const big = randomBytes(60_000);
+    await flow.stream.write(
+      concat([encodeDatagram(new TextEncoder().encode("ping")), encodeDatagram(big)]),
+    );
+    const decoder = new DatagramDecoder();
+    const got: Uint8Array[] = [];
+    while (got.length < 2) {
+      const chunk = await within(10_000, "echoed datagrams", flow.stream.read());
+      assert.ok(chunk !== null, "the flow ended early");
+      got.push(...decoder.push(chunk));
+    }
+    assert.equal(new TextDecoder().decode(got[0]!), "ping");
+    assert.deepEqual(got[1], big);
+    flow.stream.closeWrite();
+    assert.equal(await flow.stream.read(), null);
+    const [row] = await closedRows(world, 1);
+    assert.deepEqual([row!.kind, row!.result], ["udp", "ok"]);
   } finally {
     await world.close();
   }

@@ -36,7 +36,11 @@ interface EndpointWorld {
 
 /** An operator endpoint behind a plain loopback HTTP server, with real operator files and audit. */
 async function withEndpoint(
-  options: { limits?: Partial<AuthFailureLimits>; maxConnections?: number },
+  options: {
+    limits?: Partial<AuthFailureLimits>;
+    maxConnections?: number;
+    keepAlive?: { interval: number; timeout: number };
+  },
   body: (world: EndpointWorld) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "burrow-op-endpoint-" });
@@ -83,6 +87,7 @@ async function withEndpoint(
     log,
     openChannel: makeOpenChannel({ directory, audit, log }),
     limits: { maxConnections: options.maxConnections ?? 16, maxStreams: 16 },
+    ...(options.keepAlive && { keepAlive: options.keepAlive }),
   });
   access.watch((change) => endpoint.accessChanged(change));
   const server = Deno.serve(
@@ -317,5 +322,34 @@ Deno.test("10,000 wrong tokens from one address cost 10 token lookups and a few 
     const rows = refusals(audit);
     assert.ok(rows.length <= 4, `${rows.length} refusal rows`);
     assert.equal(rows.reduce((n, [, , count]) => n + count, 0), 10_000);
+  });
+});
+
+Deno.test("an operator connection that stops answering pings is closed (keepalive)", async () => {
+  await withEndpoint({ keepAlive: { interval: 100, timeout: 300 } }, async ({ url, endpoint }) => {
+    // A client that upgrades and then runs no session: it never answers the server's pings.
+    const dialed = await dialWebSocket(url, {
+      protocols: [SUBPROTOCOL],
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    try {
+      await within(
+        5000,
+        "the server to register the connection",
+        (async () => {
+          while (endpoint.size === 0) await new Promise((r) => setTimeout(r, 10));
+        })(),
+      );
+      await within(
+        10_000,
+        "the server to close the silent connection",
+        (async () => {
+          while (endpoint.size > 0) await new Promise((r) => setTimeout(r, 10));
+        })(),
+      );
+    } finally {
+      dialed.close();
+      await dialed.closed;
+    }
   });
 });
