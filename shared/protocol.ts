@@ -27,9 +27,9 @@ export const SUBPROTOCOL = "burrow.v1";
 export const AGENT_PATH = "/.well-known/burrow-agent";
 
 /**
- * The default URL path operators dial: "An operator dials
- * `wss://<server>/<operatorPath>` with `Authorization: Bearer <token>`; the
- * default path is `/.well-known/burrow-operator`."
+ * The default URL path operator commands dial (`burrow forward`, `burrow
+ * socks`): "Operators dial `wss://<server><operatorPath>`; the default path
+ * is `/.well-known/burrow-operator`", with a bearer token.
  */
 export const OPERATOR_PATH = "/.well-known/burrow-operator";
 
