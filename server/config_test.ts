@@ -57,7 +57,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       retryAfter: 10_000,
       holdTime: 5_000,
     },
-    operators: { maxConnections: 256, maxStreams: 1024 },
+    operators: { maxConnections: 256, maxStreams: 256 },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
     dataDir: "/etc/burrow/data",
     audit: {

@@ -57,7 +57,7 @@ interface PeerState {
  *
  * @example
  * ```ts ignore
- * const handlers = operatorHandlers(deps, { operator: "alice", address, source, maxStreams: 1024 });
+ * const handlers = operatorHandlers(deps, { operator: "alice", address, source, maxStreams: 256 });
  * for (let s = await session.accept(); s !== null; s = await session.accept()) serveStream(s, handlers);
  * ```
  */

@@ -12,7 +12,7 @@ import type { ObjectReader } from "../../shared/config/fields.ts";
 /** Defaults and bounds of the `operators` keys. */
 export const OPERATOR_LIMITS = {
   maxConnections: { default: 256, min: 1, max: 100_000 },
-  maxStreams: { default: 1024, min: 1, max: 4000 },
+  maxStreams: { default: 256, min: 1, max: 4000 },
 } as const;
 
 /** The `operators` section, validated. */
@@ -24,7 +24,7 @@ export interface OperatorLimits {
   maxConnections: number;
   /**
    * Most channels (TcpForward/UdpForward streams) one operator connection
-   * may have open at once; more are answered ERROR `busy`. Default 1,024.
+   * may have open at once; more are answered ERROR `busy`. Default 256.
    */
   maxStreams: number;
 }

@@ -8,7 +8,7 @@ const LISTEN = '"listen": [{ "address": "127.0.0.1:8443", "selfSigned": true }]'
 Deno.test("operatorPath and operators default when absent", () => {
   const config = parseServerConfig("s.jsonc", `{ "mode": "server", ${LISTEN} }`);
   assert.equal(config.operatorPath, OPERATOR_PATH);
-  assert.deepEqual(config.operators, { maxConnections: 256, maxStreams: 1024 });
+  assert.deepEqual(config.operators, { maxConnections: 256, maxStreams: 256 });
 });
 
 Deno.test("operators keys are read with their bounds; unknown keys are refused", () => {
