@@ -262,3 +262,38 @@ Deno.test("an operator that resets its stream while the agent is still connectin
     await within(5000, "the agent's stream to end", agentStreams[0]!.closed);
   });
 });
+
+Deno.test("an operator that never reads bounds memory the other way: the target's writes stall", async () => {
+  let sent = 0;
+  const stop = Promise.withResolvers<void>();
+  await using target = tcpTarget(async (conn) => {
+    const chunk = new Uint8Array(64 * 1024);
+    try {
+      while (sent < 512 * MiB) {
+        const n = await Promise.race([conn.write(chunk), stop.promise.then(() => 0)]);
+        if (n === 0) return;
+        sent += n;
+      }
+    } catch {
+      // Reset below.
+    }
+  });
+  await withOperatorChannels({}, async (f) => {
+    const opened = await openForward(f.operator, {
+      agent: AGENT,
+      host: "127.0.0.1",
+      port: target.port,
+    });
+    const stalled = await settled(() => sent, 500, 20_000);
+    assert.ok(
+      stalled < 64 * MiB,
+      `the target wrote ${stalled} bytes to an operator that reads nothing`,
+    );
+    for (const s of [f.fromOperator, f.toAgent]) {
+      assert.ok(s.queuedBytes < 1 * MiB, `a session queues ${s.queuedBytes} bytes`);
+    }
+    assert.ok(opened.stream.buffered <= opened.stream.receiveWindow);
+    stop.resolve();
+    opened.stream.reset();
+  });
+});
