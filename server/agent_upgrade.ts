@@ -10,10 +10,11 @@ import { SUBPROTOCOL } from "../shared/protocol.ts";
 import type { WindowLog } from "./agent_gate.ts";
 
 /**
- * The 426 answer to a request on the agent path that is no WebSocket upgrade
- * or does not offer {@linkcode SUBPROTOCOL} (noted on `refusals`, a log that
- * writes once per window: an agent of another version, or anyone flooding
- * the path); null when the upgrade may go ahead.
+ * The 426 answer to a request on the agent path (or, with `role`
+ * "operator", the operator path) that is no WebSocket upgrade or does not
+ * offer {@linkcode SUBPROTOCOL} (noted on `refusals`, a log that writes once
+ * per window: a peer of another version, or anyone flooding the path); null
+ * when the upgrade may go ahead.
  *
  * @example
  * ```ts
@@ -25,20 +26,22 @@ export function upgradeRefusal(
   req: Request,
   remote: string,
   refusals: WindowLog,
+  role: "agent" | "operator" = "agent",
 ): Response | null {
+  const noun = role === "agent" ? "Agent" : "Operator";
   const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim())
     .filter((s) => s !== "");
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return new Response("Burrow agents connect with a WebSocket upgrade\n", { status: 426 });
+    return new Response(`Burrow ${role}s connect with a WebSocket upgrade\n`, { status: 426 });
   }
   if (offered.includes(SUBPROTOCOL)) return null;
   refusals.note(
-    `Agent at ${remote} refused: offered subprotocol ${
+    `${noun} at ${remote} refused: offered subprotocol ${
       offered.join(", ") || "none"
     }, server speaks ${SUBPROTOCOL}`,
   );
   return new Response(
-    `This Burrow server speaks ${SUBPROTOCOL}; the agent offered ${
+    `This Burrow server speaks ${SUBPROTOCOL}; the ${role} offered ${
       offered.join(", ") || "no subprotocol"
     }. Upgrade the older side.\n`,
     { status: 426, headers: { "upgrade": "websocket" } },

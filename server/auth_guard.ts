@@ -145,7 +145,34 @@ export class AuthGuard {
    * account is locked out; "busy" (not counted as a failure) when the hash
    * workers' queue is full.
    */
-  async verify(attempt: AuthAttempt): Promise<AuthVerdict> {
+  verify(attempt: AuthAttempt): Promise<AuthVerdict> {
+    return this.verifyWith(attempt, async () => {
+      let ok = false;
+      for (const stored of attempt.stored) {
+        if (await this.#verifier.verify(attempt.presented, stored)) ok = true;
+      }
+      return ok && attempt.decoy !== true;
+    });
+  }
+
+  /**
+   * Checks an attempt whose secret `check` verifies itself (an operator
+   * token, looked up among every stored hash): the same lockouts, counts
+   * and known pairs as {@linkcode verify}, and `check` is not called at all
+   * while the address or the account is locked out.
+   *
+   * @example
+   * ```ts ignore
+   * const verdict = await guard.verifyWith(
+   *   { address: "192.0.2.7", account: "operator token #1a2b3c4d" },
+   *   async () => (await access.operatorByToken(token)) !== undefined,
+   * );
+   * ```
+   */
+  async verifyWith(
+    attempt: Pick<AuthAttempt, "address" | "account">,
+    check: () => Promise<boolean>,
+  ): Promise<AuthVerdict> {
     const address = addressBlock(attempt.address);
     const account = accountKey(attempt.account);
     // A pair that succeeded recently is checked even during a lockout; a failure forgets it.
@@ -158,17 +185,15 @@ export class AuthGuard {
       ? `${account} is locked out`
       : null;
     if (locked !== null) return { ok: false, reason: locked, busy: false };
-    let ok = false;
+    let ok: boolean;
     try {
-      for (const stored of attempt.stored) {
-        if (await this.#verifier.verify(attempt.presented, stored)) ok = true;
-      }
+      ok = await check();
     } catch (e) {
       // Busy, closed (the server stops) or a worker that died: not the client's failure.
       if (!(e instanceof CryptPoolError)) throw e;
       return { ok: false, reason: `authentication ${e.code}: ${e.message}`, busy: true };
     }
-    if (ok && attempt.decoy !== true) {
+    if (ok) {
       this.#known.add(address, account);
       return { ok: true };
     }

@@ -29,7 +29,8 @@ import type {
 } from "./config_types.ts";
 import { parseListener, parseSniRules } from "./config_listen.ts";
 import { parseTimeRange } from "./time_range.ts";
-import { AGENT_PATH } from "../shared/protocol.ts";
+import { AGENT_PATH, OPERATOR_PATH } from "../shared/protocol.ts";
+import { parseOperatorLimits } from "./operator/config.ts";
 import { DEFAULT_DATA_DIR, parseAuditConfig } from "./audit/config.ts";
 
 const KiB = 1024;
@@ -180,6 +181,7 @@ export function parseServerConfig(
     listen,
     certificates,
     agentPath: r.string("agentPath", { ...URL_PATH, default: DEFAULT_AGENT_PATH }),
+    operatorPath: r.string("operatorPath", { ...URL_PATH, default: OPERATOR_PATH }),
     domains: resolve(baseDir, r.string("domains", { default: "server.d", nonEmpty: true })),
     agentFiles: optionalFolder(r, "agentFiles", baseDir),
     operatorFiles: optionalFolder(r, "operatorFiles", baseDir),
@@ -187,10 +189,14 @@ export function parseServerConfig(
     transactionId: r.bool("transactionId", true),
     limits: parseLimits(r.object("limits")),
     agents: parseAgentLimits(r.object("agents")),
+    operators: parseOperatorLimits(r.object("operators")),
     log: parseLogConfig(r.object("log"), { baseDir, server: true }),
     dataDir: resolve(baseDir, r.string("dataDir", { default: DEFAULT_DATA_DIR, nonEmpty: true })),
     audit: parseAuditConfig(r.object("audit")),
   };
+  if (config.operatorPath === config.agentPath) {
+    throw r.error("operatorPath", `must differ from agentPath (${config.agentPath})`);
+  }
   r.finish();
   return config;
 }

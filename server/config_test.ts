@@ -26,6 +26,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
     listen: [{ hostname: "127.0.0.1", port: 8443, tls: "self-signed" }],
     certificates: [],
     agentPath: "/.well-known/burrow-agent",
+    operatorPath: "/.well-known/burrow-operator",
     domains: "/etc/burrow/server.d",
     agentFiles: null,
     operatorFiles: null,
@@ -56,6 +57,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       retryAfter: 10_000,
       holdTime: 5_000,
     },
+    operators: { maxConnections: 256, maxStreams: 256 },
     log: { level: "info", system: [{ type: "console" }], access: [], unavailable: false },
     dataDir: "/etc/burrow/data",
     audit: {

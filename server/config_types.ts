@@ -9,6 +9,7 @@
 import type { CidrSet } from "../shared/net/cidr.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
 import type { AuditConfig } from "./audit/config.ts";
+import type { OperatorLimits } from "./operator/config.ts";
 
 /** A certificate and key, as PEM file paths. */
 export interface CertificatePair {
@@ -119,6 +120,8 @@ export interface ServerConfig {
   certificates: SniRule[];
   /** URL path agents connect to. Default `/.well-known/burrow-agent`. */
   agentPath: string;
+  /** URL path operators connect to. Default `/.well-known/burrow-operator`; not `agentPath`. */
+  operatorPath: string;
   /** Folder of per-domain files (absolute). */
   domains: string;
   /**
@@ -139,6 +142,8 @@ export interface ServerConfig {
   limits: ServerLimits;
   /** Bounds on agent connections. */
   agents: AgentLimits;
+  /** Bounds on operator connections. */
+  operators: OperatorLimits;
   /** Logging. */
   log: LogConfig;
   /** Folder of the server's own data (the audit database), absolute. Default `data` beside the file. */

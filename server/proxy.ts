@@ -43,6 +43,8 @@ export interface ProxyDeps {
   log: Logger;
   /** Writes one access log entry. */
   access(entry: AccessEntry): void;
+  /** The operator path's endpoint; without it, `operatorPath` is routed like any path. */
+  operators?: { upgrade(req: Request, remote: Deno.NetAddr): Promise<Response> };
 }
 
 /** The forwarders of a domain that trusts none. */
@@ -75,6 +77,10 @@ export class Proxy {
     const remote = info.remoteAddr;
     const target = asteriskForm(req.method, targetOf(req.url));
     if (isPath(target, config.agentPath)) return agents.upgrade(req, remote.hostname);
+    const operators = this.#deps.operators;
+    if (operators !== undefined && isPath(target, config.operatorPath)) {
+      return operators.upgrade(req, remote);
+    }
     const f = new Flight(req, target);
     const head = readHead(req, target);
     f.domain = hostOf(head.headers.get("host") ?? new URL(req.url).host);

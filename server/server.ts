@@ -12,7 +12,9 @@ import type { ServerConfig } from "./config_types.ts";
 import { DomainRegistry } from "./domains.ts";
 import { AccessFolders } from "./access/access_folders.ts";
 import { AgentRegistry } from "./agents.ts";
-import type { AgentDirectory } from "./agent_directory.ts";
+import type { AgentDirectory, OpenChannel } from "./agent_directory.ts";
+import { makeOpenChannel } from "./channels.ts";
+import { OperatorEndpoint } from "./operator/endpoint.ts";
 import { type Audit, openAudit } from "./audit/mod.ts";
 import { AuthGuard } from "./auth_guard.ts";
 import { Proxy } from "./proxy.ts";
@@ -44,6 +46,10 @@ export interface ServerHandle {
   directory: AgentDirectory;
   /** The audit database (`dataDir`): agent sessions, channels, refusals. */
   audit: Audit;
+  /** Opens channels through identified agents (operator channels, published ports). */
+  openChannel: OpenChannel;
+  /** The operator path (`operatorPath`): operator connections and their channels. */
+  operators: OperatorEndpoint;
   /** CA of the self-signed certificate made at start, when a listener asked for one. */
   selfSignedCa: string | null;
   /** Stops listeners, agent sessions and watchers. */
@@ -82,7 +88,24 @@ export async function startServer(
     access,
     audit,
   });
-  const proxy = new Proxy({ config, domains, agents, auth, log, access: logging.access });
+  const openChannel = makeOpenChannel({ directory: agents.identities, audit, log });
+  const operators = new OperatorEndpoint({
+    access,
+    auth,
+    audit,
+    log,
+    openChannel,
+    limits: config.operators,
+  });
+  const proxy = new Proxy({
+    config,
+    domains,
+    agents,
+    auth,
+    log,
+    access: logging.access,
+    operators,
+  });
   const stores: CertificateStore[] = [sni];
   const listening: Listening[] = [];
   const reloadable: { store: CertificateStore; reload(): Promise<void> }[] = [];
@@ -150,6 +173,7 @@ export async function startServer(
     domains.watch();
     access.watch((change) => {
       if (change.folder === "agents") agents.identities.review(change.change.name);
+      operators.accessChanged(change);
     });
   } catch (e) {
     await Promise.all(listening.map((s) => s.shutdown()));
@@ -171,11 +195,14 @@ export async function startServer(
     agents,
     directory: agents.identities,
     audit,
+    openChannel,
+    operators,
     selfSignedCa,
     async close() {
       await domains.close();
       await access.close();
       await certWatch?.close();
+      await operators.close();
       await agents.close();
       await Promise.all(listening.map((s) => s.shutdown()));
       await proxy.close();

@@ -27,6 +27,13 @@ export const SUBPROTOCOL = "burrow.v1";
 export const AGENT_PATH = "/.well-known/burrow-agent";
 
 /**
+ * The default URL path operator commands dial (`burrow forward`, `burrow
+ * socks`): "Operators dial `wss://<server><operatorPath>`; the default path
+ * is `/.well-known/burrow-operator`", with a bearer token.
+ */
+export const OPERATOR_PATH = "/.well-known/burrow-operator";
+
+/**
  * The registration an agent sends on a Control stream (kind `0x02`), one per
  * domain: "Request params: `{ domain, secret, agent: { id, version, host } }`."
  */
