@@ -183,8 +183,10 @@ export class AgentRegistry {
     try {
       upgraded = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
     } catch (e) {
+      // A malformed handshake (no key, say) is the client's mistake, not a server error.
       this.#gate.release(remote, false);
-      throw e;
+      this.#badUpgrades.note(`Agent at ${remote} sent a bad upgrade: ${(e as Error).message}`);
+      return new Response("Bad WebSocket upgrade\n", { status: 400 });
     }
     const run = this.#run(upgraded.socket, remote).then(
       (registered) => this.#gate.release(remote, registered),

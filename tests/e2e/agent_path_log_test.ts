@@ -32,3 +32,21 @@ Deno.test("a flood of agent upgrades with a wrong subprotocol is logged once per
   assert.equal(refusals.length, 1, `warnings: ${lines.join(" | ")}`);
   assert.match(refusals[0]!, /Agent at 127\.0\.0\.1 refused/);
 });
+
+Deno.test("an agent upgrade without a WebSocket key gets 400, not a server error", async () => {
+  const world = await World.create();
+  try {
+    const res = await world.fetch("127.0.0.1", "/.well-known/burrow-agent", {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-protocol": "burrow.v1",
+      },
+    });
+    assert.equal(res.status, 400);
+    await res.body?.cancel();
+    assert.equal(world.server.agents.size, 0);
+  } finally {
+    await world.close();
+  }
+});
