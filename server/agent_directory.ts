@@ -37,6 +37,12 @@ export interface AgentDirectory {
   get(name: string): ConnectedAgent | undefined;
   /** Every connected identified agent, sorted by name. */
   list(): ConnectedAgent[];
+  /**
+   * The agent `name` once it is back, when it lost its connection within
+   * `agents.holdTime` (it is probably redialling); undefined at once for an
+   * agent that did not, or when the hold time passes or `signal` aborts first.
+   */
+  waitFor?(name: string, signal?: AbortSignal): Promise<ConnectedAgent | undefined>;
 }
 
 /** Channel kinds that reach a target through an agent. */

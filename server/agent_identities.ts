@@ -17,6 +17,7 @@ import { type IdentifyEvent, IdentifyService } from "./access/identify_service.t
 import type { Audit, SessionLease } from "./audit/mod.ts";
 import type { AuthGuard } from "./auth_guard.ts";
 import type { AgentDirectory, ConnectedAgent } from "./agent_directory.ts";
+import { ReconnectHold } from "./reconnect_hold.ts";
 
 /** What {@linkcode AgentIdentities} needs. */
 export interface AgentIdentitiesOptions {
@@ -30,6 +31,8 @@ export interface AgentIdentitiesOptions {
   log: Logger;
   /** Told when a session identified: it no longer needs to register a domain. */
   onIdentified: (session: Session) => void;
+  /** How long channels to an agent that lost its connection wait for it (`agents.holdTime`). */
+  holdTime: number;
 }
 
 /** The agent identities held on this server's sessions. */
@@ -38,10 +41,12 @@ export class AgentIdentities implements AgentDirectory {
   readonly #options: AgentIdentitiesOptions;
   /** Per identified name: its session, and its audit lease when the audit is on. */
   readonly #held = new Map<string, { session: Session; lease: SessionLease | null }>();
+  readonly #hold: ReconnectHold;
 
   /** Identities checked against `access`'s agent files through `auth`. */
   constructor(options: AgentIdentitiesOptions) {
     this.#options = options;
+    this.#hold = new ReconnectHold(options.holdTime);
     const { access, auth, log } = options;
     this.#service = new IdentifyService<Session>({
       agentFile: (name) => access.agent(name),
@@ -93,6 +98,16 @@ export class AgentIdentities implements AgentDirectory {
     };
   }
 
+  async waitFor(name: string, signal?: AbortSignal): Promise<ConnectedAgent | undefined> {
+    return await this.#hold.wait(name, signal) ? this.get(name) : undefined;
+  }
+
+  /** Ends the waits for agents to come back: the server stops. */
+  close(): void {
+    this.stopping = true;
+    this.#hold.close();
+  }
+
   list(): ConnectedAgent[] {
     return [...this.#held.keys()].sort().map((n) => this.get(n)).filter((a) => a !== undefined);
   }
@@ -114,6 +129,7 @@ export class AgentIdentities implements AgentDirectory {
           host: event.agent.host,
         }) ?? null;
         this.#held.set(event.name, { session: hold.session, lease });
+        this.#hold.arrived(event.name);
         return;
       }
       case "ended": {
@@ -127,6 +143,11 @@ export class AgentIdentities implements AgentDirectory {
           ? held.session.closeReason?.message ?? "connection closed"
           : endReason(event.reason);
         if (held.lease !== null) audit?.sessions.disconnected(held.lease, reason);
+        // A lost link (not the agent's FIN): channels asked for meanwhile wait a little
+        // for the agent to redial.
+        if (event.reason === "closed" && held.session.isClosed && !this.stopping) {
+          this.#hold.lost(event.name);
+        }
         return;
       }
       case "refused":

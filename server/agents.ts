@@ -32,7 +32,7 @@ import { serveRegistration } from "./agent_register.ts";
 import type { AccessFolders } from "./access/access_folders.ts";
 import type { Audit } from "./audit/mod.ts";
 import { AgentIdentities } from "./agent_identities.ts";
-import { DomainHold } from "./domain_hold.ts";
+import { ReconnectHold } from "./reconnect_hold.ts";
 
 /** Longest a stopping server waits for an agent's WebSocket close handshake, in ms. */
 const SOCKET_CLOSE_WAIT_MS = 1000;
@@ -62,7 +62,7 @@ export class AgentRegistry {
   readonly #log: Logger;
   readonly #auth: AuthGuard;
   readonly #agents = new Set<AgentConn>();
-  readonly #hold: DomainHold;
+  readonly #hold: ReconnectHold;
   readonly #registrations: RegistrationTable;
   readonly #tasks = new Set<Promise<void>>();
   readonly #bySession = new Map<Session, AgentConn>();
@@ -96,7 +96,7 @@ export class AgentRegistry {
     this.#log = log;
     this.#auth = auth;
     this.#limits = limits;
-    this.#hold = new DomainHold(limits.holdTime);
+    this.#hold = new ReconnectHold(limits.holdTime);
     this.#registrations = new RegistrationTable((domain) => this.#hold.arrived(domain));
     this.#gate = new AgentGate(limits, log);
     this.#expired = new WindowLog(log, "agent connection(s) closed for registering nothing");
@@ -108,6 +108,7 @@ export class AgentRegistry {
       auth,
       audit,
       log,
+      holdTime: limits.holdTime,
       onIdentified: (session) => {
         const agent = this.#bySession.get(session);
         if (agent === undefined || agent.registered) return;
@@ -205,7 +206,7 @@ export class AgentRegistry {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    this.identities.stopping = true;
+    this.identities.close();
     this.#hold.close();
     await Promise.all([...this.#agents].map((a) => a.session.close()));
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);

@@ -63,7 +63,9 @@ export interface OpenChannelOptions {
 export function makeOpenChannel(options: OpenChannelOptions): OpenChannel {
   const timeout = options.openTimeout ?? CHANNEL_OPEN_TIMEOUT;
   return async (request, signal) => {
-    const agent = options.directory.get(request.agent);
+    // An agent redialling after a lost link is waited for (agents.holdTime).
+    const agent = options.directory.get(request.agent) ??
+      await options.directory.waitFor?.(request.agent, signal);
     const row = new ChannelRow(options, request, agent?.sessionId);
     if (agent === undefined) {
       return row.refuse("agent-offline", `agent ${request.agent} is not connected`);

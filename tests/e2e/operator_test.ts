@@ -265,3 +265,37 @@ Deno.test("operator forward to a target that never reads: the operator's writes 
     await world.close();
   }
 });
+
+Deno.test("an operator channel asked for while its agent redials waits for it (agents.holdTime)", async () => {
+  const world = await worldWithAgent();
+  await using target = tcpTarget(echo);
+  try {
+    const token = await world.operator("alice");
+    await using op = await dialOperator(world.port, token, world.caCert);
+    const first = world.server.directory.get("db1")!;
+    await first.session.close(); // the link drops; the agent redials at once
+    await until("db1 gone", () => world.server.directory.get("db1") === undefined);
+    const opened = await op.forward("db1", "127.0.0.1", target.port);
+    await echoThrough(opened, randomBytes(1000));
+    assert.notEqual(world.server.directory.get("db1")!.session, first.session);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("an operator channel to an agent that stopped (its FIN) is refused at once, not held", async () => {
+  const world = await World.create();
+  try {
+    await world.agentFile("db1", { secret: "db1-secret" });
+    const agent = await world.agent({ identity: { name: "db1", secret: "db1-secret" } });
+    const token = await world.operator("alice");
+    await using op = await dialOperator(world.port, token, world.caCert);
+    await agent.close();
+    await until("db1 gone", () => world.server.directory.get("db1") === undefined);
+    const start = performance.now();
+    await assert.rejects(op.forward("db1", "127.0.0.1", 9), refused("agent-offline", "db1"));
+    assert.ok(performance.now() - start < 2000, "answered without waiting the hold time");
+  } finally {
+    await world.close();
+  }
+});

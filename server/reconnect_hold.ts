@@ -12,7 +12,7 @@
  */
 
 /** Domains whose agents went away recently, and the requests waiting for them. */
-export class DomainHold {
+export class ReconnectHold {
   readonly #holdTime: number;
   readonly #now: () => number;
   /** Per domain, when its last registration went with its session. */

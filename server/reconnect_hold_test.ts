@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { DomainHold } from "./domain_hold.ts";
+import { ReconnectHold } from "./reconnect_hold.ts";
 
 Deno.test("a request for a domain nobody served waits for nothing", async () => {
-  const hold = new DomainHold(5000);
+  const hold = new ReconnectHold(5000);
   assert.equal(await hold.wait("app.test"), false);
   assert.equal(hold.waiting, 0);
 });
 
 Deno.test("a request for a domain whose agent just went away waits for it to register again", async () => {
-  const hold = new DomainHold(5000);
+  const hold = new ReconnectHold(5000);
   hold.lost("app.test");
   const waiting = hold.wait("app.test");
   assert.equal(hold.waiting, 1);
@@ -21,7 +21,7 @@ Deno.test("a request for a domain whose agent just went away waits for it to reg
 
 Deno.test("the wait ends at the hold time, counted from when the agent went away", async () => {
   let now = 0;
-  const hold = new DomainHold(100, () => now);
+  const hold = new ReconnectHold(100, () => now);
   hold.lost("app.test");
   now = 60;
   const start = performance.now();
@@ -33,7 +33,7 @@ Deno.test("the wait ends at the hold time, counted from when the agent went away
 });
 
 Deno.test("an aborted request and close() end their waits", async () => {
-  const hold = new DomainHold(60_000);
+  const hold = new ReconnectHold(60_000);
   hold.lost("a.test");
   const abort = new AbortController();
   const a = hold.wait("a.test", abort.signal);
@@ -47,7 +47,7 @@ Deno.test("an aborted request and close() end their waits", async () => {
 });
 
 Deno.test("holdTime 0 turns the hold off", async () => {
-  const hold = new DomainHold(0);
+  const hold = new ReconnectHold(0);
   hold.lost("app.test");
   assert.equal(await hold.wait("app.test"), false);
 });
