@@ -19,7 +19,16 @@ import { fileURLToPath as fromFileUrl, pathToFileURL } from "node:url";
 const ROOT = fromFileUrl(new URL("..", import.meta.url));
 
 /** Folders `shared/` must not import from. */
-const ABOVE_SHARED = ["server/", "agent/", "cli/", "demo/", "tests/", "bench/", "main.ts"];
+const ABOVE_SHARED = [
+  "server/",
+  "agent/",
+  "operator/",
+  "cli/",
+  "demo/",
+  "tests/",
+  "bench/",
+  "main.ts",
+];
 
 /** Every `.ts` file of the project, relative to {@linkcode ROOT}. */
 async function projectFiles(dir = ROOT): Promise<string[]> {
@@ -149,6 +158,17 @@ Deno.test("shared/ imports nothing from the roles, the CLI, tests or benches", (
       // A test beside its module may use the project's test helpers.
       if (from.endsWith("_test.ts") && to.startsWith("tests/helpers/")) continue;
       if (ABOVE_SHARED.some((p) => to === p || to.startsWith(p))) wrong.push(`${from} -> ${to}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+Deno.test("operator/ (the operator client) imports only shared/", () => {
+  const wrong: string[] = [];
+  for (const [from, deps] of graph) {
+    if (!from.startsWith("operator/") || from.endsWith("_test.ts")) continue;
+    for (const to of deps) {
+      if (!to.startsWith("operator/") && !to.startsWith("shared/")) wrong.push(`${from} -> ${to}`);
     }
   }
   assert.deepEqual(wrong, []);

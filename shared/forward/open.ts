@@ -18,6 +18,12 @@ export interface OpenForwardOptions {
    * keep it above the agent's `connectTimeout`. Default 30,000.
    */
   timeout?: number;
+  /**
+   * Open parameters besides `host` and `port`, sent as they are: an
+   * operator names the agent (`{ agent: "db1" }`) and, for SOCKS, the kind
+   * (`{ kind: "socks" }`). `host` and `port` are always the arguments'.
+   */
+  params?: Record<string, unknown>;
 }
 
 /** A TCP forward the agent accepted: raw bytes both ways. */
@@ -154,7 +160,7 @@ async function openForward(
     });
   }
   try {
-    await stream.write(encodeOpen({ kind, params: { host, port } }));
+    await stream.write(encodeOpen({ kind, params: { ...options.params, host, port } }));
     const reply = await readReply(stream, { timeout: options.timeout ?? 30_000 });
     if (!reply.ok) throw new ForwardError(reply.message, reply.code);
     const { address, port: replyPort } = reply.data;
