@@ -26,6 +26,8 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
   ["server", async () => (await import("./cli/server.ts")).serverCommand],
   ["agent", async () => (await import("./cli/agent.ts")).agentCommand],
   ["demo", async () => (await import("./cli/demo.ts")).demoCommand],
+  ["forward", async () => (await import("./cli/forward.ts")).forwardCommand],
+  ["socks", async () => (await import("./cli/socks.ts")).socksCommand],
   ["check", async () => (await import("./cli/check.ts")).checkCommand],
   ["password", async () => (await import("./cli/password.ts")).passwordCommand],
   ["token", async () => (await import("./cli/token.ts")).tokenCommand],

@@ -15,6 +15,8 @@ Commands:
   server    Accept agents over wss and route traffic to them
   agent     Dial out to a server and serve its tunnels
   demo      Run a working tunnel on this machine, no configuration needed
+  forward   Carry local ports to an agent's network (like ssh -L)
+  socks     Local SOCKS5 proxy out of an agent's network (like ssh -D)
   check     Validate config files and their domain files without starting
   password  Print the $6$ hash of a secret, to store in a config file
   token     Make an operator token; print it once, and its hash for the server
