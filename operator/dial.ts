@@ -45,7 +45,7 @@ export type OperatorDialErrorCode =
   | "forbidden"
   /** 426 or another subprotocol: the server speaks another protocol version. */
   | "version"
-  /** Another HTTP answer (404: no operator endpoint at that path, 5xx, ...). */
+  /** Another HTTP answer (404: no operator endpoint at that path, 503: at its limit, ...). */
   | "refused"
   /** The server's certificate was not accepted. */
   | "certificate"
@@ -195,6 +195,13 @@ export function explainOperatorDial(server: URL, e: unknown): OperatorDialError 
       `server does not speak ${SUBPROTOCOL}${status === 426 ? " (426)" : ""}: ` +
         "update burrow on one side",
       "version",
+      withStatus,
+    );
+  }
+  if (e.code === "refused" && status === 503) {
+    return new OperatorDialError(
+      "server is at its limit of operator connections (503): try again later",
+      "refused",
       withStatus,
     );
   }

@@ -36,7 +36,7 @@ Deno.test("dialOperator() opens a session with the token and carries a TcpForwar
   }
 });
 
-Deno.test("dialOperator() turns 401, 403 and a missing CA file into one clear line", async () => {
+Deno.test("dialOperator() turns 401, 403, 426, 503 and a missing CA file into one clear line", async () => {
   {
     await using server = await TestOperatorServer.start();
     await dialFails(
@@ -54,6 +54,15 @@ Deno.test("dialOperator() turns 401, 403 and a missing CA file into one clear li
       "certificate",
       /certificate is not trusted/,
     );
+  }
+  for (
+    const [status, code, message] of [
+      [426, "version", /^server does not speak burrow\.v1 \(426\)/],
+      [503, "refused", /^server is at its limit of operator connections \(503\)/],
+    ] as const
+  ) {
+    await using server = await TestOperatorServer.start({ status });
+    await dialFails(dialOperator(server.settings()), code, message);
   }
   {
     await using server = await TestOperatorServer.start({

@@ -34,6 +34,8 @@ export interface TestServerOptions {
   lookup?: Lookup;
   /** Answer every upgrade with 403 and this body. */
   forbid?: string;
+  /** Answer every upgrade with this status instead (503, 426, ...). */
+  status?: number;
 }
 
 let certificates: Promise<Certificates> | undefined;
@@ -146,6 +148,10 @@ export class TestOperatorServer {
     if (req.headers.get("authorization") !== `Bearer ${this.token}`) {
       this.refusals++;
       return new Response("unauthorized\n", { status: 401 });
+    }
+    if (options.status !== undefined) {
+      this.refusals++;
+      return new Response("refused\n", { status: options.status });
     }
     if (options.forbid !== undefined) {
       this.refusals++;
