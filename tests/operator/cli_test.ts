@@ -60,51 +60,53 @@ function spawn(args: string[], env: Record<string, string>) {
   };
 }
 
-Deno.test("burrow forward runs as a command: forwards, and exits 0 on SIGINT", async () => {
-  await using server = await TestOperatorServer.start();
-  await using target = tcpTarget(echo);
-  const run = spawn(
-    [
-      "forward",
-      "db1",
-      `0:127.0.0.1:${target.port}`,
-      "--server",
-      server.url,
-      "--ca-file",
-      server.caFile,
-    ],
-    { BURROW_TOKEN: server.token },
-  );
-  try {
-    const [, port] = await within(
-      30_000,
-      `listening line (stderr so far: ${JSON.stringify(run.lines)})`,
-      run.line(/^127\.0\.0\.1:(\d+) -> db1 127\.0\.0\.1:\d+: listening$/),
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`burrow forward runs as a command: forwards, and exits 0 on ${signal}`, async () => {
+    await using server = await TestOperatorServer.start();
+    await using target = tcpTarget(echo);
+    const run = spawn(
+      [
+        "forward",
+        "db1",
+        `0:127.0.0.1:${target.port}`,
+        "--server",
+        server.url,
+        "--ca-file",
+        server.caFile,
+      ],
+      { BURROW_TOKEN: server.token },
     );
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
-    await conn.write(new TextEncoder().encode("hello"));
-    const buf = new Uint8Array(5);
-    let got = 0;
-    while (got < 5) got += (await conn.read(buf.subarray(got))) ?? 5;
-    assert.equal(new TextDecoder().decode(buf), "hello");
-    // Ctrl-C with a connection open: listeners and streams close, exit code 0.
-    run.child.kill("SIGINT");
-    const status = await within(15_000, "exit after SIGINT", run.child.status);
-    assert.equal(await conn.read(buf), null, "the open connection was closed");
-    conn.close();
-    await run.reading;
-    assert.equal(status.code, 0, run.lines.join("\n"));
-    assert.ok(run.lines.includes("stopping on SIGINT"), run.lines.join("\n"));
-  } finally {
     try {
-      run.child.kill("SIGKILL");
-    } catch {
-      // Exited already.
+      const [, port] = await within(
+        30_000,
+        `listening line (stderr so far: ${JSON.stringify(run.lines)})`,
+        run.line(/^127\.0\.0\.1:(\d+) -> db1 127\.0\.0\.1:\d+: listening$/),
+      );
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      await conn.write(new TextEncoder().encode("hello"));
+      const buf = new Uint8Array(5);
+      let got = 0;
+      while (got < 5) got += (await conn.read(buf.subarray(got))) ?? 5;
+      assert.equal(new TextDecoder().decode(buf), "hello");
+      // Ctrl-C (or SIGTERM) with a connection open: listeners and streams close, exit code 0.
+      run.child.kill(signal);
+      const status = await within(15_000, `exit after ${signal}`, run.child.status);
+      assert.equal(await conn.read(buf), null, "the open connection was closed");
+      conn.close();
+      await run.reading;
+      assert.equal(status.code, 0, run.lines.join("\n"));
+      assert.ok(run.lines.includes(`stopping on ${signal}`), run.lines.join("\n"));
+    } finally {
+      try {
+        run.child.kill("SIGKILL");
+      } catch {
+        // Exited already.
+      }
+      await run.child.status;
+      await run.reading;
     }
-    await run.child.status;
-    await run.reading;
-  }
-});
+  });
+}
 
 Deno.test("burrow forward and socks: settings and usage mistakes are one line, exit 1 or 2", async () => {
   const cases: [string[], Record<string, string>, number, RegExp][] = [
