@@ -131,6 +131,19 @@ Deno.test("burrow forward and socks: settings and usage mistakes are one line, e
     [["forward", "db1", "15432:db:x"], {}, 2, /invalid target port "x"/],
     [["forward", "db1"], {}, 2, /Give an agent and at least one/],
     [["socks", "db1", "1080", "--token", "x"], {}, 2, /Unknown option '--token'/],
+    [
+      ["forward", "db1", "1:h:2", "--udp-idle", "5s"],
+      {},
+      2,
+      /--udp-idle and --udp-max-flows go with --udp/,
+    ],
+    [
+      ["forward", "--udp", "db1", "1:h:2", "--udp-idle", "soon"],
+      {},
+      2,
+      /--udp-idle: "soon" is not a valid duration/,
+    ],
+    [["forward", "Bad Name", "1:h:2"], {}, 2, /Agent "Bad Name" is not/],
   ];
   for (const [args, env, code, message] of cases) {
     const out = await new Deno.Command(Deno.execPath(), {
