@@ -69,27 +69,49 @@ export class TcpFront {
   }
 
   async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        if (this.#abort.signal.aborted) {
-          closeQuietly(conn);
-          break;
-        }
-        conn.setNoDelay(true);
-        this.#conns.add(conn);
-        const task = this.#handler(conn, this.#abort.signal)
-          .catch(() => {})
-          .finally(() => {
-            this.#conns.delete(conn);
-            closeQuietly(conn);
-            this.#tasks.delete(task);
-          });
-        this.#tasks.add(task);
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (signal.aborted || e instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors and the like: keep the listener, try again shortly.
+        await pause(ACCEPT_RETRY_MS, signal);
+        continue;
       }
-    } catch {
-      // The listener was closed.
+      if (signal.aborted) {
+        closeQuietly(conn);
+        return;
+      }
+      conn.setNoDelay(true);
+      this.#conns.add(conn);
+      const task = this.#handler(conn, signal)
+        .catch(() => {})
+        .finally(() => {
+          this.#conns.delete(conn);
+          closeQuietly(conn);
+          this.#tasks.delete(task);
+        });
+      this.#tasks.add(task);
     }
   }
+}
+
+/** Milliseconds between accept attempts after one failed for another reason than closing. */
+const ACCEPT_RETRY_MS = 100;
+
+/** Waits `ms`, or less when `signal` aborts; leaves no timer behind. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** Closes `conn`, ignoring that it may be closed already. */
