@@ -8,6 +8,49 @@ import { within } from "../helpers/streams.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
+/** The command the demo printed after `label` (one line, words without spaces). */
+function printed(out: string, label: string): string {
+  const line = new RegExp(`^  ${label}\\s+(.+)$`, "m").exec(out)?.[1];
+  assert.ok(line, `no ${label} line in:\n${out}`);
+  return line.trim();
+}
+
+/** Runs a printed command line until it says it listens, runs `use`, then stops it with SIGINT (exit 0). */
+async function withPrinted(line: string, use: () => Promise<void>): Promise<void> {
+  const [cmd, ...args] = line.split(" ");
+  const child = new Deno.Command(cmd!, { args, stdin: "null", stdout: "null", stderr: "piped" })
+    .spawn();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  try {
+    while (!err.includes("listening")) {
+      const { value, done } = await within(30_000, `"${line}" to listen`, stderr.read());
+      if (done) throw new Error(`"${line}" exited early:\n${err}`);
+      err += value;
+    }
+    await use();
+  } finally {
+    child.kill("SIGINT");
+    const drain = (async () => {
+      for (let r = await stderr.read(); !r.done; r = await stderr.read()) err += r.value;
+    })();
+    const status = await within(10_000, `"${line}" to stop`, child.status);
+    await drain;
+    assert.equal(status.code, 0, err);
+  }
+}
+
+/** Reads exactly `n` bytes. */
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n;) {
+    const got = await within(5000, "bytes", conn.read(out.subarray(at)));
+    if (got === null) throw new Error(`connection closed after ${at} of ${n} bytes`);
+    at += got;
+  }
+  return out;
+}
+
 Deno.test({
   name: "burrow demo serves its page, SSE clock and WebSocket echo, and stops cleanly on SIGINT",
   // Windows has no SIGINT to send to a child process.
@@ -58,6 +101,40 @@ Deno.test({
       } finally {
         client.close();
       }
+      // The support-team lines, run exactly as printed.
+      const forward = printed(out, "Forward");
+      const local = Number(/ (\d+):127\.0\.0\.1:\d+$/.exec(forward)![1]);
+      await withPrinted(forward, async () => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: local });
+        try {
+          await conn.write(new TextEncoder().encode("hello through the agent\n"));
+          const buf = new Uint8Array(64);
+          const n = await within(5000, "the echo", conn.read(buf));
+          assert.equal(new TextDecoder().decode(buf.subarray(0, n!)), "hello through the agent\n");
+        } finally {
+          conn.close();
+        }
+      });
+      const socks = printed(out, "SOCKS");
+      const socksPort = Number(/ (\d+)$/.exec(socks)![1]);
+      const appPort = Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![1]);
+      await withPrinted(socks, async () => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: socksPort });
+        try {
+          await conn.write(new Uint8Array([5, 1, 0]));
+          await readExactly(conn, 2);
+          await conn.write(
+            new Uint8Array([5, 1, 0, 1, 127, 0, 0, 1, appPort >> 8, appPort & 0xff]),
+          );
+          const reply = await readExactly(conn, 10);
+          assert.equal(reply[1], 0, "SOCKS CONNECT succeeded");
+          await conn.write(new TextEncoder().encode("GET / HTTP/1.0\r\nHost: x\r\n\r\n"));
+          const head = new TextDecoder().decode(await readExactly(conn, 12));
+          assert.equal(head, "HTTP/1.0 200");
+        } finally {
+          conn.close();
+        }
+      });
     } finally {
       child.kill("SIGINT");
       const status = await within(10_000, "the demo to stop", child.status);
