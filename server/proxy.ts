@@ -1,6 +1,6 @@
 /**
  * The reverse proxy's front: a client request is routed by Host (or to the
- * agent path), checked against its domain's limits, client rules and Basic
+ * agent path, or the admin API), checked against its domain's limits, client rules and Basic
  * auth, given an agent and a concurrency slot, then sent to the agent by
  * `agent_request.ts`; bodies stream both ways.
  *
@@ -20,6 +20,7 @@ import { setForwarded } from "../shared/http/headers.ts";
 import { AgentRequests, NO_BODY } from "./agent_request.ts";
 import { failure, refusal } from "./proxy_answers.ts";
 import { Flight } from "./flight.ts";
+import { type AdminApi, isAdminPath } from "./admin/admin_api.ts";
 import {
   clientBody,
   type ClientHead,
@@ -39,6 +40,8 @@ export interface ProxyDeps {
   agents: AgentRegistry;
   /** Credential checks and their limits. */
   auth: AuthGuard;
+  /** The admin API, served under its path on every listener. */
+  admin: AdminApi;
   /** System log. */
   log: Logger;
   /** Writes one access log entry. */
@@ -81,6 +84,7 @@ export class Proxy {
     if (operators !== undefined && isPath(target, config.operatorPath)) {
       return operators.upgrade(req, remote);
     }
+    if (isAdminPath(target.split("?", 1)[0]!)) return this.#deps.admin.handle(req, remote.hostname);
     const f = new Flight(req, target);
     const head = readHead(req, target);
     f.domain = hostOf(head.headers.get("host") ?? new URL(req.url).host);

@@ -18,6 +18,7 @@ import { OperatorEndpoint } from "./operator/endpoint.ts";
 import { type Audit, openAudit } from "./audit/mod.ts";
 import { AuthGuard } from "./auth_guard.ts";
 import { Proxy } from "./proxy.ts";
+import { AdminApi } from "./admin/admin_api.ts";
 import { ResponseAborted } from "./bodies.ts";
 import { CertificateStore } from "./tls.ts";
 import { listenHttp, listenHttps, type Listening, setErrorReporter } from "./listen.ts";
@@ -97,11 +98,13 @@ export async function startServer(
     openChannel,
     limits: config.operators,
   });
+  const admin = new AdminApi({ access, directory: agents.identities, audit, auth, log });
   const proxy = new Proxy({
     config,
     domains,
     agents,
     auth,
+    admin,
     log,
     access: logging.access,
     operators,

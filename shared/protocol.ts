@@ -34,6 +34,14 @@ export const AGENT_PATH = "/.well-known/burrow-agent";
 export const OPERATOR_PATH = "/.well-known/burrow-operator";
 
 /**
+ * The admin API's path prefix, on every listener: "`GET <prefix>/agents`,
+ * `/sessions`, `/channels` and `/audit` answer JSON to an operator whose
+ * bearer token grants the kind `admin`" (`docs/admin.md`). The version is in
+ * the path: a change that breaks clients gets `v2`.
+ */
+export const ADMIN_PATH = "/.well-known/burrow-admin/v1";
+
+/**
  * The registration an agent sends on a Control stream (kind `0x02`), one per
  * domain: "Request params: `{ domain, secret, agent: { id, version, host } }`."
  */

@@ -14,6 +14,7 @@
  * | `open` | agents, sessions | `true` or `false` |
  * | `operator`, `kind`, `result`, `session` | channels | operator, channel kind, `ok`/`refused`/`failed`/`open`, session id |
  * | `kind`, `identity`, `source` | refusals | refusal kind, identity, source address |
+ * | `limit`, `after`, `connected`, `group` | the admin API's agents | as above; `true`/`false`; a group name |
  *
  * @module
  */
@@ -201,6 +202,41 @@ export function agentFilter(params: URLSearchParams): AgentFilter {
     limit: r.integer("limit", 1, MAX_PAGE),
     after: r.text("after"),
     open: r.flag("open"),
+  };
+  r.finish();
+  return defined(filter);
+}
+
+/** Filters of the admin API's agent listing (connected agents, agent files and the audit's agents). */
+export interface AgentListFilter {
+  /** Agents per page, 1 to {@link MAX_PAGE}. Default 100. */
+  limit?: number;
+  /** Only agents named after this one: the `next` of the previous page. */
+  after?: string;
+  /** Only agents connected now (true) or not (false). */
+  connected?: boolean;
+  /** Only agents in this group (from their `agents.d` file). */
+  group?: string;
+}
+
+/**
+ * The filter of the admin API's agents listing.
+ *
+ * @throws {QueryParamError} for an unknown parameter or a bad value.
+ * @example
+ * ```ts
+ * import { agentListFilter } from "./query_params.ts";
+ * agentListFilter(new URLSearchParams("connected=false&group=ops"));
+ * // { connected: false, group: "ops" }
+ * ```
+ */
+export function agentListFilter(params: URLSearchParams): AgentListFilter {
+  const r = new ParamReader(params);
+  const filter = {
+    limit: r.integer("limit", 1, MAX_PAGE),
+    after: r.text("after"),
+    connected: r.flag("connected"),
+    group: r.text("group"),
   };
   r.finish();
   return defined(filter);

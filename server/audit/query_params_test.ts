@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   agentFilter,
+  agentListFilter,
   channelFilter,
   QueryParamError,
   refusalFilter,
@@ -29,6 +30,12 @@ Deno.test("query parameters read into listing filters, absent ones left out", ()
     source: "192.0.2.1",
   });
   assert.deepEqual(agentFilter(q("after=db1&open=true")), { after: "db1", open: true });
+  assert.deepEqual(agentListFilter(q("limit=5&after=db1&connected=false&group=ops")), {
+    limit: 5,
+    after: "db1",
+    connected: false,
+    group: "ops",
+  });
 });
 
 Deno.test("time parameters take ISO 8601 with a zone or milliseconds since the epoch", () => {
@@ -62,6 +69,8 @@ Deno.test("query parameters: unknown, repeated, out of range or too long are ref
   };
   refused(() => sessionFilter(q("operator=x")), "operator", /Unknown parameter operator; .*agent/);
   refused(() => agentFilter(q("before=3")), "before", /Unknown parameter/);
+  refused(() => agentListFilter(q("open=true")), "open", /Unknown parameter open; .*connected/);
+  refused(() => agentListFilter(q("connected=1")), "connected", /not one of true, false/);
   refused(() => channelFilter(q("kind=a&kind=b")), "kind", /given twice/);
   refused(() => sessionFilter(q("limit=0")), "limit", /from 1 to 1000/);
   refused(() => sessionFilter(q("limit=1001")), "limit", /from 1 to 1000/);
