@@ -31,6 +31,10 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
   ["check", async () => (await import("./cli/check.ts")).checkCommand],
   ["password", async () => (await import("./cli/password.ts")).passwordCommand],
   ["token", async () => (await import("./cli/token.ts")).tokenCommand],
+  ["agents", async () => (await import("./cli/agents.ts")).agentsCommand],
+  ["sessions", async () => (await import("./cli/sessions.ts")).sessionsCommand],
+  ["channels", async () => (await import("./cli/channels.ts")).channelsCommand],
+  ["audit", async () => (await import("./cli/audit.ts")).auditCommand],
   ["version", async () => (await import("./cli/version.ts")).versionCommand],
   ["help", async () => (await import("./cli/help.ts")).helpCommand],
 ]);

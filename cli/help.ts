@@ -20,6 +20,10 @@ Commands:
   check     Validate config files and their domain files without starting
   password  Print the $6$ hash of a secret, to store in a config file
   token     Make an operator token; print it once, and its hash for the server
+  agents    List the server's agents: connected, configured, last seen (admin)
+  sessions  List agent sessions from the server's audit (admin)
+  channels  List forwards, SOCKS and published-port connections (admin)
+  audit     List authentication refusals from the server's audit (admin)
   version   Print the version and exit
   help      Print this help and exit
 
