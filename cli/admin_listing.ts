@@ -23,7 +23,7 @@ import {
 } from "../operator/settings.ts";
 import { ConfigError } from "../shared/config/jsonc.ts";
 import { type Column, parseTime, renderTable } from "./admin_table.ts";
-import { parseFlags, runWithUsage, UsageError } from "./usage.ts";
+import { parseFlags, UsageError } from "./usage.ts";
 
 /** Where a listing command writes (tests capture it). */
 export interface ListingIo {
@@ -91,40 +91,48 @@ export async function runListing<T>(
   spec: ListingSpec<T>,
   io: ListingIo = CONSOLE,
 ): Promise<number> {
-  return await runWithUsage(async () => {
-    const flags = parseFlags(args, {
-      options: {
-        ...OPERATOR_FLAG_OPTIONS,
-        ...COMMON_OPTIONS,
-        ...(spec.range ? RANGE_OPTIONS : {}),
-        ...spec.options,
-      },
-      usage: spec.usage,
-    }) as Record<string, string | boolean | undefined>;
-    if (flags.help) {
-      io.out(spec.usage);
-      return 0;
+  try {
+    return await listing(args, spec, io);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`burrow: ${e.message}\n\n${e.usage}`);
+    return e.exitCode;
+  }
+}
+
+/** {@link runListing} up to its usage errors. */
+async function listing<T>(args: string[], spec: ListingSpec<T>, io: ListingIo): Promise<number> {
+  const flags = parseFlags(args, {
+    options: {
+      ...OPERATOR_FLAG_OPTIONS,
+      ...COMMON_OPTIONS,
+      ...(spec.range ? RANGE_OPTIONS : {}),
+      ...spec.options,
+    },
+    usage: spec.usage,
+  }) as Record<string, string | boolean | undefined>;
+  if (flags.help) {
+    io.out(spec.usage);
+    return 0;
+  }
+  const params = queryParams(flags, spec);
+  try {
+    const settings = await resolveOperatorSettings(flags as OperatorFlags);
+    await using admin = await AdminClient.open(settings);
+    const page = flags.all
+      ? await allPages(admin, spec.listing, params)
+      : await admin.page(spec.listing, params);
+    print(page, spec, flags.json === true, io);
+    return 0;
+  } catch (e) {
+    if (
+      e instanceof AdminClientError || e instanceof SettingsError || e instanceof ConfigError
+    ) {
+      io.err(`burrow ${spec.command}: ${e.message}`);
+      return 1;
     }
-    const params = queryParams(flags, spec);
-    try {
-      const settings = await resolveOperatorSettings(flags as OperatorFlags);
-      await using admin = await AdminClient.open(settings);
-      const page = flags.all ? await allPages(admin, spec.listing, params) : await admin.page(
-        spec.listing,
-        params,
-      );
-      print(page, spec, flags.json === true, io);
-      return 0;
-    } catch (e) {
-      if (
-        e instanceof AdminClientError || e instanceof SettingsError || e instanceof ConfigError
-      ) {
-        io.err(`burrow ${spec.command}: ${e.message}`);
-        return 1;
-      }
-      throw e;
-    }
-  });
+    throw e;
+  }
 }
 
 /** The query of the flags: paging, range, then the listing's own. */

@@ -180,3 +180,24 @@ Deno.test("the guard's tables stay at tableSize under 20k distinct addresses and
   }
   assert.deepEqual(guard.remembered, { addresses: 100, accounts: 100 });
 });
+
+Deno.test("check() counts a lookup that finds nothing, and during a lockout refuses without looking up", async () => {
+  const { guard, clock } = setup({ perAddress: 2, perAccount: 0 });
+  let lookups = 0;
+  const find = (value: string | undefined) => () => {
+    lookups++;
+    return Promise.resolve(value);
+  };
+  const attempt = { address: "192.0.2.1", account: "operator token" };
+  for (let i = 0; i < 2; i++) assert.equal((await guard.check(attempt, find(undefined))).ok, false);
+  const before = lookups;
+  assert.deepEqual(await guard.check(attempt, find("alice")), {
+    ok: false,
+    reason: "address 192.0.2.1 is locked out",
+    busy: false,
+  });
+  assert.equal(lookups, before, "no lookup during the lockout");
+  clock.now += DEFAULTS.lockout;
+  assert.equal((await guard.check(attempt, find("alice"))).ok, true, "after the lockout");
+  guard.close();
+});
