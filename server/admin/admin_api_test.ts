@@ -236,7 +236,11 @@ Deno.test("admin API: sessions, channels and refusals page by cursor and filter"
     try {
       const store = w.store!;
       for (let i = 0; i < 5; i++) {
-        const id = store.sessionStarted({ agent: i % 2 ? "web" : "db1", remote: "r", at: 1000 * i });
+        const id = store.sessionStarted({
+          agent: i % 2 ? "web" : "db1",
+          remote: "r",
+          at: 1000 * i,
+        });
         if (i < 4) store.sessionEnded(id, { reason: "gone", at: 1000 * i + 500 });
       }
       store.channelOpened({ operator: "alice", agent: "db1", kind: "forward", target: "t:1" });

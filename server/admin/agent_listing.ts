@@ -83,7 +83,10 @@ function blank(name: string): AgentItem {
  * const more = page.next === null ? null : listAgents(sources, { limit: 50, after: page.next });
  * ```
  */
-export function listAgents(sources: AgentSources, filter: AgentListFilter): Page<AgentItem, string> {
+export function listAgents(
+  sources: AgentSources,
+  filter: AgentListFilter,
+): Page<AgentItem, string> {
   const limit = filter.limit ?? DEFAULT_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
     throw new RangeError(`Page limit ${limit} is not an integer from 1 to ${MAX_PAGE}`);
