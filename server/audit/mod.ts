@@ -27,8 +27,8 @@ export { AUDIT_FILE, AuditStore, AuditStoreError, type AuditStoreOptions } from 
 export type * from "./query.ts";
 export {
   agentFilter,
-  agentListFilter,
   type AgentListFilter,
+  agentListFilter,
   channelFilter,
   QueryParamError,
   refusalFilter,
