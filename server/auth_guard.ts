@@ -175,7 +175,15 @@ export class AuthGuard {
   ): Promise<AuthVerdict> {
     const address = addressBlock(attempt.address);
     const account = accountKey(attempt.account);
-    const locked = this.#locked(address, account);
+    // A pair that succeeded recently is checked even during a lockout; a failure forgets it.
+    const known = this.#known.has(address, account);
+    const locked = known
+      ? null
+      : this.#addresses.locked(address) !== null
+      ? `address ${address} is locked out`
+      : this.#accounts.locked(account) !== null
+      ? `${account} is locked out`
+      : null;
     if (locked !== null) return { ok: false, reason: locked, busy: false };
     let ok: boolean;
     try {
@@ -192,48 +200,6 @@ export class AuthGuard {
     this.#known.delete(address, account);
     this.#failed(address, account);
     return { ok: false, reason: `wrong secret for ${account}`, busy: false };
-  }
-
-  /**
-   * Checks an attempt whose secret the caller looks up itself (a bearer
-   * token, found in a table of hashes): under the same limits as
-   * {@link verify}. While the address or account is locked out, `find` is
-   * not called at all; `find` resolving to undefined counts as a failure.
-   *
-   * @example
-   * ```ts ignore
-   * const verdict = await guard.check(
-   *   { address: "192.0.2.7", account: "operator token" },
-   *   () => access.operatorByToken(token),
-   * );
-   * if (verdict.ok) console.log(verdict.value.name);
-   * ```
-   */
-  async check<T>(
-    attempt: { address: string; account: string },
-    find: () => Promise<T | undefined>,
-  ): Promise<{ ok: true; value: T } | { ok: false; reason: string; busy: false }> {
-    const address = addressBlock(attempt.address);
-    const account = accountKey(attempt.account);
-    const locked = this.#locked(address, account);
-    if (locked !== null) return { ok: false, reason: locked, busy: false };
-    const value = await find();
-    if (value !== undefined) {
-      this.#known.add(address, account);
-      return { ok: true, value };
-    }
-    this.#known.delete(address, account);
-    this.#failed(address, account);
-    return { ok: false, reason: `wrong secret for ${account}`, busy: false };
-  }
-
-  /** Why `address` or `account` is refused unchecked now, or null when it may be checked. */
-  #locked(address: string, account: string): string | null {
-    // A pair that succeeded recently is checked even during a lockout; a failure forgets it.
-    if (this.#known.has(address, account)) return null;
-    if (this.#addresses.locked(address) !== null) return `address ${address} is locked out`;
-    if (this.#accounts.locked(account) !== null) return `${account} is locked out`;
-    return null;
   }
 
   /**

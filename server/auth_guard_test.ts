@@ -181,23 +181,25 @@ Deno.test("the guard's tables stay at tableSize under 20k distinct addresses and
   assert.deepEqual(guard.remembered, { addresses: 100, accounts: 100 });
 });
 
-Deno.test("check() counts a lookup that finds nothing, and during a lockout refuses without looking up", async () => {
+Deno.test("verifyWith() counts a check that fails, and during a lockout refuses without checking", async () => {
   const { guard, clock } = setup({ perAddress: 2, perAccount: 0 });
-  let lookups = 0;
-  const find = (value: string | undefined) => () => {
-    lookups++;
-    return Promise.resolve(value);
+  let checks = 0;
+  const check = (ok: boolean) => () => {
+    checks++;
+    return Promise.resolve(ok);
   };
-  const attempt = { address: "192.0.2.1", account: "operator token" };
-  for (let i = 0; i < 2; i++) assert.equal((await guard.check(attempt, find(undefined))).ok, false);
-  const before = lookups;
-  assert.deepEqual(await guard.check(attempt, find("alice")), {
+  const attempt = { address: "192.0.2.1", account: "operator token #1" };
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await guard.verifyWith(attempt, check(false))).ok, false);
+  }
+  const before = checks;
+  assert.deepEqual(await guard.verifyWith(attempt, check(true)), {
     ok: false,
     reason: "address 192.0.2.1 is locked out",
     busy: false,
   });
-  assert.equal(lookups, before, "no lookup during the lockout");
+  assert.equal(checks, before, "no check during the lockout");
   clock.now += DEFAULTS.lockout;
-  assert.equal((await guard.check(attempt, find("alice"))).ok, true, "after the lockout");
+  assert.deepEqual(await guard.verifyWith(attempt, check(true)), { ok: true }, "after the lockout");
   guard.close();
 });

@@ -138,7 +138,7 @@ Deno.test("admin API: no token or a wrong one gets one 401 (Bearer challenge), e
       w.store!.flush();
       const rows = w.store!.query.refusals().items.map((r) => [r.kind, r.identity, r.reason]);
       assert.deepEqual(rows, [
-        ["admin", "", "wrong secret for operator token"],
+        ["admin", "", "wrong token"],
         ["admin", "", "no bearer token"],
       ]);
     } finally {

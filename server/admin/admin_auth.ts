@@ -4,12 +4,12 @@
  * `kinds` include `admin`, connecting from its `networks`.
  *
  * Token checks go through the server's {@link AuthGuard}, under the limits
- * of every other secret: failures count per source address and against the
- * one account {@link OPERATOR_TOKEN_ACCOUNT} (a bearer token names nobody
- * before it matches), and during a lockout the token is not looked up at
- * all, so the right token gets the same 401 as a wrong one. Every refusal
- * goes to the audit (kind `admin`) and, once per address and window, to the
- * log at WARN.
+ * of every other secret and counted as the operator endpoint counts them
+ * (`server/operator/token_auth.ts`): per source address, and per presented
+ * token by digest (a bearer token names nobody before it matches); during a
+ * lockout the token is not looked up at all, so the right token gets the
+ * same 401 as a wrong one. Every refusal goes to the audit (kind `admin`)
+ * and, once per address and window, to the log at WARN.
  *
  * @module
  */
@@ -19,16 +19,8 @@ import type { AccessFolders } from "../access/access_folders.ts";
 import { authorizeOperator } from "../access/authorize.ts";
 import type { OperatorFile } from "../access/types.ts";
 import type { AuthRefusal } from "../audit/records.ts";
+import { bearerToken, tokenAccount } from "../operator/token_auth.ts";
 import { errorAnswer, unauthorized } from "./answers.ts";
-
-/**
- * The account operator token failures count against: one for all operators,
- * since a wrong token names none. An address that presented a good token
- * within the last day is still checked during its lockout (see
- * {@link AuthGuard}), so a flood of wrong tokens does not shut out an
- * operator who used the API recently from where it works.
- */
-export const OPERATOR_TOKEN_ACCOUNT = "operator token";
 
 /** Longest token looked up; a longer one is a failure without a hash. */
 const MAX_TOKEN_LENGTH = 4096;
@@ -54,12 +46,6 @@ export type AdminAuth =
   | { ok: true; operator: OperatorFile }
   | { ok: false; response: Response; reason: string };
 
-/** The token of an `Authorization: Bearer <token>` header; null when absent or another scheme. */
-export function bearerToken(header: string | null): string | null {
-  const m = header === null ? null : /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header);
-  return m === null ? null : m[1]!;
-}
-
 /**
  * Authenticates and authorises an admin request from `address` (IP) with
  * the request's `Authorization` header: 401 for no token, a wrong one or a
@@ -79,15 +65,28 @@ export async function authenticateAdmin(
 ): Promise<AdminAuth> {
   const token = bearerToken(authorization);
   if (token === null) return refuse(deps, address, "", 401, "no bearer token");
-  const verdict = await deps.auth.check(
-    { address, account: OPERATOR_TOKEN_ACCOUNT },
-    () =>
-      token.length > MAX_TOKEN_LENGTH
-        ? Promise.resolve(undefined)
-        : deps.access.operatorByToken(token),
+  if (token.length > MAX_TOKEN_LENGTH) return refuse(deps, address, "", 401, "token too long");
+  let found: OperatorFile | undefined;
+  const verdict = await deps.auth.verifyWith(
+    { address, account: tokenAccount(token) },
+    async () => {
+      found = await deps.access.operatorByToken(token);
+      return found !== undefined;
+    },
   );
-  if (!verdict.ok) return refuse(deps, address, "", 401, verdict.reason);
-  const operator = verdict.value;
+  // Assigned in the check: TypeScript cannot see that.
+  const operator = found as OperatorFile | undefined;
+  if (!verdict.ok && verdict.busy) {
+    return {
+      ok: false,
+      response: errorAnswer(503, "busy", "The server is busy checking secrets; retry later"),
+      reason: verdict.reason,
+    };
+  }
+  if (!verdict.ok || operator === undefined) {
+    const reason = verdict.ok ? "wrong token" : verdict.reason;
+    return refuse(deps, address, "", 401, reason.replace(/^wrong secret for .*/, "wrong token"));
+  }
   const decision = authorizeOperator(operator, { kind: "admin", clientAddr: address });
   if (!decision.allowed) return refuse(deps, address, operator.name, 403, decision.message);
   return { ok: true, operator };

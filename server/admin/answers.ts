@@ -21,6 +21,8 @@ export type AdminErrorCode =
   | "bad-param"
   /** The audit database is off: sessions, channels and refusals are not recorded (503). */
   | "audit-off"
+  /** A `$6$` token check found the hash workers full (503; not counted as a failure). */
+  | "busy"
   /** The listing failed on the server (500; the server logs the error). */
   | "internal";
 

@@ -106,8 +106,11 @@ export function bearerToken(header: string | null): string | null {
   return m === null ? null : m[1]!;
 }
 
-/** The account a presented token is counted under: its digest, never the token. */
-function tokenAccount(token: string | null): string {
+/**
+ * The account a presented token is counted under: its digest, never the
+ * token (the admin API counts its tokens the same way).
+ */
+export function tokenAccount(token: string | null): string {
   if (token === null) return "operator token (none)";
   const digest = createHash("sha256").update(token).digest("hex").slice(0, 8);
   return `operator token #${digest}`;
