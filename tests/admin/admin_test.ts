@@ -179,6 +179,23 @@ Deno.test("burrow agents and sessions list a connected agent and an offline one 
     assert.equal(none.out, "(no sessions)");
     const channels = await run(channelsCommand, flags("root"));
     assert.equal(channels.out, "(no channels)");
+    // A channel as the operator side records it (its own tests open real ones).
+    const store = world.server.audit.store;
+    const id = store.channelOpened({
+      operator: "alice",
+      agent: "db1",
+      kind: "forward",
+      target: "127.0.0.1:5432",
+      source: "203.0.113.9:40000",
+      at: Date.now() - 65_000,
+    });
+    store.channelClosed(id, { result: "ok", bytesUp: 1536, bytesDown: 20 * 1024 ** 2 });
+    const channelTable = await run(channelsCommand, [...flags("root"), "--agent", "db1"]);
+    assert.equal(channelTable.code, 0, channelTable.err);
+    assert.match(
+      channelTable.out.split("\n")[1]!,
+      /^ *\d+ +\S+ \S+ +1m0\ds +alice +db1 +forward +127\.0\.0\.1:5432 +203\.0\.113\.9:40000 +1\.5 KiB +20\.0 MiB +ok +-$/,
+    );
 
     // As a user runs it: main.ts dispatches the word to the command.
     const child = await burrow(["agents", ...flags("root"), "--connected"]);
