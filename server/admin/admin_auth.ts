@@ -22,7 +22,7 @@ import type { AuthRefusal } from "../audit/records.ts";
 import { bearerToken, tokenAccount } from "../operator/token_auth.ts";
 import { errorAnswer, unauthorized } from "./answers.ts";
 
-/** Longest token looked up; a longer one is a failure without a hash. */
+/** Longest token looked up; a longer one gets the 401, neither hashed nor counted. */
 const MAX_TOKEN_LENGTH = 4096;
 
 /** Where refusals are recorded: the audit's `RefusalFolder` (or a test double). */
