@@ -135,6 +135,20 @@ Deno.test({
           conn.close();
         }
       });
+      // The admin lines, run as printed: the agent "demo" connected, its session open.
+      const admin = [["Agents", /^demo +connected /m], ["Audit", /^ *\d+ +demo +\S+ \S+ +open /m]];
+      for (const [label, expected] of admin as [string, RegExp][]) {
+        const [cmd, ...args] = printed(out, label).split(" ");
+        const run = await new Deno.Command(cmd!, {
+          args,
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        })
+          .output();
+        assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+        assert.match(new TextDecoder().decode(run.stdout), expected, label);
+      }
     } finally {
       child.kill("SIGINT");
       const status = await within(10_000, "the demo to stop", child.status);
