@@ -1,8 +1,9 @@
 /**
  * The reverse proxy's front: a client request is routed by Host (or to the
- * agent path, or the admin API), checked against its domain's limits, client rules and Basic
- * auth, given an agent and a concurrency slot, then sent to the agent by
- * `agent_request.ts`; bodies stream both ways.
+ * agent path, the operator path or the admin API), checked against its
+ * domain's limits, client rules and Basic auth, given an agent and a
+ * concurrency slot, then sent to the agent by `agent_request.ts`; bodies
+ * stream both ways.
  *
  * @module
  */
