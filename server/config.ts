@@ -32,6 +32,7 @@ import { parseTimeRange } from "./time_range.ts";
 import { AGENT_PATH, OPERATOR_PATH } from "../shared/protocol.ts";
 import { parseOperatorLimits } from "./operator/config.ts";
 import { DEFAULT_DATA_DIR, parseAuditConfig } from "./audit/config.ts";
+import { parsePublish } from "./publish/publish_config.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -193,6 +194,7 @@ export function parseServerConfig(
     log: parseLogConfig(r.object("log"), { baseDir, server: true }),
     dataDir: resolve(baseDir, r.string("dataDir", { default: DEFAULT_DATA_DIR, nonEmpty: true })),
     audit: parseAuditConfig(r.object("audit")),
+    publish: parsePublish(r.field("publish"), listen),
   };
   if (config.operatorPath === config.agentPath) {
     throw r.error("operatorPath", `must differ from agentPath (${config.agentPath})`);

@@ -67,6 +67,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
       queueSize: 10_000,
       sessionGrace: 60_000,
     },
+    publish: [],
   });
 });
 

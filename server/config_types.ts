@@ -10,6 +10,7 @@ import type { CidrSet } from "../shared/net/cidr.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
 import type { AuditConfig } from "./audit/config.ts";
 import type { OperatorLimits } from "./operator/config.ts";
+import type { PublishEntry } from "./publish/publish_config.ts";
 
 /** A certificate and key, as PEM file paths. */
 export interface CertificatePair {
@@ -150,6 +151,8 @@ export interface ServerConfig {
   dataDir: string;
   /** Audit database writing, retention and session grace. */
   audit: AuditConfig;
+  /** Published ports: public TCP ports carried to a target through an agent. Default none. */
+  publish: PublishEntry[];
 }
 
 /** One basic-auth credential; `password` is plain or a `$6$` hash. */

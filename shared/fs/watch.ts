@@ -12,7 +12,8 @@ export interface Watch {
 }
 
 /**
- * Watches `paths` (files or folders, recursively) and calls `onChange` with
+ * Watches `paths` (files or folders, recursively unless `recursive` is
+ * false: then a folder's own entries only) and calls `onChange` with
  * the changed paths once no event arrived for `debounceMs`. Calls never
  * overlap: changes during a call are delivered in the next one. Errors
  * thrown by `onChange` go to `onError`.
@@ -26,10 +27,10 @@ export interface Watch {
 export function watchPaths(
   paths: string[],
   onChange: (changed: Set<string>) => void | Promise<void>,
-  options: { debounceMs?: number; onError?: (e: unknown) => void } = {},
+  options: { debounceMs?: number; onError?: (e: unknown) => void; recursive?: boolean } = {},
 ): Watch {
   const debounceMs = options.debounceMs ?? 100;
-  const watcher = Deno.watchFs(paths, { recursive: true });
+  const watcher = Deno.watchFs(paths, { recursive: options.recursive ?? true });
   let pending = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> = Promise.resolve();
