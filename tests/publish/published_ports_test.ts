@@ -246,3 +246,45 @@ Deno.test("start() fails on a taken address and leaves nothing listening", async
     assert.deepEqual(ports.list(), []);
   });
 });
+
+Deno.test("backpressure: a client writing to a target that never reads is held back, no buffer grows", async () => {
+  const accepted = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  await using target = tcpTarget(async () => {
+    accepted.resolve();
+    await release.promise; // never reads
+  });
+  await withPublishFixture(async (f) => {
+    const ports = new PublishedPorts({ openChannel: f.openChannel, log: f.log });
+    try {
+      await ports.start([entry("127.0.0.1:0", target.port)]);
+      const conn = await connectTo(addrOf(ports, "127.0.0.1:0"));
+      await within(10_000, "target reached", accepted.promise);
+      // Socket buffers on both sides of the agent plus one mux window hold a few MiB;
+      // with no backpressure the writes would never stall.
+      const bound = 48 * MiB;
+      const chunk = new Uint8Array(MiB);
+      let written = 0;
+      let pending: Promise<void> | null = null;
+      while (written < bound) {
+        pending = writeFull(conn, chunk);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stalled = await Promise.race([
+          pending.then(() => false),
+          new Promise<boolean>((r) => timer = setTimeout(() => r(true), 1000)),
+        ]);
+        clearTimeout(timer);
+        if (stalled) break;
+        written += chunk.length;
+        pending = null;
+      }
+      assert.ok(written < bound, `${written} bytes went in before the writes stalled`);
+      conn.close();
+      await pending?.catch(() => {});
+      release.resolve();
+    } finally {
+      release.resolve();
+      await ports.close();
+    }
+  });
+});
