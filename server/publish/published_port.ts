@@ -70,6 +70,7 @@ export class PublishedPort {
   readonly #refused: WindowLog;
   readonly #overLimit: WindowLog;
   readonly #failures: WindowLog;
+  readonly #acceptErrors: WindowLog;
   readonly #loop: Promise<void>;
   #closing: Promise<void> | null = null;
 
@@ -86,6 +87,7 @@ export class PublishedPort {
     this.#refused = new WindowLog(log, `client(s) of ${entry.key} refused (outside clients)`);
     this.#overLimit = new WindowLog(log, `client(s) of ${entry.key} refused (maxConnections)`);
     this.#failures = new WindowLog(log, `client(s) of ${entry.key} closed (no channel)`);
+    this.#acceptErrors = new WindowLog(log, `failed accept(s) on ${entry.key}`);
     this.#loop = this.#accept();
   }
 
@@ -129,30 +131,38 @@ export class PublishedPort {
     return this.#closing;
   }
 
+  /**
+   * Accepts until closed. A failed accept (out of file descriptors, a
+   * connection aborted before it was taken) is logged once per window and
+   * retried after {@linkcode ACCEPT_RETRY_MS}, so the port does not go deaf.
+   */
   async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        this.#stats.accepted++;
-        if (this.#shutdown.signal.aborted) {
-          closeQuietly(conn);
-          continue;
-        }
-        const task = this.#serve(conn).catch((e) => {
-          this.#options.log.error("Published port {addr}: connection failed: {error}", {
-            addr: this.entry.key,
-            error: e instanceof Error ? e.stack ?? e.message : String(e),
-          });
-        });
-        this.#tasks.add(task);
-        task.finally(() => this.#tasks.delete(task));
+    const signal = this.#shutdown.signal;
+    while (!signal.aborted) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (signal.aborted || e instanceof Deno.errors.BadResource) return;
+        this.#acceptErrors.note(
+          `Published port ${this.entry.key}: accept failed: ${(e as Error).message}`,
+        );
+        await pause(ACCEPT_RETRY_MS, signal);
+        continue;
       }
-    } catch (e) {
-      if (!this.#shutdown.signal.aborted) {
-        this.#options.log.error("Published port {addr} stopped accepting: {error}", {
+      this.#stats.accepted++;
+      if (signal.aborted) {
+        closeQuietly(conn);
+        return;
+      }
+      const task = this.#serve(conn).catch((e) => {
+        this.#options.log.error("Published port {addr}: connection failed: {error}", {
           addr: this.entry.key,
-          error: (e as Error).message,
+          error: e instanceof Error ? e.stack ?? e.message : String(e),
         });
-      }
+      });
+      this.#tasks.add(task);
+      task.finally(() => this.#tasks.delete(task));
     }
   }
 
@@ -217,6 +227,22 @@ export class PublishedPort {
     if (result.aborted) opened.end("failed", bytes, signal.aborted ? "server closing" : "aborted");
     else opened.end("ok", bytes);
   }
+}
+
+/** Wait after a failed accept before the next, ms (EMFILE would otherwise spin). */
+export const ACCEPT_RETRY_MS = 100;
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
 }
 
 /** Closes `conn`, ignoring that it may be closed already. */
