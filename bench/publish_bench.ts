@@ -5,10 +5,12 @@
  * connect → one byte echoed by the target, which includes the channel's
  * open and the agent's dial), each next to direct TCP to the same target,
  * and raw loopback wss (a sender thread and a draining Worker, as
- * `mux_bench.ts` measures it) in the same run. Client and targets run in this process.
+ * `mux_bench.ts` measures it) in the same run; then the RSS growth of
+ * server and agent per idle connection (BENCH_IDLE of them held open).
+ * Client and targets run in this process.
  *
  * ```sh
- * deno run -A bench/publish_bench.ts   # BENCH_MIB=512 BENCH_CONNECTS=300
+ * deno run -A bench/publish_bench.ts   # BENCH_MIB=512 BENCH_CONNECTS=300 BENCH_IDLE=1000
  * ```
  *
  * @module
@@ -39,8 +41,10 @@ function freePort(): number {
 /** A loopback target: `sink` drains, `echo` echoes; the listener and its work. */
 function target(kind: "sink" | "echo") {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const state = { accepted: 0 };
   const loop = (async () => {
     for await (const conn of listener) {
+      state.accepted++;
       conn.setNoDelay(true);
       (async () => {
         const ch = connChannel(conn, 256 * 1024);
@@ -52,7 +56,7 @@ function target(kind: "sink" | "echo") {
       })().catch(() => {});
     }
   })().catch(() => {});
-  return { port: listener.addr.port, close: () => (listener.close(), loop) };
+  return { port: listener.addr.port, state, close: () => (listener.close(), loop) };
 }
 
 /** Writes `bytes` to `write` in 64 KiB chunks. */
@@ -89,6 +93,36 @@ async function connectTimes(port: number): Promise<number[]> {
     conn.close();
   }
   return times.sort((a, b) => a - b);
+}
+
+/** Resident set size of process `pid`, bytes. */
+function rss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+}
+
+/**
+ * RSS growth of server and agent per idle connection (bytes): IDLE clients
+ * held open through the published sink port, once the sink has them all.
+ */
+async function idleCost(
+  port: number,
+  sinkState: { accepted: number },
+  pids: number[],
+): Promise<number[]> {
+  const IDLE = Number(Deno.env.get("BENCH_IDLE") ?? 1000);
+  const before = pids.map(rss);
+  const base = sinkState.accepted;
+  const held: Deno.Conn[] = [];
+  for (let i = 0; i < IDLE; i++) held.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+  for (let i = 0; sinkState.accepted - base < IDLE; i++) {
+    if (i > 2000) throw new Error(`Only ${sinkState.accepted - base} of ${IDLE} reached the sink`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 500)); // let the last ones settle
+  const after = pids.map(rss);
+  for (const c of held) c.close();
+  return after.map((a, i) => (a - before[i]!) / IDLE);
 }
 
 /** Raw loopback wss, MB/s: this thread sends TOTAL bytes, a Worker drains them. */
@@ -147,6 +181,7 @@ const publish = (port: number, to: number) => ({
   listen: `127.0.0.1:${port}`,
   agent: "bench1",
   target: `127.0.0.1:${to}`,
+  maxConnections: 10_000,
 });
 await Deno.writeTextFile(
   join(dir, "server.jsonc"),
@@ -214,6 +249,14 @@ try {
     `connect → 1 byte echoed, ${CONNECTS} connects: direct p50 ${at(direct, 0.5).toFixed(2)} ms ` +
       `p99 ${at(direct, 0.99).toFixed(2)} ms; published p50 ${at(published, 0.5).toFixed(2)} ms ` +
       `p99 ${at(published, 0.99).toFixed(2)} ms`,
+  );
+  const [serverCost, agentCost] = await idleCost(sinkPublished, sink.state, [
+    server.pid,
+    agent.pid,
+  ]);
+  console.log(
+    `idle published connection: server RSS +${(serverCost! / 1024).toFixed(1)} KiB, ` +
+      `agent RSS +${(agentCost! / 1024).toFixed(1)} KiB each`,
   );
 } finally {
   for (const p of [agent, server]) {
