@@ -255,10 +255,11 @@ try {
       domains: "server.d",
       agentFiles: "agents.d",
       operatorFiles: "operators.d",
+      // maxConnections: the idle measurement holds BENCH_IDLE connections (default limit 256).
       publish: [
         { listen: `127.0.0.1:${pubSink}`, agent: "bench", target: `127.0.0.1:${ports.sink}` },
         { listen: `127.0.0.1:${pubEcho}`, agent: "bench", target: `127.0.0.1:${ports.echo}` },
-      ],
+      ].map((entry) => ({ ...entry, maxConnections: 10_000 })),
       log: { level: "warning" },
     }),
   );
