@@ -288,3 +288,46 @@ Deno.test("backpressure: a client writing to a target that never reads is held b
     }
   });
 });
+
+Deno.test({
+  name: "a reply written in two pieces reaches the client without waiting for a delayed ACK",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // The target answers each byte with "a", then "b" a moment later: with Nagle on the
+    // server's client socket, "b" waits for the client's delayed ACK of "a" (~40 ms).
+    await using target = tcpTarget(async (conn) => {
+      conn.setNoDelay(true); // the target's own socket is not under test
+      const buf = new Uint8Array(1);
+      while (await conn.read(buf) !== null) {
+        await writeFull(conn, text("a"));
+        await new Promise((r) => setTimeout(r, 1));
+        await writeFull(conn, text("b"));
+      }
+    });
+    await withPublishFixture(async (f) => {
+      const ports = new PublishedPorts({ openChannel: f.openChannel, log: f.log });
+      try {
+        await ports.start([entry("127.0.0.1:0", target.port)]);
+        const conn = await connectTo(addrOf(ports, "127.0.0.1:0"));
+        conn.setNoDelay(true);
+        const times: number[] = [];
+        const buf = new Uint8Array(2);
+        for (let i = 0; i < 20; i++) {
+          const started = performance.now();
+          await writeFull(conn, text("q"));
+          let got = 0;
+          while (got < 2) got += (await within(10_000, "reply", conn.read(buf.subarray(got))))!;
+          assert.equal(str(buf), "ab");
+          times.push(performance.now() - started);
+        }
+        conn.close();
+        // As in server/listen_test.ts: the quick-ACK start may let one or two through, and
+        // load only adds time, so the third fastest tells Nagle apart.
+        const third = times.toSorted((a, b) => a - b)[2]!;
+        assert.ok(third < 20, `third fastest ${third.toFixed(1)} ms: ${times.map(Math.round)}`);
+      } finally {
+        await ports.close();
+      }
+    });
+  },
+});
