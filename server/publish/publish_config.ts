@@ -10,6 +10,7 @@
 import { type Field, ObjectReader } from "../../shared/config/fields.ts";
 import { isIdentityName, NAME_HINT } from "../../shared/auth/identity_name.ts";
 import type { HostPort } from "../../shared/net/address.ts";
+import { formatHostPort } from "../../shared/forward/target.ts";
 import type { CidrSet } from "../../shared/net/cidr.ts";
 
 /** Defaults and bounds of a `publish` entry's numbers. */
@@ -59,9 +60,9 @@ export function listenOverlaps(a: HostPort, b: HostPort): boolean {
   return a.hostname === b.hostname || isWildcard(a.hostname) || isWildcard(b.hostname);
 }
 
-/** `host:port` with an IPv6 host in brackets. */
-export function formatHostPort({ hostname, port }: HostPort): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+/** `host:port` of a parsed address, IPv6 in brackets. */
+export function formatAddress(at: HostPort): string {
+  return formatHostPort(at.hostname, at.port);
 }
 
 /** One `publish` entry. */
@@ -75,7 +76,7 @@ function parseEntry(field: Field): PublishEntry {
     throw agentField.error(`${JSON.stringify(agent)} is not ${NAME_HINT}`);
   }
   const entry: PublishEntry = {
-    key: formatHostPort(listen),
+    key: formatAddress(listen),
     listen,
     agent,
     target: r.required("target").hostPort(),
@@ -117,7 +118,7 @@ export function parsePublish(
     if (server !== undefined) {
       throw where.error(
         "listen",
-        `${entry.key} collides with the server's listener ${formatHostPort(server)}`,
+        `${entry.key} collides with the server's listener ${formatAddress(server)}`,
       );
     }
     const other = entries.find((e) =>
@@ -140,7 +141,7 @@ export function parsePublish(
  */
 export function samePublishEntry(a: PublishEntry, b: PublishEntry): boolean {
   return a.key === b.key && a.agent === b.agent &&
-    formatHostPort(a.target) === formatHostPort(b.target) &&
+    formatAddress(a.target) === formatAddress(b.target) &&
     (a.clients?.toString() ?? "") === (b.clients?.toString() ?? "") &&
     a.maxConnections === b.maxConnections;
 }
@@ -148,5 +149,5 @@ export function samePublishEntry(a: PublishEntry, b: PublishEntry): boolean {
 /** One line describing an entry, for logs: `0.0.0.0:2222 → db1 → 127.0.0.1:22`. */
 export function describePublish(entry: PublishEntry): string {
   const clients = entry.clients === null ? "" : ` (clients ${entry.clients})`;
-  return `${entry.key} → agent ${entry.agent} → ${formatHostPort(entry.target)}${clients}`;
+  return `${entry.key} → agent ${entry.agent} → ${formatAddress(entry.target)}${clients}`;
 }

@@ -9,7 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import { connChannel, muxChannel, splice } from "../../shared/forward/splice.ts";
 import type { OpenChannel } from "../agent_directory.ts";
 import { WindowLog } from "../agent_gate.ts";
-import { describePublish, formatHostPort, type PublishEntry } from "./publish_config.ts";
+import { describePublish, formatAddress, type PublishEntry } from "./publish_config.ts";
 
 /** Counters of one published port, since it started listening. */
 export interface PublishedPortStats {
@@ -104,7 +104,7 @@ export class PublishedPort {
     });
     const port = new PublishedPort(entry, listener, options);
     options.log.info("Published port {addr}: {entry}", {
-      addr: formatHostPort(port.addr),
+      addr: formatAddress(port.addr),
       entry: describePublish(entry),
     });
     return port;
@@ -170,7 +170,7 @@ export class PublishedPort {
   async #serve(conn: Deno.TcpConn): Promise<void> {
     const { entry } = this;
     const remote = conn.remoteAddr;
-    const source = formatHostPort(remote);
+    const source = formatAddress(remote);
     if (entry.clients !== null && !entry.clients.contains(remote.hostname)) {
       this.#stats.refusedClients++;
       closeQuietly(conn);

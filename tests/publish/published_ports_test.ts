@@ -3,7 +3,7 @@ import { randomBytes, sha256, within } from "../helpers/streams.ts";
 import { echo, tcpTarget } from "../forward/helpers.ts";
 import { parseHostPort } from "../../shared/net/address.ts";
 import { CidrSet } from "../../shared/net/cidr.ts";
-import { formatHostPort, PublishedPorts, type PublishEntry } from "../../server/publish/mod.ts";
+import { formatAddress, PublishedPorts, type PublishEntry } from "../../server/publish/mod.ts";
 import { connectTo, readToEnd, str, text, withPublishFixture, writeFull } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -17,7 +17,7 @@ function entry(
   const at = parseHostPort(listen, { allowZero: true });
   const { clients, ...rest } = more;
   return {
-    key: formatHostPort(at),
+    key: formatAddress(at),
     listen: at,
     agent: "db1",
     target: { hostname: "127.0.0.1", port: targetPort },
