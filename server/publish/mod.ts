@@ -39,8 +39,8 @@ export interface Publishing {
 /**
  * Starts `config.publish` and watches `config.file`: on a change the file is
  * validated whole and its `publish` entries applied (see `publish_reload.ts`).
- * A folder that cannot be watched (a config given as text, no file) is logged
- * and the ports run without reload.
+ * With no such file (a config given as text) nothing is watched; a folder
+ * that cannot be watched is logged; either way the ports run without reload.
  *
  * @throws {Error} when an entry cannot listen (address taken, …); nothing stays open then.
  * @example
@@ -64,7 +64,8 @@ export async function startPublishing(
   });
   let watch: Watch | null = null;
   try {
-    watch = reloader.watch();
+    // A config given as text (tests, `burrow demo`) has no file: nothing to watch.
+    if (await fileExists(config.file)) watch = reloader.watch();
   } catch (e) {
     log.warn("Cannot watch config file {file}; publish changes need a restart: {error}", {
       file: config.file,
@@ -79,4 +80,14 @@ export async function startPublishing(
       await ports.close();
     },
   };
+}
+
+/** Whether `path` names an existing file. */
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }
