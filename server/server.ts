@@ -15,6 +15,7 @@ import { AgentRegistry } from "./agents.ts";
 import type { AgentDirectory, OpenChannel } from "./agent_directory.ts";
 import { makeOpenChannel } from "./channels.ts";
 import { OperatorEndpoint } from "./operator/endpoint.ts";
+import { type Publishing, startPublishing } from "./publish/mod.ts";
 import { type Audit, openAudit } from "./audit/mod.ts";
 import { AuthGuard } from "./auth_guard.ts";
 import { Proxy } from "./proxy.ts";
@@ -51,6 +52,8 @@ export interface ServerHandle {
   openChannel: OpenChannel;
   /** The operator path (`operatorPath`): operator connections and their channels. */
   operators: OperatorEndpoint;
+  /** Published ports (`publish`), re-applied when the main file changes. */
+  publishing: Publishing;
   /** CA of the self-signed certificate made at start, when a listener asked for one. */
   selfSignedCa: string | null;
   /** Stops listeners, agent sessions and watchers. */
@@ -114,6 +117,7 @@ export async function startServer(
   const reloadable: { store: CertificateStore; reload(): Promise<void> }[] = [];
   let selfSignedCa: string | null = null;
   let certWatch: Watch | null = null;
+  let publishing: Publishing | null = null;
   try {
     for (const l of config.listen) {
       if (l.tls === null) {
@@ -178,6 +182,8 @@ export async function startServer(
       if (change.folder === "agents") agents.identities.review(change.change.name);
       operators.accessChanged(change);
     });
+    // Last: it cleans up after itself when a port cannot listen.
+    publishing = await startPublishing(config, { openChannel, log });
   } catch (e) {
     await Promise.all(listening.map((s) => s.shutdown()));
     await certWatch?.close();
@@ -187,6 +193,7 @@ export async function startServer(
     audit.close();
     throw e;
   }
+  const published = publishing;
   log.info("Server up: {count} domain(s) configured, agents connect on {path}", {
     count: domains.size,
     path: config.agentPath,
@@ -200,8 +207,11 @@ export async function startServer(
     audit,
     openChannel,
     operators,
+    publishing: published,
     selfSignedCa,
     async close() {
+      // First: its connections' channel rows are closed before the audit is.
+      await published.close();
       await domains.close();
       await access.close();
       await certWatch?.close();

@@ -1,46 +1,34 @@
 /**
- * A published port end to end: a client on the server's published port, the
- * server's own `OpenChannel` (agent directory, audit), an agent connected
- * over wss with its own identity, the agent's forward handlers and
- * allowlist, a target.
+ * A published port end to end: a client on a port the server publishes
+ * (`publish` in its main file, started by `startServer`), the server's
+ * `OpenChannel` (agent directory, audit), an agent connected over wss with
+ * its own identity, the agent's forward handlers and allowlist, a target.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
 import { World } from "./world.ts";
 import { randomBytes, sha256, within } from "../helpers/streams.ts";
 import { echo, tcpTarget } from "../forward/helpers.ts";
 import { connectTo, readToEnd, writeFull } from "../publish/helpers.ts";
-import { parseServerConfig } from "../../server/config.ts";
-import { startPublishing } from "../../server/publish/mod.ts";
 
 Deno.test("a published port reaches a target through an agent connected with its identity, audited", async () => {
   await using target = tcpTarget(echo);
-  const world = await World.create();
-  const secret = "db1-secret-for-the-published-port-test";
-  const config = parseServerConfig(
-    `${world.dir}/server.jsonc`,
-    JSON.stringify({
-      mode: "server",
-      listen: [{ address: "127.0.0.1:0", plain: true }],
-      publish: [
-        { listen: "127.0.0.1:0", agent: "db1", target: `127.0.0.1:${target.port}` },
-        // Outside the agent's default allowlist (its own loopback only).
-        { listen: "127.0.0.2:0", agent: "db1", target: "192.0.2.1:22" },
-        { listen: "127.0.0.3:0", agent: "db2", target: `127.0.0.1:${target.port}` },
-      ],
-    }),
-  );
-  const publishing = await startPublishing(config, {
-    openChannel: world.server.openChannel,
-    log: getLogger(["burrow-test", "publish"]),
+  const world = await World.create({
+    publish: [
+      { listen: "127.0.0.1:0", agent: "db1", target: `127.0.0.1:${target.port}` },
+      // Outside the agent's default allowlist (its own loopback only).
+      { listen: "127.0.0.2:0", agent: "db1", target: "192.0.2.1:22" },
+      { listen: "127.0.0.3:0", agent: "db2", target: `127.0.0.1:${target.port}` },
+    ],
   });
+  const secret = "db1-secret-for-the-published-port-test";
+  const { ports } = world.server.publishing;
   try {
     await world.agentFile("db1", { secret });
     await world.agent({ identity: { name: "db1", secret } });
-    const addr = (key: string) => publishing.ports.get(key)!.addr;
+    const addr = (key: string) => ports.get(key)!.addr;
 
     const conn = await connectTo(addr("127.0.0.1:0"));
     const data = randomBytes(4 * 1024 * 1024);
@@ -57,12 +45,13 @@ Deno.test("a published port reaches a target through an agent connected with its
       const got = await within(10_000, `${key} closed`, readToEnd(refused));
       assert.ok(got === null || got.length === 0, key);
       refused.close();
-      assert.equal(publishing.ports.get(key)?.stats.failed, 1, key);
+      assert.equal(ports.get(key)?.stats.failed, 1, key);
     }
-    // The carried connection's row is closed once its splice ends: close the port to be sure.
-    await publishing.close();
-    world.server.audit.store.flush();
-    const rows = world.server.audit.store.query.channels({ kind: "published", limit: 100 }).items
+    // Closed ports have ended every channel: its row is closed.
+    await world.server.publishing.close();
+    const audit = world.server.audit;
+    audit.store.flush();
+    const rows = audit.store.query.channels({ kind: "published", limit: 100 }).items
       .reverse();
     assert.deepEqual(
       rows.map((r) => [r.operator, r.agent, r.target, r.result, r.bytesUp, r.bytesDown]),
@@ -74,7 +63,29 @@ Deno.test("a published port reaches a target through an agent connected with its
     );
     assert.match(rows[0]!.source, /^127\.0\.0\.1:\d+$/);
   } finally {
-    await publishing.close();
+    await world.close();
+  }
+});
+
+Deno.test("stopping the server closes its published ports and their connections", async () => {
+  await using target = tcpTarget(echo);
+  const world = await World.create({
+    publish: [{ listen: "127.0.0.1:0", agent: "db1", target: `127.0.0.1:${target.port}` }],
+  });
+  try {
+    const secret = "db1-secret-for-the-published-port-test";
+    await world.agentFile("db1", { secret });
+    await world.agent({ identity: { name: "db1", secret } });
+    const addr = world.server.publishing.ports.get("127.0.0.1:0")!.addr;
+    const conn = await connectTo(addr);
+    await writeFull(conn, new Uint8Array([1]));
+    assert.equal(await within(10_000, "echo", conn.read(new Uint8Array(1))), 1);
+    await world.stopServer();
+    const got = await within(10_000, "connection closed", readToEnd(conn));
+    assert.ok(got === null || got.length === 0);
+    conn.close();
+    await assert.rejects(connectTo(addr), Deno.errors.ConnectionRefused);
+  } finally {
     await world.close();
   }
 });
