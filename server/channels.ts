@@ -188,7 +188,10 @@ class ChannelRow {
   /** Closes the row as refused (agent policy) or failed (anything else); the refusal to return. */
   refuse(code: string, message: string): ChannelRefusal {
     const request = this.#request;
-    this.#options.log.info(
+    // A published port logs its refusals itself, once per window: a flood of clients to an
+    // offline agent must not write a line each.
+    const level = request.kind === "published" ? "debug" : "info";
+    this.#options.log[level](
       "Channel {operator} → {agent} {target} ({kind}) not opened: {message} ({code})",
       {
         operator: request.operator || "(published)",

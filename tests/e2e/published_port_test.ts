@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { World } from "./world.ts";
 import { randomBytes, sha256, within } from "../helpers/streams.ts";
 import { echo, tcpTarget } from "../forward/helpers.ts";
@@ -87,5 +88,36 @@ Deno.test("stopping the server closes its published ports and their connections"
     await assert.rejects(connectTo(addr), Deno.errors.ConnectionRefused);
   } finally {
     await world.close();
+  }
+});
+
+Deno.test("clients of a published port whose agent is offline are logged once per window, not each", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record: LogRecord) => records.push(record) },
+    loggers: [
+      { category: ["burrow-test", "server"], sinks: ["memory"], lowestLevel: "info" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+    reset: true,
+  });
+  const world = await World.create({
+    publish: [{ listen: "127.0.0.1:0", agent: "db2", target: "127.0.0.1:22" }],
+  });
+  try {
+    const addr = world.server.publishing.ports.get("127.0.0.1:0")!.addr;
+    for (let i = 0; i < 5; i++) {
+      const conn = await connectTo(addr);
+      const got = await within(10_000, "closed at once", readToEnd(conn));
+      assert.ok(got === null || got.length === 0);
+      conn.close();
+    }
+    const lines = records.map((r) => r.message.map(String).join(""))
+      .filter((m) => m.includes("not connected"));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0]!, /agent db2 is not connected/);
+  } finally {
+    await world.close();
+    await reset();
   }
 });
