@@ -198,6 +198,51 @@ Deno.test("a reload that changes other keys warns once that they need a restart"
   }
 });
 
+Deno.test("an entry whose address is taken is logged, and tried again at the next change of the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "burrow-publish-" });
+  const file = join(dir, "server.jsonc");
+  await Deno.writeTextFile(file, mainFile([]));
+  const outcomes = new Outcomes();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const entry = { listen: `127.0.0.1:${taken.addr.port}`, agent: "db1", target: "127.0.0.1:9" };
+  try {
+    await withPublishFixture(async (f) => {
+      const publishing = await startPublishing(await loadServerConfig(file), {
+        openChannel: f.openChannel,
+        log: f.log,
+        onReload: outcomes.push,
+        debounceMs: 50,
+      });
+      try {
+        let next = outcomes.next("bind failure", changed);
+        await replaceFile(file, mainFile([entry]));
+        const failed = await next;
+        assert.ok(failed.ok);
+        assert.deepEqual(failed.changes.failed.map((x) => x.key), [entry.listen]);
+        assert.deepEqual(failed.changes.added, []);
+        assert.ok(f.messages("error").some((m) => m.includes(`Cannot publish ${entry.listen}`)));
+        // Freed, then the file written again unchanged: the entry starts.
+        taken.close();
+        next = outcomes.next("retried", changed);
+        await replaceFile(file, mainFile([entry], { transactionId: true }));
+        const retried = await next;
+        assert.ok(retried.ok);
+        assert.deepEqual(retried.changes.added, [entry.listen]);
+        assert.equal(publishing.ports.get(entry.listen)?.addr.port, taken.addr.port);
+      } finally {
+        await publishing.close();
+      }
+    });
+  } finally {
+    try {
+      taken.close();
+    } catch {
+      // Closed in the test.
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** inotify watches this process holds (Linux; Deno shares one inotify instance among them). */
 function inotifyWatches(): number {
   let n = 0;
