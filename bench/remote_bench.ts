@@ -225,7 +225,9 @@ try {
   await Deno.writeTextFile(join(dir, "ca.pem"), certs.caCert);
   await Deno.writeTextFile(join(dir, "cert.pem"), certs.cert);
   await Deno.writeTextFile(join(dir, "key.pem"), certs.key);
-  for (const d of ["server.d", "agents.d", "operators.d"]) await Deno.mkdir(join(dir, d));
+  for (const d of ["server.d", "agents.d", "operators.d", "agent.d"]) {
+    await Deno.mkdir(join(dir, d));
+  }
 
   const target = spawn([TARGET, JSON.stringify({ cert: certs.cert, key: certs.key })], "target");
   procs.push(target.proc);
