@@ -100,6 +100,8 @@ export async function startAgent(
   const agent = new Agent(config, options.log, tuning);
   if (options.domains !== "watch") {
     await agent.reload(options.domains);
+  } else if (config.domains === null) {
+    await agent.reload([]); // an identity only
   } else {
     const folder = new DomainFolder(config.domains, options.log, { mainFile: config.file });
     try {

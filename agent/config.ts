@@ -95,14 +95,19 @@ export function parseAgentConfig(
   const baseDir = dirname(resolve(file));
   const r = ObjectReader.root(JsoncDocument.parse(file, text));
   readMode(r, "agent");
+  const identity = parseIdentityConfig(r, baseDir, options);
+  // An agent with an identity and no "domains" key serves no domains: no folder needed.
+  const domains = identity !== null && !r.has("domains")
+    ? null
+    : resolve(baseDir, r.string("domains", { default: "agent.d", nonEmpty: true }));
   const config: AgentConfig = {
     file: resolve(file),
-    domains: resolve(baseDir, r.string("domains", { default: "agent.d", nonEmpty: true })),
+    domains,
     connectTimeout: r.duration("connectTimeout", TIMEOUTS.connectTimeout),
     readTimeout: r.duration("readTimeout", TIMEOUTS.readTimeout),
     idleTimeout: r.duration("idleTimeout", TIMEOUTS.idleTimeout),
     reconnect: parseReconnect(r.object("reconnect")),
-    identity: parseIdentityConfig(r, baseDir, options),
+    identity,
     log: parseLogConfig(r.object("log"), { baseDir, server: false }),
     forward: parseForwardConfig(r.object("forward")),
   };

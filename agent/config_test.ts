@@ -287,3 +287,16 @@ Deno.test("parseAgentDomain() with checkFiles requires caFile to exist", () => {
     "io",
   );
 });
+
+Deno.test("an agent with an identity and no domains key has no domain folder; with the key it has", () => {
+  const identity = '"name": "db1", "secret": "s", "remote": "tunnel.example.com:443"';
+  const only = parseAgentConfig("/etc/burrow/agent.jsonc", `{ "mode": "agent", ${identity} }`);
+  assert.equal(only.domains, null);
+  const both = parseAgentConfig(
+    "/etc/burrow/agent.jsonc",
+    `{ "mode": "agent", ${identity}, "domains": "agent.d" }`,
+  );
+  assert.equal(both.domains, "/etc/burrow/agent.d");
+  const neither = parseAgentConfig("/etc/burrow/agent.jsonc", '{ "mode": "agent" }');
+  assert.equal(neither.domains, "/etc/burrow/agent.d");
+});

@@ -13,8 +13,8 @@ import type { ForwardConfig } from "./forward/config.ts";
 export interface AgentConfig {
   /** File it came from (absolute). */
   file: string;
-  /** Folder of per-domain files (absolute). */
-  domains: string;
+  /** Folder of per-domain files (absolute); null for an agent with an identity and no `domains` key. */
+  domains: string | null;
   /** Longest wait to connect to a local backend. Default 5 s. */
   connectTimeout: number;
   /** Longest wait for the backend's response head. Default 60 s. */

@@ -128,7 +128,9 @@ async function checkMain(
       const parse: DomainParser = (f, t) => parseAgentDomain(f, t, options);
       result = {
         doc,
-        folders: [{ key: "domains", noun: "domain", folder: config.domains, parse }],
+        folders: config.domains === null
+          ? []
+          : [{ key: "domains", noun: "domain", folder: config.domains, parse }],
       };
     }
   });

@@ -127,3 +127,38 @@ Deno.test("the audit file keeps its history across a server restart", async () =
     await world.close();
   }
 });
+
+Deno.test("burrow agent runs with only an identity in its main file (no domain folder)", async () => {
+  const world = await World.create();
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  try {
+    await world.agentFile("db1", { secret: SECRET });
+    const file = `${world.dir}/identity-agent.jsonc`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        mode: "agent",
+        name: "db1",
+        secret: SECRET,
+        remote: `127.0.0.1:${world.port}`,
+        caFile: world.caFile,
+      }),
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", main, "agent", "--config", file],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    try {
+      await until("db1 identified", () => world.server.directory.get("db1") !== undefined, 20_000);
+    } finally {
+      child.kill("SIGTERM");
+      const status = await child.status;
+      assert.equal(status.code, 0, await stderr);
+    }
+  } finally {
+    await world.close();
+  }
+});
