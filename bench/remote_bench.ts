@@ -262,6 +262,8 @@ try {
         { listen: `127.0.0.1:${pubSink}`, agent: "bench", target: `127.0.0.1:${ports.sink}` },
         { listen: `127.0.0.1:${pubEcho}`, agent: "bench", target: `127.0.0.1:${ports.echo}` },
       ].map((entry) => ({ ...entry, maxConnections: 10_000 })),
+      // The idle measurement holds BENCH_IDLE channels on one operator connection.
+      operators: { maxStreams: 4000 },
       log: { level: "warning" },
     }),
   );
