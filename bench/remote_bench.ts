@@ -2,8 +2,9 @@
  * Remote access (issue 10): bulk throughput (1 and 8 connections) and
  * connect latency (p50/p99) through a published port (one wss hop: client →
  * server → agent → target) and through `burrow forward` (two wss hops:
- * operator → server → agent → target), next to raw loopback wss and direct
- * TCP measured in the same run; then what an idle forwarded connection costs
+ * operator → server → agent → target), next to raw loopback wss, direct
+ * TCP and the process-hop floor (two plain TCP relays in a row, each its own
+ * process, `bench/remote/relay.ts`) measured in the same run; then what an idle forwarded connection costs
  * each process. Server, agent, operator and targets are separate processes
  * (`main.ts server|agent|forward`, `bench/remote/target.ts`), as deployed.
  *
@@ -27,6 +28,7 @@ const CONNECTS = 300;
 const CHUNK = 64 * 1024;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const TARGET = new URL("./remote/target.ts", import.meta.url).pathname;
+const RELAY = new URL("./remote/relay.ts", import.meta.url).pathname;
 
 /** A child process of the bench. */
 interface Proc {
@@ -234,6 +236,21 @@ try {
   const line = (await target.stdout.pipeThrough(new TextDecoderStream()).getReader().read()).value!;
   const ports = JSON.parse(line) as { sink: number; echo: number; wss: number };
 
+  /** Two plain relays in a row, each its own process, to `port`: returns the first's port. */
+  const relayChain = async (port: number): Promise<number> => {
+    let next = port;
+    for (let i = 0; i < 2; i++) {
+      const relay = spawn([RELAY, String(next)], "relay");
+      procs.push(relay.proc);
+      const out = (await relay.stdout.pipeThrough(new TextDecoderStream()).getReader().read())
+        .value!;
+      next = (JSON.parse(out) as { port: number }).port;
+    }
+    return next;
+  };
+  const floorSink = await relayChain(ports.sink);
+  const floorEcho = await relayChain(ports.echo);
+
   const [serverPort, pubSink, pubEcho, fwdSink, fwdEcho] = (await freePorts(5)) as [
     number,
     number,
@@ -311,6 +328,10 @@ try {
     "raw wss": {
       bulk: (n: number) => wssThroughput(ports.wss, certs.caCert, n),
       connects: () => wssConnects(ports.wss, certs.caCert),
+    },
+    "2 TCP relays": {
+      bulk: (n: number) => tcpThroughput(floorSink, n),
+      connects: () => tcpConnects(floorEcho),
     },
     "published port": {
       bulk: (n: number) => tcpThroughput(pubSink, n),
