@@ -293,7 +293,8 @@ function Read-BurrowSecretText {
 function Write-BurrowTextFile {
     <# .SYNOPSIS Writes UTF-8 text without a byte-order mark (the agent reads the secret's first line as is). #>
     param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text)
-    $full = [IO.Path]::GetFullPath($Path)
+    # Resolved as PowerShell does (its location, not the process's working folder).
+    $full = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
     [IO.File]::WriteAllText($full, $Text, (New-Object Text.UTF8Encoding $false))
 }
 
@@ -324,12 +325,36 @@ public sealed class BurrowServiceHost : ServiceBase
     [DllImport("kernel32.dll", SetLastError = true)]
     static extern bool GenerateConsoleCtrlEvent(uint ctrlEvent, uint processGroupId);
 
+    [DllImport("kernel32.dll", SetLastError = true)]
+    static extern IntPtr CreateJobObject(IntPtr attributes, string name);
+    [DllImport("kernel32.dll", SetLastError = true)]
+    static extern bool SetInformationJobObject(IntPtr job, int infoClass, ref ExtendedLimits info, uint size);
+    [DllImport("kernel32.dll", SetLastError = true)]
+    static extern bool AssignProcessToJobObject(IntPtr job, IntPtr process);
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct ExtendedLimits
+    {
+        public long PerProcessUserTimeLimit, PerJobUserTimeLimit;
+        public uint LimitFlags;
+        public UIntPtr MinimumWorkingSetSize, MaximumWorkingSetSize;
+        public uint ActiveProcessLimit;
+        public UIntPtr Affinity;
+        public uint PriorityClass, SchedulingClass;
+        public ulong ReadOperationCount, WriteOperationCount, OtherOperationCount;
+        public ulong ReadTransferCount, WriteTransferCount, OtherTransferCount;
+        public UIntPtr ProcessMemoryLimit, JobMemoryLimit, PeakProcessMemoryUsed, PeakJobMemoryUsed;
+    }
+
+    const int JobObjectExtendedLimitInformation = 9;
+    const uint JobObjectLimitKillOnJobClose = 0x2000;
     const uint CtrlCEvent = 0;
     const int CleanStopMs = 15000;
 
     readonly string binary;
     readonly string config;
     Process child;
+    IntPtr job;
     volatile bool stopping;
 
     public BurrowServiceHost(string name, string binary, string config)
@@ -354,6 +379,28 @@ public sealed class BurrowServiceHost : ServiceBase
         child.EnableRaisingEvents = true;
         child.Exited += OnChildExited;
         child.Start();
+        KeepWithThisProcess(child);
+    }
+
+    // Puts the agent in a job that Windows closes when this process ends,
+    // however it ends: a killed service host leaves no agent behind to run
+    // twice after the restart.
+    void KeepWithThisProcess(Process process)
+    {
+        job = CreateJobObject(IntPtr.Zero, null);
+        ExtendedLimits limits = new ExtendedLimits();
+        limits.LimitFlags = JobObjectLimitKillOnJobClose;
+        if (job == IntPtr.Zero ||
+            !SetInformationJobObject(job, JobObjectExtendedLimitInformation, ref limits, (uint)Marshal.SizeOf(typeof(ExtendedLimits))) ||
+            !AssignProcessToJobObject(job, process.Handle))
+        {
+            try
+            {
+                EventLog.WriteEntry("Cannot tie the agent to the service host (error " + Marshal.GetLastWin32Error() +
+                    "): it may outlive a killed host", EventLogEntryType.Warning);
+            }
+            catch (Exception) { }
+        }
     }
 
     void OnChildExited(object sender, EventArgs e)
@@ -546,7 +593,7 @@ function Install-BurrowServiceHost {
     $sourcePath = Join-Path $InstallDir $script:BurrowFiles.HostSource
     $source = Get-BurrowServiceHostSource
     if ((Test-Path -LiteralPath $exe) -and (Test-Path -LiteralPath $sourcePath) -and
-        [IO.File]::ReadAllText($sourcePath) -eq $source) {
+        [IO.File]::ReadAllText($sourcePath) -ceq $source) {
         return $exe
     }
     if (-not $PSCmdlet.ShouldProcess($exe, 'Compile the service host')) { return $exe }
@@ -667,7 +714,11 @@ function Install-BurrowAgent {
         if ($old) {
             Write-Warning 'The new binary did not stay running: putting the previous one back'
             Stop-BurrowService
-            Invoke-BurrowRetry { Move-Item -LiteralPath $old -Destination (Join-Path $InstallDir $script:BurrowFiles.Binary) -Force }
+            $current = Join-Path $InstallDir $script:BurrowFiles.Binary
+            Invoke-BurrowRetry {
+                if (Test-Path -LiteralPath $current) { Remove-Item -LiteralPath $current -Force }
+                Move-Item -LiteralPath $old -Destination $current
+            }
             [void](Start-BurrowService)
         }
         throw "Service $ServiceName did not stay running: see $(Join-Path $ConfigDir $script:BurrowFiles.Log) and the Application event log"

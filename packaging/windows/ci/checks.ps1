@@ -60,3 +60,21 @@ function Show-Memory {
     'service host burrow-service.exe: working set {0:n1} MB, private {1:n1} MB' -f ($hostProcess.WorkingSet64 / 1048576), ($hostProcess.PrivateMemorySize64 / 1048576)
     'agent burrow.exe: working set {0:n1} MB, private {1:n1} MB' -f ($agent.WorkingSet64 / 1048576), ($agent.PrivateMemorySize64 / 1048576)
 }
+
+# Waits (up to 60 s) for the service to run a new agent process after $Before died.
+function Wait-Restarted($Before) {
+    $deadline = (Get-Date).AddSeconds(60)
+    do {
+        Start-Sleep -Seconds 1
+        $after = Get-AgentProcess
+    } until (($after -and $after.ProcessId -ne $Before.ProcessId) -or (Get-Date) -gt $deadline)
+    if (-not $after -or $after.ProcessId -eq $Before.ProcessId) { throw 'the agent was not restarted within 60 s' }
+    'restarted: agent {0} -> {1}' -f $Before.ProcessId, $after.ProcessId
+}
+
+# Exactly one installed burrow.exe runs (a killed host left no orphan agent).
+function Assert-OneAgent {
+    $binary = Join-Path $env:ProgramFiles 'Burrow\burrow.exe'
+    $running = @(Get-CimInstance -ClassName Win32_Process -Filter "Name='burrow.exe'" | Where-Object { $_.ExecutablePath -eq $binary })
+    if ($running.Count -ne 1) { throw "$($running.Count) agents run from $binary" }
+}
