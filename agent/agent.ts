@@ -19,6 +19,7 @@ import { DOWN_FOR_MS, Router } from "./router.ts";
 import { type StreamHandler, StreamKind } from "../shared/open/mod.ts";
 import { forwardHandlers } from "./forward/handlers.ts";
 import { VERSION } from "../shared/version.ts";
+import type { ConfigReload } from "../shared/config/config_reload.ts";
 
 export type { DomainStatus } from "./connection.ts";
 
@@ -60,6 +61,11 @@ export interface AgentHandle {
    * next request. Resolves once connections left without domains are closed.
    */
   reload(domains: readonly AgentDomain[]): Promise<void>;
+  /**
+   * Re-reads the domain folder now (SIGHUP, `systemctl reload`), as its
+   * watcher does on a change; the main file is read at start only.
+   */
+  reloadConfig(): Promise<ConfigReload>;
   /**
    * Stops the agent: the folder watcher, every registration (FIN) and session
    * (GoAway), in-flight backend requests (aborted), timers, and the HTTP
@@ -214,6 +220,15 @@ class Agent implements AgentHandle {
       this.#connections.set(key, this.#connect(group, carriesIdentity ? identity : null));
     }
     await Promise.all(closing);
+  }
+
+  async reloadConfig(): Promise<ConfigReload> {
+    const r = await this.folder?.rescan() ?? { changed: [], rejected: 0 };
+    return {
+      changed: r.changed.map((name) => `domain ${name}`),
+      rejected: r.rejected,
+      restart: [],
+    };
   }
 
   close(): Promise<void> {

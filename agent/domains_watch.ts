@@ -70,6 +70,16 @@ export class DomainFolder {
     this.#loader.watch(() => onChange(this.domains), options);
   }
 
+  /**
+   * Re-reads the whole folder now (SIGHUP); a change reaches the `watch`
+   * callback as the watcher's do. Resolves to the domains changed and the
+   * number of files rejected.
+   */
+  async rescan(): Promise<{ changed: string[]; rejected: number }> {
+    const r = await this.#loader.rescan();
+    return { changed: r.changes.map((c) => c.name), rejected: r.rejected };
+  }
+
   /** Stops watching and resolves once the watcher is closed. */
   async close(): Promise<void> {
     await this.#loader.close();

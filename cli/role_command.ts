@@ -8,6 +8,7 @@
 
 import { LOG_LEVELS, type LogLevel, parseLogLevel } from "./log_level.ts";
 import { waitForShutdown } from "./signals.ts";
+import { listenForReload, type Reloadable } from "./reload_signal.ts";
 import { parseFlags, runWithUsage } from "./usage.ts";
 import { ConfigError } from "../shared/config/jsonc.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
@@ -25,8 +26,11 @@ export interface RoleCommand<C extends { log: LogConfig }> {
   usage: string;
   /** Reads and validates the config file; throws {@link ConfigError} or `NotFound`. */
   load(file: string): Promise<C>;
-  /** Starts the role; a throw is logged as fatal and ends the command with exit code 1. */
-  start(config: C, logging: Logging): Promise<{ close(): Promise<void> }>;
+  /**
+   * Starts the role; a throw is logged as fatal and ends the command with exit
+   * code 1. SIGHUP calls the handle's `reloadConfig` (`systemctl reload`).
+   */
+  start(config: C, logging: Logging): Promise<Reloadable & { close(): Promise<void> }>;
 }
 
 /**
@@ -115,6 +119,8 @@ async function runRole<C extends { log: LogConfig }>(
   const logging = await setupLogging(config.log, { role: command.role });
   checkPlatform({ role: command.role, log: logging.system });
   try {
+    // Before the start: a SIGHUP while it runs must not end the process.
+    using reload = listenForReload(logging.system);
     let handle;
     try {
       handle = await command.start(config, logging);
@@ -124,8 +130,10 @@ async function runRole<C extends { log: LogConfig }>(
       return 1;
     }
     using _trim = startIdleTrim(logging);
+    reload.attach(handle);
     const signal = await waitForShutdown();
     logging.system.info("Stopping on {signal}", { signal });
+    await reload.idle();
     await handle.close();
     return 0;
   } finally {

@@ -12,7 +12,11 @@
 import type { Logger } from "@logtape/logtape";
 import type { ServerConfig, ServerDomain } from "./config_types.ts";
 import { serverDomainParser } from "./config.ts";
-import { type DomainChange as Change, DomainLoader } from "../shared/config/domain_loader.ts";
+import {
+  type DomainChange as Change,
+  DomainLoader,
+  type DomainRescan,
+} from "../shared/config/domain_loader.ts";
 
 /** What changed for one server domain: `after` is undefined when it was removed. */
 export type DomainChange = Change<ServerDomain>;
@@ -72,6 +76,11 @@ export class DomainRegistry {
     this.#loader.watch((changes) => {
       for (const change of changes) for (const fn of this.#listeners) fn(change);
     });
+  }
+
+  /** Re-reads the whole folder now (SIGHUP); changes reach `onChange` as the watcher's do. */
+  async rescan(): Promise<DomainRescan<ServerDomain>> {
+    return await this.#loader.rescan();
   }
 
   /** Stops watching. */

@@ -25,6 +25,8 @@ import { CertificateStore } from "./tls.ts";
 import { listenHttp, listenHttps, type Listening, setErrorReporter } from "./listen.ts";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { type Watch, watchPaths } from "../shared/fs/watch.ts";
+import type { ConfigReload } from "../shared/config/config_reload.ts";
+import type { PublishChanges } from "./publish/mod.ts";
 
 /** Logging the server writes to. */
 export interface ServerLogging {
@@ -56,6 +58,13 @@ export interface ServerHandle {
   publishing: Publishing;
   /** CA of the self-signed certificate made at start, when a listener asked for one. */
   selfSignedCa: string | null;
+  /**
+   * Re-reads now what the watchers apply on a change (SIGHUP, `systemctl
+   * reload`): domain, agent and operator files, certificate files, and the
+   * main file's `publish` key; the main file's other changed keys are
+   * reported as waiting for a restart.
+   */
+  reloadConfig(): Promise<ConfigReload>;
   /** Stops listeners, agent sessions and watchers. */
   close(): Promise<void>;
 }
@@ -115,6 +124,23 @@ export async function startServer(
   const stores: CertificateStore[] = [sni];
   const listening: Listening[] = [];
   const reloadable: { store: CertificateStore; reload(): Promise<void> }[] = [];
+  /** Re-reads every certificate file; resolves to the number of stores that failed. */
+  const reloadCertificates = async (): Promise<number> => {
+    const reloaded = new Set<CertificateStore>();
+    for (const store of stores) {
+      try {
+        await store.load();
+        reloaded.add(store);
+      } catch (e) {
+        log.error("Certificate reload failed, previous certificates stay: {error}", {
+          error: (e as Error).message,
+        });
+      }
+    }
+    for (const r of reloadable) if (reloaded.has(r.store)) await r.reload();
+    if (reloaded.size > 0) log.info("Certificates reloaded");
+    return stores.length - reloaded.size;
+  };
   let selfSignedCa: string | null = null;
   let certWatch: Watch | null = null;
   let publishing: Publishing | null = null;
@@ -161,20 +187,7 @@ export async function startServer(
     const certFiles = [...new Set(stores.flatMap((s) => s.files))];
     if (certFiles.length > 0) {
       certWatch = watchPaths([...new Set(certFiles.map((f) => dirname(f)))], async (changed) => {
-        if (![...changed].some((p) => certFiles.includes(p))) return;
-        const reloaded = new Set<CertificateStore>();
-        for (const store of stores) {
-          try {
-            await store.load();
-            reloaded.add(store);
-          } catch (e) {
-            log.error("Certificate reload failed, previous certificates stay: {error}", {
-              error: (e as Error).message,
-            });
-          }
-        }
-        for (const r of reloadable) if (reloaded.has(r.store)) await r.reload();
-        if (reloaded.size > 0) log.info("Certificates reloaded");
+        if ([...changed].some((p) => certFiles.includes(p))) await reloadCertificates();
       });
     }
     domains.watch();
@@ -209,6 +222,21 @@ export async function startServer(
     operators,
     publishing: published,
     selfSignedCa,
+    async reloadConfig() {
+      const domainFiles = await domains.rescan();
+      const accessFiles = await access.rescan();
+      const certFailures = stores.some((s) => s.files.length > 0) ? await reloadCertificates() : -1;
+      const publish = await published.reload();
+      const changed = [
+        ...domainFiles.changes.map((c) => `domain ${c.name}`),
+        ...accessFiles.changed,
+        ...(certFailures === 0 ? ["certificates"] : []),
+        ...(publish.ok ? publishChanged(publish.changes) : []),
+      ];
+      const rejected = domainFiles.rejected + accessFiles.rejected + Math.max(certFailures, 0) +
+        (publish.ok ? publish.changes.failed.length : 1);
+      return { changed, rejected, restart: publish.ok ? publish.restartKeys : [] };
+    },
     async close() {
       // First: its connections' channel rows are closed before the audit is.
       await published.close();
@@ -223,4 +251,10 @@ export async function startServer(
       audit.close();
     },
   };
+}
+
+/** Published ports a reload touched, as `publish KEY`. */
+function publishChanged(changes: PublishChanges): string[] {
+  const { added, removed, changed } = changes;
+  return [...added, ...removed, ...changed].map((key) => `publish ${key}`);
 }

@@ -136,6 +136,25 @@ export class AccessFolders {
     }, options);
   }
 
+  /**
+   * Re-reads both folders now (SIGHUP); changes reach the `watch` callback as
+   * the watcher's do. Resolves to the names changed (`agent db1`,
+   * `operator alice`) and the number of files rejected.
+   */
+  async rescan(): Promise<{ changed: string[]; rejected: number }> {
+    const changed: string[] = [];
+    let rejected = 0;
+    for (
+      const [noun, loader] of [["agent", this.#agents], ["operator", this.#operators]] as const
+    ) {
+      if (loader === null) continue;
+      const r = await loader.rescan();
+      changed.push(...r.changes.map((c) => `${noun} ${c.name}`));
+      rejected += r.rejected;
+    }
+    return { changed, rejected };
+  }
+
   /** Stops watching. */
   async close(): Promise<void> {
     await this.#agents?.close();

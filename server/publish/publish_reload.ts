@@ -12,6 +12,7 @@ import { type Watch, watchPaths } from "../../shared/fs/watch.ts";
 import { loadServerConfig } from "../config.ts";
 import type { ServerConfig } from "../config_types.ts";
 import type { PublishChanges, PublishedPorts } from "./published_ports.ts";
+import { listForLog as list } from "../../shared/config/config_reload.ts";
 
 /** What one reload did: the changes applied, or why the file was refused. */
 export type PublishReload =
@@ -74,6 +75,8 @@ export class PublishReloader {
   readonly #running: ServerConfig;
   readonly #ports: PublishedPorts;
   readonly #options: PublishReloaderOptions;
+  /** The reload running, if any: the next one waits for it. */
+  #queue: Promise<unknown> = Promise.resolve();
   /** The restart keys last warned about, so each set is warned about once. */
   #warned = "";
 
@@ -84,8 +87,17 @@ export class PublishReloader {
     this.#options = options;
   }
 
-  /** Reads and validates the file, then applies its `publish` entries. Never throws. */
-  async reload(): Promise<PublishReload> {
+  /**
+   * Reads and validates the file, then applies its `publish` entries. Never
+   * throws. Calls (the watcher's, SIGHUP's) run one after another.
+   */
+  reload(): Promise<PublishReload> {
+    const run = this.#queue.then(() => this.#reload());
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #reload(): Promise<PublishReload> {
     const { log } = this.#options;
     const file = this.#running.file;
     let outcome: PublishReload;
@@ -153,9 +165,4 @@ export class PublishReloader {
       { file, keys: text },
     );
   }
-}
-
-/** Keys for a log line: `a, b` or `none`. */
-function list(keys: string[]): string {
-  return keys.length === 0 ? "none" : keys.join(", ");
 }

@@ -18,6 +18,7 @@ import {
   type DomainParser,
   duplicateError,
   type EntryNoun,
+  listDomainFiles,
   readDomainFile,
   readDomainFolder,
 } from "./domain_folder.ts";
@@ -30,6 +31,14 @@ export interface DomainChange<T> {
   before: T | undefined;
   /** The version now in force, if any. */
   after: T | undefined;
+}
+
+/** What {@linkcode DomainLoader.rescan} did. */
+export interface DomainRescan<T> {
+  /** Domains added, changed (file text differs) or removed, as the watcher reports them. */
+  changes: DomainChange<T>[];
+  /** Files rejected by this rescan (each logged; the previous version stays). */
+  rejected: number;
 }
 
 /** Options of {@linkcode DomainLoader.watch}. */
@@ -63,6 +72,12 @@ export class DomainLoader<T extends DomainEntry> {
   readonly #noun: EntryNoun;
   readonly #key: string;
   readonly #domains = new Map<string, T>();
+  /** The text each parsed entry came from: a rescan skips files that did not change. */
+  readonly #textOf = new WeakMap<T, string>();
+  /** The watcher's callback, called by a rescan too. */
+  #onChange: ((changes: DomainChange<T>[]) => void | Promise<void>) | null = null;
+  /** Watcher reloads and rescans run one after another, never overlapping. */
+  #queue: Promise<unknown> = Promise.resolve();
   /** The folder with symbolic links resolved, as the watcher may report it. */
   #realFolder: string;
   #watch: Watch | null = null;
@@ -87,7 +102,11 @@ export class DomainLoader<T extends DomainEntry> {
   ) {
     this.#folder = resolve(folder);
     this.#realFolder = this.#folder;
-    this.#parse = options.parse;
+    this.#parse = (file, text) => {
+      const entry = options.parse(file, text);
+      this.#textOf.set(entry, text);
+      return entry;
+    };
     this.#log = options.log;
     this.#mainFile = options.mainFile;
     this.#noun = options.noun ?? "domain";
@@ -166,15 +185,17 @@ export class DomainLoader<T extends DomainEntry> {
     options: DomainWatchOptions = {},
   ): void {
     if (this.#watch !== null) return;
+    this.#onChange = onChange;
     try {
       this.#realFolder = Deno.realPathSync(this.#folder);
     } catch {
       // Gone since load(): watching fails below with a clear error.
     }
-    this.#watch = watchPaths([this.#folder], async (changed) => {
-      const changes = await this.#reload(changed);
-      if (changes.length > 0) await onChange(changes);
-    }, {
+    this.#watch = watchPaths([this.#folder], (changed) =>
+      this.#serial(async () => {
+        const changes = await this.#reload(changed);
+        if (changes.length > 0) await onChange(changes);
+      }), {
       debounceMs: options.debounceMs ?? 100,
       onError: (e) =>
         this.#log.error(`${capitalized(this.#noun)} folder watch failed: {error}`, {
@@ -183,10 +204,60 @@ export class DomainLoader<T extends DomainEntry> {
     });
   }
 
+  /**
+   * Re-reads the whole folder now, as on SIGHUP: for what a watcher can miss
+   * (a file behind a symbolic link changed, a network file system, events
+   * lost). Files whose text did not change are left alone; the changes go
+   * to the `watch` callback, as the watcher's would. Never throws: a missing
+   * folder is logged and everything stays.
+   */
+  rescan(): Promise<DomainRescan<T>> {
+    return this.#serial(async () => {
+      const before = this.#rejected;
+      let listed: string[];
+      try {
+        listed = await listDomainFiles(this.#folder, this.#noun);
+      } catch (e) {
+        this.#rejected++;
+        this.#log.error(
+          `${capitalized(this.#noun)} folder not re-read, everything stays: {error}`,
+          {
+            error: (e as Error).message,
+          },
+        );
+        return { changes: [], rejected: 1 };
+      }
+      const files = new Set([...listed, ...[...this.#domains.values()].map((d) => d.file)]);
+      const changed = new Set<string>();
+      for (const file of files) if (!(await this.#sameText(file))) changed.add(file);
+      const changes = await this.#reload(changed);
+      if (changes.length > 0) await this.#onChange?.(changes);
+      return { changes, rejected: this.#rejected - before };
+    });
+  }
+
   /** Stops watching and resolves once the watcher is closed. */
   async close(): Promise<void> {
     await this.#watch?.close();
     this.#watch = null;
+  }
+
+  /** Runs `fn` after every reload queued before it. */
+  #serial<R>(fn: () => Promise<R>): Promise<R> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Whether `file` still holds the text its entry in force was parsed from. */
+  async #sameText(file: string): Promise<boolean> {
+    const current = [...this.#domains.values()].find((d) => d.file === file);
+    if (current === undefined) return false;
+    try {
+      return await Deno.readTextFile(file) === this.#textOf.get(current);
+    } catch {
+      return false;
+    }
   }
 
   /** Applies changed paths; returns the domain changes. */
