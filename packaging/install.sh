@@ -82,8 +82,16 @@ system() {
   fi
 }
 
-# Whether systemd runs this machine (never with --root).
-have_systemd() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
+# Runs systemctl "$@" where systemd runs this machine; says it would (--root) or skips.
+systemd_do() {
+  if [ -n "$ROOT" ]; then
+    say "would run: systemctl $*"
+  elif [ -d /run/systemd/system ]; then
+    systemctl "$@"
+  else
+    say "systemd is not running here: skipped systemctl $*"
+  fi
+}
 
 # install_file SRC DEST MODE: copies when the content or the mode differs.
 install_file() {
@@ -201,13 +209,9 @@ install_all() {
   make_dir "$DATA" 750 burrow:burrow
 
   if [ "$program_changed" -gt 0 ]; then
-    if have_systemd; then
-      systemctl daemon-reload
-      # A new binary or unit: the services that run now restart on it; others stay stopped.
-      systemctl try-restart burrow-server.service burrow-agent.service
-    else
-      system systemctl daemon-reload
-    fi
+    systemd_do daemon-reload
+    # A new binary or unit: the services that run now restart on it; others stay stopped.
+    [ -n "$ROOT" ] || systemd_do try-restart burrow-server.service burrow-agent.service
   fi
   if [ "$CHANGED" -eq 0 ]; then
     say "nothing to change"
@@ -225,14 +229,10 @@ remove() {
 
 uninstall_all() {
   WORK="$(mktemp -d)"
-  if have_systemd; then
-    systemctl disable --now burrow-server.service burrow-agent.service 2>/dev/null || true
-  else
-    system systemctl disable --now burrow-server.service burrow-agent.service
-  fi
+  systemd_do disable --now burrow-server.service burrow-agent.service 2>/dev/null || true
   remove "$BIN"
   for unit in $UNITS; do remove "$UNIT_DIR/$unit.service"; done
-  if have_systemd; then systemctl daemon-reload; else system systemctl daemon-reload; fi
+  systemd_do daemon-reload
   if [ "$PURGE" -eq 0 ]; then
     say "kept /etc/burrow (configuration), /var/lib/burrow (data) and the user burrow: --uninstall --purge removes them"
     return 0
