@@ -187,3 +187,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("install.sh run from an unpacked release archive installs the burrow beside its folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "burrow-install-" });
+  try {
+    // burrow-V-T/{burrow, packaging/install.sh, packaging/linux/}: no --binary needed.
+    const unpacked = join(dir, "burrow-1.2.3-x86_64-unknown-linux-gnu");
+    await Deno.mkdir(unpacked);
+    await standIn(unpacked, "1.2.3");
+    assert.equal((await run("cp", ["-R", PACKAGING, join(unpacked, "packaging")])).code, 0);
+    const root = join(dir, "root");
+    const ran = await run("sh", [join(unpacked, "packaging/install.sh"), "--root", root]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(
+      (await run(join(root, "usr/local/bin/burrow"), [])).stdout,
+      "burrow 1.2.3 (stand-in)\n",
+    );
+    assert.deepEqual(await owned(root), INSTALLED);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
