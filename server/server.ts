@@ -230,7 +230,7 @@ export async function startServer(
       const changed = [
         ...domainFiles.changes.map((c) => `domain ${c.name}`),
         ...accessFiles.changed,
-        ...(certFailures === 0 ? ["certificates"] : []),
+        ...(certFailures === 0 ? ["certificates (re-read)"] : []),
         ...(publish.ok ? publishChanged(publish.changes) : []),
       ];
       const rejected = domainFiles.rejected + accessFiles.rejected + Math.max(certFailures, 0) +

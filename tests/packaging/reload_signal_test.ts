@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MAIN } from "../helpers/burrow.ts";
+import { makeCertificates } from "../../shared/tls/self_signed.ts";
 
 const SECRET = "reload-secret-0123456789";
 const IS_WINDOWS = Deno.build.os === "windows";
@@ -142,14 +143,18 @@ Deno.test({
 });
 
 Deno.test({
-  name: "burrow server on SIGHUP names main-file keys that wait for a restart and keeps running",
+  name:
+    "burrow server on SIGHUP re-reads its certificates, names main-file keys that wait for a restart, and keeps running",
   ignore: IS_WINDOWS,
   fn: async () => {
     const dir = await linkedDomain("server", { active: true, secret: SECRET });
+    const certs = await makeCertificates({ hostnames: ["127.0.0.1"] });
+    await Deno.writeTextFile(join(dir, "cert.pem"), certs.cert);
+    await Deno.writeTextFile(join(dir, "key.pem"), certs.key);
     const config = (status: number) =>
       JSON.stringify({
         mode: "server",
-        listen: [{ address: "127.0.0.1:0", plain: true }],
+        listen: [{ address: "127.0.0.1:0", cert: "cert.pem", key: "key.pem" }],
         domains: "server.d",
         dataDir: "data",
         unavailableStatus: status,
@@ -161,7 +166,10 @@ Deno.test({
       await Deno.writeTextFile(join(dir, "server.jsonc"), config(503));
       const reloaded = server.next(/Reloaded on SIGHUP/);
       server.process.kill("SIGHUP");
-      assert.match(await reloaded, /read at start only \(restart to apply\): unavailableStatus$/);
+      assert.match(
+        await reloaded,
+        /changed certificates \(re-read\); rejected 0; read at start only \(restart to apply\): unavailableStatus$/,
+      );
       const stopped = server.next(/Stopping on SIGTERM/);
       server.process.kill("SIGTERM");
       assert.match(await stopped, /Stopping on SIGTERM/);
