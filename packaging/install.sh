@@ -26,6 +26,7 @@
 # binary it replaces it and restarts the services that were running. Existing files in
 # /etc/burrow are yours: they are never replaced nor removed, except by --uninstall --purge.
 set -eu
+umask 022
 
 BASE_URL="${BURROW_BASE_URL:-}"
 VERSION=""

@@ -17,6 +17,8 @@
 # tell; a stand-in script gets plain libc6). Needs dpkg-deb (1.19+ for --root-owner-group).
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default: the last commit's time).
 set -euo pipefail
+# Modes are set below; folders made on the way get 0755 whatever the caller's umask.
+umask 022
 
 if [ "$#" -ne 4 ]; then
   echo "Usage: packaging/linux/build-deb.sh BINARY VERSION ARCH OUTDIR" >&2

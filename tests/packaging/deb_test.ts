@@ -13,14 +13,16 @@ import { PACKAGING, run, standIn } from "./packaging_helpers.ts";
 
 const BUILD_DEB = join(PACKAGING, "linux/build-deb.sh");
 
-/** Builds the package of a stand-in into `dir`; resolves to its path. */
+/**
+ * Builds the package of a stand-in into `dir`; resolves to its path. Under a
+ * umask of 077, which must not leak into the package's folders.
+ */
 async function buildDeb(dir: string, version: string, arch = "amd64"): Promise<string> {
+  const binary = await standIn(dir);
   const built = await run(
-    "bash",
-    [BUILD_DEB, await standIn(dir), version, arch, join(dir, "out")],
-    {
-      env: { SOURCE_DATE_EPOCH: "1700000000" },
-    },
+    "sh",
+    ["-c", 'umask 077 && exec bash "$0" "$@"', BUILD_DEB, binary, version, arch, join(dir, "out")],
+    { env: { SOURCE_DATE_EPOCH: "1700000000" } },
   );
   assert.equal(built.code, 0, built.stderr);
   return built.stdout.trim();
@@ -57,6 +59,9 @@ Deno.test("build-deb.sh: the package holds the binary, units, conffiles and docs
     const files = entries.filter((e) => !e.endsWith("/"));
     assert.equal(files.length, wanted.filter((e) => !e.endsWith("/")).length, files.join("\n"));
     assert.ok(entries.every((e) => e.includes(" root/root ")));
+    // Folders outside /etc/burrow are 0755 whatever the builder's umask.
+    const folders = entries.filter((e) => e.endsWith("/") && !e.includes("./etc/burrow/"));
+    assert.deepEqual(folders.filter((e) => !e.startsWith("drwxr-xr-x ")), []);
 
     // The binary in the package is the one given.
     const extracted = join(dir, "x");
