@@ -23,19 +23,17 @@
 
 import { resolve } from "node:path";
 import { isIdentityName, NAME_HINT } from "../shared/auth/identity_name.ts";
-import { ConfigError } from "../shared/config/jsonc.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
 import { isHostname } from "../shared/net/address.ts";
 import { CONCURRENCY, DEFAULT_SERVICE, parseAgentConfig } from "./config.ts";
 import type { AgentConfig, AgentDomain, AgentIdentityConfig } from "./config_types.ts";
-import { readSecretFile } from "./identity_config.ts";
+import { SecretSupply } from "./launch_secrets.ts";
 import {
   givenSettings,
   LaunchError,
   type LaunchInputs,
   parseServerUrl,
   parseTargetUrls,
-  type SecretInput,
   type ServerPlace,
   type Sourced,
 } from "./launch_inputs.ts";
@@ -65,13 +63,10 @@ export interface AgentLaunch {
   sources: Map<string, string>;
 }
 
-/** A secret ready to use, with where it came from. */
-type Secret = Sourced<{ text: string; file: string | null }>;
-
 /**
  * Merges `inputs` over `file` (a parsed config file, or null for none).
  *
- * @throws {LaunchError} naming the flag or variable at fault; {@link ConfigError} is never thrown.
+ * @throws {LaunchError} naming the flag or variable at fault (never a config file error).
  * @example
  * ```ts
  * import { mergeLaunch } from "./launch_settings.ts";
@@ -108,7 +103,7 @@ export async function mergeLaunch(
       throw new LaunchError(input.from, "is used only with --domain (or BURROW_DOMAIN)");
     }
   }
-  const secrets = new SecretSupply(inputs, deps, cwd);
+  const secrets = new SecretSupply(inputs, { prompt: deps.prompt, cwd });
   const identity = wantsIdentity
     ? await mergeIdentity(base.identity, inputs, { server, secrets, deps, cwd, sources, file })
     : null;
@@ -123,63 +118,6 @@ export async function mergeLaunch(
 function commandLineConfig(cwd: string): AgentConfig {
   const config = parseAgentConfig(resolve(cwd, "agent.jsonc"), '{ "mode": "agent" }');
   return { ...config, file: NO_CONFIG_FILE, domains: null };
-}
-
-/** Gives out the secrets: reads secret files now (clear errors), asks at most once. */
-class SecretSupply {
-  #inputs: LaunchInputs;
-  #deps: LaunchDeps;
-  #cwd: string;
-  #asked: Promise<Secret> | null = null;
-
-  constructor(inputs: LaunchInputs, deps: LaunchDeps, cwd: string) {
-    this.#inputs = inputs;
-    this.#deps = deps;
-    this.#cwd = cwd;
-  }
-
-  /** The shared secret, if given. */
-  async given(): Promise<Secret | null> {
-    const input = this.#inputs.secret;
-    return input === undefined ? null : await this.read(input);
-  }
-
-  /** Reads a given secret; a file's first line, checked now. */
-  async read(input: Sourced<SecretInput>): Promise<Secret> {
-    if ("text" in input.value) {
-      const text = input.value.text;
-      if (text === "") throw new LaunchError(input.from, "is empty");
-      if (text.startsWith("$6$")) {
-        throw new LaunchError(input.from, "holds a $6$ hash: the agent needs the secret itself");
-      }
-      return { value: { text, file: null }, from: input.from };
-    }
-    const path = resolve(this.#cwd, input.value.file);
-    try {
-      return { value: { text: await readSecretFile(path), file: path }, from: input.from };
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      throw new LaunchError(input.from, `${error.detail} (${path})`);
-    }
-  }
-
-  /** Asks for the shared secret (once), or fails naming `what` needs it. */
-  ask(what: string): Promise<Secret> {
-    const prompt = this.#deps.prompt;
-    if (prompt === null) {
-      return Promise.reject(
-        new LaunchError(
-          "--secret-file",
-          `${what} needs a secret: give --secret-file FILE, BURROW_SECRET_FILE or ` +
-            "BURROW_SECRET (stdin is not a terminal to ask on)",
-        ),
-      );
-    }
-    this.#asked ??= prompt(`Secret for ${what}: `).then((text) =>
-      this.read({ value: { text }, from: "prompt" })
-    );
-    return this.#asked;
-  }
 }
 
 /** What the identity and domain merges share. */
