@@ -9,7 +9,7 @@
  */
 
 import { loadAgentConfig } from "../agent/config.ts";
-import { givenSettings, LaunchError } from "../agent/launch_inputs.ts";
+import { givenSettings, LaunchError, type Sourced } from "../agent/launch_inputs.ts";
 import { type AgentLaunch, type LaunchDeps, mergeLaunch } from "../agent/launch_settings.ts";
 import { ConfigError } from "../shared/config/jsonc.ts";
 import { type AgentFlagValues, launchInputs } from "./agent_flags.ts";
@@ -55,6 +55,18 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** A file named by a flag or variable must exist: a typo should stop the start, not each dial. */
+async function mustExist(input: Sourced<string>): Promise<void> {
+  try {
+    await Deno.stat(input.value);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "No such file or directory"
+      : (error as Error).message;
+    throw new LaunchError(input.from, `Cannot read ${JSON.stringify(input.value)}: ${reason}`);
+  }
+}
+
 /**
  * Loads the agent's file (when there is one to read) and merges the flags
  * and environment over it.
@@ -90,7 +102,9 @@ export async function loadAgentLaunch(
       return { config: file, pinned: [], log: file.log, sources: new Map() };
     }
     const prompt = options.prompt === undefined ? terminalPrompt() : options.prompt;
-    return await mergeLaunch(file, inputs, { prompt });
+    const launch = await mergeLaunch(file, inputs, { prompt });
+    if (inputs.caFile !== undefined) await mustExist(inputs.caFile);
+    return launch;
   } catch (error) {
     if (!(error instanceof LaunchError)) throw error;
     if (error.from.startsWith("--")) throw new UsageError(error.message, options.usage);
