@@ -131,13 +131,13 @@ function pickSecret(
   return text === undefined ? undefined : { value: { text: text.value }, from: name };
 }
 
-/** `BURROW_INSECURE`: 1/true/yes/on or 0/false/no/off. */
+/** `BURROW_INSECURE`: 1/true or 0/false, as the operator commands read it (`operator/settings.ts`). */
 function insecureVariable(env: Readonly<Record<string, string | undefined>>) {
   const given = variable(env, "BURROW_INSECURE");
   if (given === undefined) return undefined;
   const text = given.value.toLowerCase();
-  if (["1", "true", "yes", "on"].includes(text)) return { value: true, from: given.from };
-  if (["0", "false", "no", "off"].includes(text)) return { value: false, from: given.from };
+  if (text === "1" || text === "true") return { value: true, from: given.from };
+  if (text === "0" || text === "false") return { value: false, from: given.from };
   throw new LaunchError(given.from, `${JSON.stringify(given.value)} is not 1 or 0 (true or false)`);
 }
 
