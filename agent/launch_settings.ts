@@ -91,9 +91,12 @@ export async function mergeLaunch(
     (inputs.domain === undefined && inputs.secret !== undefined);
   if (!wantsIdentity && inputs.domain === undefined) {
     const given = givenSettings(inputs);
+    const what = base.domains === null
+      ? "nothing to serve"
+      : "applies to no domain file (each names its own server)";
     throw new LaunchError(
       given[0] ?? "burrow agent",
-      "nothing to serve: give an identity (--name, --secret-file) or a domain " +
+      `${what}: give an identity (--name, --secret-file) or a domain ` +
         "(--domain, --target, --secret-file)",
     );
   }

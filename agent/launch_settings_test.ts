@@ -158,6 +158,11 @@ Deno.test("mergeLaunch names the setting at fault", async () => {
   await refuses({ name, secret }, "BURROW_NAME", /agent db1 needs a server: give --server/);
   await refuses({ name: { value: "bad name", from: "--name" } }, "--name", /is not/);
   await refuses({ server: SERVER }, "--server", /nothing to serve/);
+  const folderOnly = parseAgentConfig("/etc/burrow/agent.jsonc", '{ "mode": "agent" }');
+  await assert.rejects(
+    mergeLaunch(folderOnly, { caFile: { value: "ca.pem", from: "--ca-file" } }, deps),
+    /^LaunchError: --ca-file: applies to no domain file \(each names its own server\): give an identity/,
+  );
   await refuses(
     { server: SERVER, secret, targets: { value: ["http://x"], from: "--target" } },
     "--target",
