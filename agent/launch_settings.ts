@@ -162,7 +162,7 @@ async function mergeIdentity(
   const place = server ?? old;
   if (place === null) {
     throw new LaunchError(
-      inputs.name?.from ?? inputs.secret?.from ?? "identity",
+      "--server",
       `agent ${name} needs a server: give --server wss://HOST or BURROW_SERVER`,
     );
   }

@@ -155,7 +155,7 @@ Deno.test("mergeLaunch names the setting at fault", async () => {
   const name = { value: "db1", from: "BURROW_NAME" };
   const secret = { value: { text: "s" }, from: "BURROW_SECRET" };
   await refuses({ name }, "--secret-file", /agent db1 needs a secret: give --secret-file FILE/);
-  await refuses({ name, secret }, "BURROW_NAME", /agent db1 needs a server: give --server/);
+  await refuses({ name, secret }, "--server", /agent db1 needs a server: give --server/);
   await refuses({ name: { value: "bad name", from: "--name" } }, "--name", /is not/);
   await refuses({ server: SERVER }, "--server", /nothing to serve/);
   const folderOnly = parseAgentConfig("/etc/burrow/agent.jsonc", '{ "mode": "agent" }');
