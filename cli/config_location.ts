@@ -40,7 +40,9 @@ export function defaultConfigDir(place: ConfigPlace): string {
   const dev = place.env[DEV_ENV];
   if (dev !== undefined && dev !== "" && dev !== "0") return "conf";
   if (place.os === "windows") {
-    return win32.join(place.env["ProgramData"] || "C:\\ProgramData", "Burrow");
+    // Windows variable names ignore case; Deno keeps the spelling the system gave.
+    const programData = place.env["ProgramData"] || place.env["PROGRAMDATA"];
+    return win32.join(programData || "C:\\ProgramData", "Burrow");
   }
   if (place.os === "darwin") {
     return posix.join(place.env["HOME"] || "/", "Library", "Application Support", "Burrow");

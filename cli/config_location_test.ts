@@ -14,6 +14,10 @@ Deno.test("defaultConfigFile is /etc/burrow on Linux, %ProgramData%\\Burrow on W
     "D:\\Data\\Burrow\\agent.jsonc",
   );
   assert.equal(
+    defaultConfigFile("agent", { os: "windows", env: { PROGRAMDATA: "E:\\PD" } }),
+    "E:\\PD\\Burrow\\agent.jsonc",
+  );
+  assert.equal(
     defaultConfigFile("server", { os: "windows", env: {} }),
     "C:\\ProgramData\\Burrow\\server.jsonc",
   );
