@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseAgentConfig } from "./config.ts";
 import { LaunchError, type LaunchInputs, parseServerUrl } from "./launch_inputs.ts";
 import { mergeLaunch, NO_CONFIG_FILE } from "./launch_settings.ts";
@@ -46,7 +46,7 @@ Deno.test("mergeLaunch without a file: an identity from --server, --name and a s
     secretFile: null,
     remote: "tunnel.example.com:443",
     service: "/.well-known/burrow-agent",
-    caFile: "/work/here/ca.pem",
+    caFile: resolve("/work/here", "ca.pem"),
     insecure: false,
   });
   assert.deepEqual(launch.pinned, []);
@@ -206,11 +206,11 @@ Deno.test("mergeLaunch: flags and environment replace the file's identity keys o
     secretFile: null,
     remote: "new.example.com:443",
     service: "/.well-known/burrow-agent",
-    caFile: "/etc/burrow/ca.pem",
+    caFile: resolve("/etc/burrow/ca.pem"),
     insecure: false,
   });
-  assert.equal(launch.config.domains, "/etc/burrow/agent.d", "the folder still applies");
-  assert.equal(launch.sources.get("identity.secret"), "/etc/burrow/agent.jsonc");
+  assert.equal(launch.config.domains, resolve("/etc/burrow/agent.d"), "the folder still applies");
+  assert.equal(launch.sources.get("identity.secret"), resolve("/etc/burrow/agent.jsonc"));
   assert.equal(launch.sources.get("identity.name"), "BURROW_NAME");
   // A secret given with --domain and no --name is the domain's; the file's identity keeps its own.
   const both = await mergeLaunch(file, {

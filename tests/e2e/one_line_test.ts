@@ -65,7 +65,8 @@ async function runAgentUntil(
     if (!exited) child.kill("SIGTERM");
     const status = await child.status;
     early.catch(() => {});
-    assert.equal(status.code, 0, await stderr);
+    // Windows has no SIGTERM: Deno ends the process there (TerminateProcess), with no clean stop.
+    if (Deno.build.os !== "windows") assert.equal(status.code, 0, await stderr);
   }
   return `${await stdout}${await stderr}`;
 }
