@@ -11,7 +11,13 @@ import { NO_CONFIG_FILE } from "../agent/launch_settings.ts";
 import type { AgentDomain, AgentIdentityConfig } from "../agent/config_types.ts";
 import type { AgentFlagValues } from "./agent_flags.ts";
 import { loadAgentLaunch } from "./agent_settings.ts";
-import type { ConfigChoice } from "./config_location.ts";
+import {
+  chooseConfig,
+  type ConfigChoice,
+  currentPlace,
+  defaultConfigFile,
+} from "./config_location.ts";
+import { ConfigError } from "../shared/config/jsonc.ts";
 
 /** What a masked secret shows. */
 export const MASK = "********";
@@ -105,4 +111,40 @@ export async function checkAgentLaunch(
   const prompt = Deno.stdin.isTerminal() ? () => Promise.resolve(NOT_ASKED) : null;
   const launch = await loadAgentLaunch(choice, flags, { ...options, prompt });
   return { launch, lines: describeLaunch(launch, choice) };
+}
+
+/**
+ * Runs `check --agent`: prints the merged settings (after checking the
+ * config file, when one is read, with `options.checkFile`) and resolves to
+ * the exit code: 0 when the agent could start with them, 1 otherwise.
+ *
+ * @throws {UsageError} for a flag at fault.
+ * @example
+ * ```ts
+ * import { checkAgent } from "./agent_check.ts";
+ * Deno.exitCode = await checkAgent(undefined, { name: "db1" }, {
+ *   usage: "Usage: burrow check",
+ *   checkFile: () => Promise.resolve(true),
+ * });
+ * ```
+ */
+export async function checkAgent(
+  configFlag: string | undefined,
+  flags: AgentFlagValues,
+  options: { usage: string; checkFile: (file: string) => Promise<boolean> },
+): Promise<number> {
+  const env = Deno.env.toObject();
+  const choice = chooseConfig(configFlag, env, defaultConfigFile("agent", currentPlace()));
+  let checked;
+  try {
+    checked = await checkAgentLaunch(choice, flags, { env, usage: options.usage });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
+  const fileOk = checked.launch.config.file === NO_CONFIG_FILE ||
+    await options.checkFile(choice.file);
+  console.log(checked.lines.join("\n"));
+  return fileOk ? 0 : 1;
 }

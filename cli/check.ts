@@ -24,10 +24,9 @@ import {
 import { ObjectReader, readMode } from "../shared/config/fields.ts";
 import { ConfigError, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { runWithUsage, UsageError } from "./usage.ts";
-import { checkAgentLaunch } from "./agent_check.ts";
-import { AGENT_FLAGS, type AgentFlagValues, refuseSecretFlags } from "./agent_flags.ts";
-import { chooseConfig, currentPlace, defaultConfigFile } from "./config_location.ts";
-import { NO_CONFIG_FILE } from "../agent/launch_settings.ts";
+import { checkAgent } from "./agent_check.ts";
+import { AGENT_FLAGS, refuseSecretFlags } from "./agent_flags.ts";
+import { configLocationHelp, currentPlace, defaultConfigFile } from "./config_location.ts";
 
 /** Usage text of `burrow check`. */
 export const CHECK_USAGE = `Usage: burrow check [--strict] <file>...
@@ -58,7 +57,9 @@ Options:
   --strict    Also require the files the configs name to exist (TLS
               certificates and keys, agent CA files)
   --agent     Show the agent's merged settings (see above)
-  -h, --help  Show this help`;
+  -h, --help  Show this help
+
+${configLocationHelp("agent", defaultConfigFile("agent", currentPlace()))}`;
 
 /** How a domain file of a checked main file is parsed. */
 type DomainParser = (file: string, text: string) => { name: string; file: string };
@@ -218,28 +219,6 @@ async function checkTree(file: string, strict: boolean): Promise<boolean> {
   return ok;
 }
 
-/** `check --agent`: the config file (when there is one) as usual, then the merged settings. */
-async function checkAgent(
-  configFlag: string | undefined,
-  flags: AgentFlagValues,
-  strict: boolean,
-): Promise<number> {
-  const env = Deno.env.toObject();
-  const choice = chooseConfig(configFlag, env, defaultConfigFile("agent", currentPlace()));
-  let checked;
-  try {
-    checked = await checkAgentLaunch(choice, flags, { env, usage: CHECK_USAGE });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return 1;
-  }
-  const fileOk = checked.launch.config.file === NO_CONFIG_FILE ||
-    await checkTree(choice.file, strict);
-  console.log(checked.lines.join("\n"));
-  return fileOk ? 0 : 1;
-}
-
 /**
  * Runs `burrow check`: resolves to 0 when every file is valid, 1 when one is
  * not, 2 for a usage mistake.
@@ -280,7 +259,11 @@ export async function checkCommand(args: string[]): Promise<number> {
       if (parsed.positionals.length > 0) {
         throw new UsageError("--agent takes no file: name it with --config", CHECK_USAGE);
       }
-      return await checkAgent(config, agentFlags, parsed.values.strict === true);
+      const strict = parsed.values.strict === true;
+      return await checkAgent(config, agentFlags, {
+        usage: CHECK_USAGE,
+        checkFile: (file) => checkTree(file, strict),
+      });
     }
     const misplaced = config !== undefined ? "config" : Object.keys(agentFlags)[0];
     if (misplaced !== undefined) {
