@@ -138,7 +138,8 @@ async function mergeIdentity(
   context: MergeContext & { deps: LaunchDeps; file: AgentConfig | null },
 ): Promise<AgentIdentityConfig> {
   const { server, sources } = context;
-  const fileLabel = context.file?.file ?? "defaults";
+  // A key not given comes from the file's identity, or from the defaults when the file has none.
+  const fileLabel = old !== null && context.file !== null ? context.file.file : "defaults";
   const note = (key: string, from: string | undefined) =>
     sources.set(`identity.${key}`, from ?? fileLabel);
   const name = identityName(old, inputs, context.deps);
