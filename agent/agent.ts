@@ -38,6 +38,11 @@ export interface StartAgentOptions {
    * `config.domains` and follow their changes. Inactive domains are ignored.
    */
   domains: readonly AgentDomain[] | "watch";
+  /**
+   * Domains served whatever the folder holds (given on the command line);
+   * one of them replaces a folder domain of the same name. Default none.
+   */
+  pinned?: readonly AgentDomain[];
   /** System log (the agent forks a scope per server). */
   log: Logger;
   /** Timing overrides. */
@@ -104,19 +109,26 @@ export async function startAgent(
     ...options.tuning,
   };
   const agent = new Agent(config, options.log, tuning);
+  const pinned = options.pinned ?? [];
+  const withPinned = (domains: readonly AgentDomain[]) => [
+    ...domains.filter((d) => !pinned.some((p) => p.name === d.name)),
+    ...pinned,
+  ];
   if (options.domains !== "watch") {
-    await agent.reload(options.domains);
+    await agent.reload(withPinned(options.domains));
   } else if (config.domains === null) {
-    await agent.reload([]); // an identity only
+    await agent.reload(pinned); // an identity (and command-line domains) only
   } else {
     const folder = new DomainFolder(config.domains, options.log, { mainFile: config.file });
     try {
-      await agent.reload(await folder.load());
+      await agent.reload(withPinned(await folder.load()));
     } catch (e) {
       await agent.close();
       throw e;
     }
-    folder.watch((domains) => agent.reload(domains), { debounceMs: tuning.watchDebounce });
+    folder.watch((domains) => agent.reload(withPinned(domains)), {
+      debounceMs: tuning.watchDebounce,
+    });
     agent.folder = folder;
   }
   options.log.info("Agent {id} started: {domains} active domain(s), {servers} server(s)", {

@@ -181,3 +181,37 @@ Deno.test("an agent in watch mode registers, re-registers and releases domains a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pinned domains (the command line's) are served beside the folder's, replace one of their name, and outlive folder changes", async () => {
+  await using server = await FakeServer.start();
+  const dir = await Deno.makeTempDir();
+  const at = { remote: server.remote, caFile: server.caFile };
+  const body = (secret: string) =>
+    domainFile({ ...APP, ...at, secret, targets: [{ target: "http://127.0.0.1:8000" }] });
+  try {
+    await Deno.writeTextFile(join(dir, "app.example.com.jsonc"), body("folder-secret"));
+    await Deno.writeTextFile(join(dir, "other.example.com.jsonc"), body("other-secret"));
+    const [pinned] = await new DomainFolder(dir, log).load();
+    const agent = await startAgent(testConfig({ domains: dir }), {
+      domains: "watch",
+      pinned: [{ ...pinned!, secret: "pinned-secret", file: "--domain" }],
+      log,
+      tuning: { ...TEST_TUNING, watchDebounce: 20 },
+    });
+    try {
+      await server.until("both registered", () =>
+        server.held("app.example.com").length === 1 &&
+        server.held("other.example.com").length === 1);
+      assert.equal(server.held("app.example.com")[0]!.params.secret, "pinned-secret");
+      await Deno.remove(join(dir, "app.example.com.jsonc"));
+      await Deno.remove(join(dir, "other.example.com.jsonc"));
+      await server.until("other released", () => server.held("other.example.com").length === 0);
+      assert.deepEqual(agent.status().map((s) => s.domain), ["app.example.com"]);
+      assert.equal(server.held("app.example.com")[0]!.params.secret, "pinned-secret");
+    } finally {
+      await agent.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

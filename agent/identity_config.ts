@@ -113,7 +113,20 @@ export function parseIdentityConfig(
  */
 export async function readIdentitySecret(identity: AgentIdentityConfig): Promise<string> {
   if (identity.secret !== null) return identity.secret;
-  const file = identity.secretFile ?? "";
+  return await readSecretFile(identity.secretFile ?? "");
+}
+
+/**
+ * The secret in `file`: its first line, which must not be empty nor a `$6$` hash.
+ *
+ * @throws {ConfigError} naming `file` when it cannot be read, is empty, or holds a hash.
+ * @example
+ * ```ts
+ * import { readSecretFile } from "./identity_config.ts";
+ * const secret = await readSecretFile("/etc/burrow/agent.secret");
+ * ```
+ */
+export async function readSecretFile(file: string): Promise<string> {
   let text: string;
   try {
     // Loaded here, not at start: Deno's Node fs layer costs MBs of RSS.

@@ -24,9 +24,13 @@ import {
 import { ObjectReader, readMode } from "../shared/config/fields.ts";
 import { ConfigError, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { runWithUsage, UsageError } from "./usage.ts";
+import { checkAgent } from "./agent_check.ts";
+import { AGENT_FLAGS, refuseSecretFlags } from "./agent_flags.ts";
+import { configLocationHelp, currentPlace, defaultConfigFile } from "./config_location.ts";
 
 /** Usage text of `burrow check`. */
 export const CHECK_USAGE = `Usage: burrow check [--strict] <file>...
+       burrow check --agent [--config <file>] [agent flags]
 
 Validate configuration files without starting anything. Each <file> is a main
 config (server or agent, told apart by its "mode"), whose "domains" folder is
@@ -42,10 +46,20 @@ those of a main config).
 Prints "ok: <file>" for each valid file and "<file>:<line>:<column>: <key>:
 <problem>" for each invalid one. Exits 0 when every file is valid, 1 otherwise.
 
+With --agent, shows the settings 'burrow agent' would start with, given the
+same flags (--server, --name, --secret-file, --domain, --target, --ca-file,
+--insecure, --config; see 'burrow agent --help') and BURROW_* variables,
+merged over the same config file (--config, BURROW_CONFIG, or the default
+location when a file is there, checked as above), each with where it came
+from and every secret masked. Exits 0 when the agent could start with them.
+
 Options:
   --strict    Also require the files the configs name to exist (TLS
               certificates and keys, agent CA files)
-  -h, --help  Show this help`;
+  --agent     Show the agent's merged settings (see above)
+  -h, --help  Show this help
+
+${configLocationHelp("agent", defaultConfigFile("agent", currentPlace()))}`;
 
 /** How a domain file of a checked main file is parsed. */
 type DomainParser = (file: string, text: string) => { name: string; file: string };
@@ -217,11 +231,18 @@ async function checkTree(file: string, strict: boolean): Promise<boolean> {
  */
 export async function checkCommand(args: string[]): Promise<number> {
   return await runWithUsage(async () => {
+    refuseSecretFlags(args, CHECK_USAGE);
     let parsed;
     try {
       parsed = parseArgs({
         args,
-        options: { strict: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+        options: {
+          ...AGENT_FLAGS,
+          agent: { type: "boolean" },
+          config: { type: "string" },
+          strict: { type: "boolean" },
+          help: { type: "boolean", short: "h" },
+        },
         allowPositionals: true,
         strict: true,
       });
@@ -232,6 +253,21 @@ export async function checkCommand(args: string[]): Promise<number> {
     if (parsed.values.help) {
       console.log(CHECK_USAGE);
       return 0;
+    }
+    const { agent, config, strict: _, help: __, ...agentFlags } = parsed.values;
+    if (agent === true) {
+      if (parsed.positionals.length > 0) {
+        throw new UsageError("--agent takes no file: name it with --config", CHECK_USAGE);
+      }
+      const strict = parsed.values.strict === true;
+      return await checkAgent(config, agentFlags, {
+        usage: CHECK_USAGE,
+        checkFile: (file) => checkTree(file, strict),
+      });
+    }
+    const misplaced = config !== undefined ? "config" : Object.keys(agentFlags)[0];
+    if (misplaced !== undefined) {
+      throw new UsageError(`--${misplaced} is used only with --agent`, CHECK_USAGE);
     }
     if (parsed.positionals.length === 0) {
       throw new UsageError("No config file given", CHECK_USAGE);

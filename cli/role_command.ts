@@ -10,6 +10,8 @@ import { LOG_LEVELS, type LogLevel, parseLogLevel } from "./log_level.ts";
 import { waitForShutdown } from "./signals.ts";
 import { listenForReload, type Reloadable } from "./reload_signal.ts";
 import { parseFlags, runWithUsage } from "./usage.ts";
+import { chooseConfig, type ConfigChoice, configLocationHelp } from "./config_location.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import { ConfigError } from "../shared/config/jsonc.ts";
 import type { LogConfig } from "../shared/log/config_types.ts";
 import { type Logging, setupLogging } from "../shared/log/setup.ts";
@@ -20,12 +22,17 @@ import { type MemoryTrim, startMemoryTrim } from "../shared/platform/memory_trim
 export interface RoleCommand<C extends { log: LogConfig }> {
   /** The command word, also the logging role and the prefix of config errors. */
   role: "server" | "agent";
-  /** Config file read when `--config` is not given. */
+  /** Config file read when neither `--config` nor `BURROW_CONFIG` is given. */
   defaultConfig: string;
   /** Usage text, printed for `--help` and with usage mistakes. */
   usage: string;
-  /** Reads and validates the config file; throws {@link ConfigError} or `NotFound`. */
-  load(file: string): Promise<C>;
+  /** The role's own flags, besides `--config`, `--log-level` and `--help`. */
+  flags?: ParseArgsOptionsConfig;
+  /**
+   * Reads and validates the config file named by `choice` (and the role's
+   * `flags`); throws {@link ConfigError} or `NotFound`.
+   */
+  load(choice: ConfigChoice, flags: Record<string, unknown>): Promise<C>;
   /**
    * Starts the role; a throw is logged as fatal and ends the command with exit
    * code 1. SIGHUP calls the handle's `reloadConfig` (`systemctl reload`).
@@ -39,19 +46,26 @@ export interface RoleCommand<C extends { log: LogConfig }> {
  * @example
  * ```ts
  * import { roleUsage } from "./role_command.ts";
- * const usage = roleUsage("agent", "Run the Burrow agent.", "conf/agent.jsonc");
+ * const usage = roleUsage("agent", "Run the Burrow agent.", "/etc/burrow/agent.jsonc");
  * // usage.startsWith("Usage: burrow agent [options]")
  * ```
  */
-export function roleUsage(role: string, summary: string, defaultConfig: string): string {
+export function roleUsage(
+  role: "server" | "agent",
+  summary: string,
+  defaultConfig: string,
+  more = "",
+): string {
   return `Usage: burrow ${role} [options]
 
 ${summary}
 
 Options:
-  --config <file>      Config file (default: ${defaultConfig})
+  --config <file>      Config file (or BURROW_CONFIG; default: see below)
   --log-level <level>  One of ${LOG_LEVELS.join(", ")} (default: info)
-  -h, --help           Show this help`;
+  -h, --help           Show this help
+${more}
+${configLocationHelp(role, defaultConfig)}`;
 }
 
 /**
@@ -69,7 +83,7 @@ Options:
  *   role: "agent",
  *   defaultConfig: "conf/agent.jsonc",
  *   usage: "Usage: burrow agent [options]",
- *   load: loadAgentConfig,
+ *   load: (choice) => loadAgentConfig(choice.file),
  *   start: (config, logging) => startAgent(config, { domains: "watch", log: logging.system }),
  * });
  * ```
@@ -81,7 +95,8 @@ export async function runRoleCommand<C extends { log: LogConfig }>(
   return await runWithUsage(async () => {
     const flags = parseFlags(args, {
       options: {
-        config: { type: "string", default: command.defaultConfig },
+        ...command.flags,
+        config: { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -95,19 +110,21 @@ export async function runRoleCommand<C extends { log: LogConfig }>(
     const level = flags["log-level"] === undefined
       ? undefined
       : parseLogLevel(flags["log-level"], command.usage);
-    return await runRole(command, flags.config!, level);
+    const choice = chooseConfig(flags.config, Deno.env.toObject(), command.defaultConfig);
+    return await runRole(command, choice, flags, level);
   });
 }
 
 /** Loads the config, starts the role, and runs until a signal. */
 async function runRole<C extends { log: LogConfig }>(
   command: RoleCommand<C>,
-  file: string,
+  choice: ConfigChoice,
+  flags: Record<string, unknown>,
   level: LogLevel | undefined,
 ): Promise<number> {
   let config;
   try {
-    config = await command.load(file);
+    config = await command.load(choice, flags);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof Deno.errors.NotFound) {
       console.error(`burrow ${command.role}: ${(e as Error).message}`);

@@ -7,9 +7,10 @@
 import { roleUsage, runRoleCommand } from "./role_command.ts";
 import { loadServerConfig } from "../server/config.ts";
 import { startServer } from "../server/server.ts";
+import { currentPlace, defaultConfigFile } from "./config_location.ts";
 
-/** Config file read when `--config` is not given. */
-export const DEFAULT_SERVER_CONFIG = "conf/server.jsonc";
+/** Config file read when `--config` is not given (see `config_location.ts`). */
+export const DEFAULT_SERVER_CONFIG = defaultConfigFile("server", currentPlace());
 
 /** Usage text of `burrow server`. */
 export const SERVER_USAGE = roleUsage(
@@ -35,7 +36,7 @@ export async function serverCommand(args: string[]): Promise<number> {
     role: "server",
     defaultConfig: DEFAULT_SERVER_CONFIG,
     usage: SERVER_USAGE,
-    load: (file) => loadServerConfig(file),
+    load: (choice) => loadServerConfig(choice.file),
     start: startServer,
   });
 }
