@@ -4,7 +4,7 @@
  * @module
  */
 
-import { VERSION } from "../shared/version.ts";
+import { buildVersion } from "../shared/version.ts";
 import { parseFlags, runWithUsage } from "./usage.ts";
 
 /** Usage text of `burrow version`. */
@@ -14,7 +14,8 @@ Print Burrow's version, the Deno version and the build target.`;
 
 /**
  * The one-line version string, e.g.
- * `burrow 0.1.0 (deno 2.9.6, x86_64-unknown-linux-gnu)`.
+ * `burrow 0.1.0 (deno 2.9.6, x86_64-unknown-linux-gnu)` for a release build,
+ * `burrow 0.1.0-dev (...)` for any other (see `shared/version.ts`).
  *
  * @example
  * ```ts
@@ -23,7 +24,7 @@ Print Burrow's version, the Deno version and the build target.`;
  * ```
  */
 export function versionLine(): string {
-  return `burrow ${VERSION} (deno ${Deno.version.deno}, ${Deno.build.target})`;
+  return `burrow ${buildVersion()} (deno ${Deno.version.deno}, ${Deno.build.target})`;
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { burrow, ROOT, type Run } from "./helpers/burrow.ts";
-import { VERSION } from "../shared/version.ts";
+import { buildVersion, VERSION } from "../shared/version.ts";
 
 /** Runs `deno run -A main.ts ...args` from the project root and collects its output. */
 function cli(...args: string[]): Promise<Run> {
@@ -48,9 +48,10 @@ Deno.test("burrow with no arguments prints usage to stderr and exits 2", async (
 Deno.test("burrow version prints version, Deno version and target", async () => {
   const run = await cli("version");
   assert.equal(run.code, 0, run.stderr);
+  assert.equal(buildVersion(), `${VERSION}-dev`, "a source checkout is a dev build");
   assert.equal(
     run.stdout,
-    `burrow ${VERSION} (deno ${Deno.version.deno}, ${Deno.build.target})\n`,
+    `burrow ${VERSION}-dev (deno ${Deno.version.deno}, ${Deno.build.target})\n`,
   );
 });
 
