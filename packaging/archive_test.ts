@@ -1,0 +1,153 @@
+/**
+ * `packaging/archive.sh` and `packaging/sha256sums.sh` run for real on a
+ * stand-in binary: what each archive holds, its modes, its reproducibility,
+ * and a SHA256SUMS that `sha256sum -c` accepts.
+ */
+import assert from "node:assert/strict";
+import { cp } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ARCHIVE = join(ROOT, "packaging", "archive.sh");
+const SUMS = join(ROOT, "packaging", "sha256sums.sh");
+/** The scripts need GNU tar, zip and sha256sum: the release workflow runs them on Linux. */
+const ignore = Deno.build.os !== "linux";
+
+async function sh(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = ROOT,
+): Promise<{ code: number; out: string; err: string }> {
+  const run = await new Deno.Command(args[0]!, {
+    args: args.slice(1),
+    cwd,
+    env: { SOURCE_DATE_EPOCH: "1700000000", ...env },
+    stdin: "null",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: run.code, out: text(run.stdout), err: text(run.stderr) };
+}
+
+/** The entries of the tree the archive should hold, as `tar`/`unzip` list them. */
+async function confFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(dir: string, rel: string) {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory) await walk(join(dir, e.name), `${rel}${e.name}/`);
+      else out.push(`${rel}${e.name}`);
+    }
+  }
+  await walk(join(root, "conf"), "conf/");
+  return out;
+}
+
+Deno.test({
+  name:
+    "archive.sh packs binary, conf samples and README as tar.gz (0755 burrow) and zip (burrow.exe)",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "burrow-archive-" });
+    try {
+      const binary = join(dir, "stand-in");
+      await Deno.writeTextFile(binary, "#!/bin/sh\necho stand-in\n", { mode: 0o644 });
+      const linux = await sh([
+        ARCHIVE,
+        "aarch64-unknown-linux-gnu",
+        binary,
+        join(dir, "out"),
+        "1.2.3",
+      ]);
+      assert.equal(linux.code, 0, linux.err);
+      const tgz = join(dir, "out", "burrow-1.2.3-aarch64-unknown-linux-gnu.tar.gz");
+      assert.equal(linux.out, `${tgz}\n`);
+      const listing = (await sh(["tar", "-tvzf", tgz])).out;
+      const top = "burrow-1.2.3-aarch64-unknown-linux-gnu/";
+      assert.match(listing, new RegExp(`^-rwxr-xr-x 0/0 .* ${top}burrow$`, "m"));
+      const names = (await sh(["tar", "-tzf", tgz])).out.split("\n").filter((n) =>
+        !n.endsWith("/")
+      );
+      const hasLicense = await Deno.stat(join(ROOT, "LICENSE")).then(() => true, () => false);
+      const expected = [
+        "burrow",
+        "README.md",
+        ...(hasLicense ? ["LICENSE"] : []),
+        ...await confFiles(ROOT),
+      ];
+      assert.deepEqual(names.filter(Boolean).sort(), expected.map((n) => top + n).sort());
+
+      const again = await sh([
+        ARCHIVE,
+        "aarch64-unknown-linux-gnu",
+        binary,
+        join(dir, "again"),
+        "1.2.3",
+      ]);
+      assert.equal(again.code, 0, again.err);
+      const bytes = (p: string) => Deno.readFile(p);
+      assert.deepEqual(
+        await bytes(join(dir, "again", "burrow-1.2.3-aarch64-unknown-linux-gnu.tar.gz")),
+        await bytes(tgz),
+        "the same inputs give the same archive",
+      );
+
+      const win = await sh([ARCHIVE, "x86_64-pc-windows-msvc", binary, join(dir, "out"), "1.2.3"]);
+      assert.equal(win.code, 0, win.err);
+      const zip = join(dir, "out", "burrow-1.2.3-x86_64-pc-windows-msvc.zip");
+      const zipped = (await sh(["unzip", "-Z1", zip])).out.split("\n").filter(Boolean);
+      const wtop = "burrow-1.2.3-x86_64-pc-windows-msvc/";
+      assert.ok(zipped.includes(`${wtop}burrow.exe`), zipped.join("\n"));
+      assert.ok(zipped.includes(`${wtop}conf/agent.jsonc`), zipped.join("\n"));
+      assert.ok(zipped.includes(`${wtop}README.md`), zipped.join("\n"));
+
+      const sums = await sh([SUMS, join(dir, "out")]);
+      assert.equal(sums.code, 0, sums.err);
+      const lines = (await Deno.readTextFile(join(dir, "out", "SHA256SUMS"))).trim().split("\n");
+      assert.deepEqual(lines.map((l) => l.split("  ")[1]), [
+        "burrow-1.2.3-aarch64-unknown-linux-gnu.tar.gz",
+        "burrow-1.2.3-x86_64-pc-windows-msvc.zip",
+      ]);
+      const verify = await sh(["sha256sum", "-c", "SHA256SUMS"], {}, join(dir, "out"));
+      assert.equal(verify.code, 0, verify.err);
+      await Deno.writeTextFile(zip, "tampered");
+      const tampered = await sh(["sha256sum", "-c", "SHA256SUMS"], {}, join(dir, "out"));
+      assert.equal(tampered.code, 1, "a changed archive fails the check");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "archive.sh includes LICENSE when the tree has one and refuses bad arguments",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "burrow-archive-" });
+    try {
+      const root = join(dir, "tree");
+      await cp(join(ROOT, "conf"), join(root, "conf"), { recursive: true });
+      await Deno.writeTextFile(join(root, "README.md"), "readme\n");
+      await Deno.writeTextFile(join(root, "LICENSE"), "license text\n");
+      const binary = join(dir, "burrow");
+      await Deno.writeTextFile(binary, "stand-in");
+      const env = { ARCHIVE_ROOT: root };
+      const made = await sh([ARCHIVE, "x86_64-apple-darwin", binary, dir, "0.0.1"], env);
+      assert.equal(made.code, 0, made.err);
+      const license = await sh([
+        "tar",
+        "-xzOf",
+        join(dir, "burrow-0.0.1-x86_64-apple-darwin.tar.gz"),
+        "burrow-0.0.1-x86_64-apple-darwin/LICENSE",
+      ]);
+      assert.equal(license.out, "license text\n");
+
+      assert.equal((await sh([ARCHIVE, "x86_64-apple-darwin", binary, dir], env)).code, 2);
+      assert.equal((await sh([ARCHIVE, "not a target", binary, dir, "1"], env)).code, 2);
+      const missing = await sh([ARCHIVE, "x86_64-apple-darwin", join(dir, "nope"), dir, "1"], env);
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, /no binary at/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
