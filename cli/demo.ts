@@ -9,7 +9,6 @@
 import { join } from "node:path";
 import { parseFlags, runWithUsage } from "./usage.ts";
 import { waitForShutdown } from "./signals.ts";
-import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { setupLogging } from "../shared/log/setup.ts";
 import { parseServerConfig } from "../server/config.ts";
 import { startServer } from "../server/server.ts";
@@ -17,7 +16,7 @@ import { parseAgentConfig, parseAgentDomain } from "../agent/config.ts";
 import { startAgent } from "../agent/agent.ts";
 import { startDemoApp } from "../demo/app.ts";
 import { startTcpEcho, startUdpEcho } from "../demo/echo.ts";
-import { generateToken, hashToken } from "../shared/auth/token.ts";
+import { keptDemoDir, prepareDemoFiles } from "./demo_files.ts";
 import { selfCommand, shellLine } from "./self_command.ts";
 
 /** Port the demo server listens on unless `--port` says otherwise. */
@@ -34,8 +33,17 @@ command lines that reach them through the agent. Nothing to configure;
 Ctrl-C stops it.
 
 Options:
-  --port <n>   Server port (default: ${DEFAULT_DEMO_PORT}; 0 picks a free one)
-  -h, --help   Show this help`;
+  --port <n>        Server port (default: ${DEFAULT_DEMO_PORT}; 0 picks a free one)
+  --ports-from <n>  Use ports n to n+5 for the demo app, the TCP and UDP echoes and
+                    the local ports of the printed forward, UDP and SOCKS lines
+                    (default: free ports picked at random)
+  --dir <folder>    Keep the demo's files (CA and certificate, secrets, operator
+                    token) in this folder and reuse them on the next run, instead
+                    of a temporary folder removed at exit
+  -h, --help        Show this help
+
+With a fixed --port, --ports-from and --dir, a restarted demo prints the same
+lines and they keep working: \`deno task dev\` runs it so, under --watch.`;
 
 /**
  * Runs `burrow demo` and resolves to the exit code once it was stopped.
@@ -48,7 +56,12 @@ Options:
 export async function demoCommand(args: string[]): Promise<number> {
   return await runWithUsage(async () => {
     const flags = parseFlags(args, {
-      options: { port: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        port: { type: "string" },
+        "ports-from": { type: "string" },
+        dir: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       usage: DEMO_USAGE,
     });
     if (flags.help) {
@@ -60,52 +73,69 @@ export async function demoCommand(args: string[]): Promise<number> {
       console.error(`burrow demo: --port must be a port number, got "${flags.port}"`);
       return 2;
     }
-    return await runDemo(port);
+    const from = flags["ports-from"];
+    const portsFrom = from === undefined ? undefined : Number(from);
+    if (
+      portsFrom !== undefined &&
+      !(/^\d+$/.test(from!) && portsFrom >= 1 && portsFrom <= 65535 - (DEMO_PORT_COUNT - 1))
+    ) {
+      console.error(
+        `burrow demo: --ports-from must be a port from 1 to ${
+          65536 - DEMO_PORT_COUNT
+        }, got "${from}"`,
+      );
+      return 2;
+    }
+    try {
+      return await runDemo(port, { portsFrom, dir: flags.dir });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+      console.error(`burrow demo: a port from --ports-from ${from} is taken (${e.message})`);
+      return 1;
+    }
   });
 }
 
-async function runDemo(port: number): Promise<number> {
-  const dir = await Deno.makeTempDir({ prefix: "burrow-demo-" });
+/** What `runDemo` was asked for besides the server port. */
+interface DemoOptions {
+  /** First of the {@link DEMO_PORT_COUNT} fixed ports, or undefined for free ones. */
+  portsFrom?: number;
+  /** The folder to keep the demo's files in, or undefined for a temporary one. */
+  dir?: string;
+}
+
+/** How many ports the demo uses besides the server's: app, two echoes, three printed local ports. */
+export const DEMO_PORT_COUNT = 6;
+
+/** The demo's ports from `portsFrom` on, or free ones picked now. */
+async function demoPorts(portsFrom: number | undefined) {
+  const [app, tcpEcho, udpEcho, tcp, udp, socks] = portsFrom === undefined
+    ? [0, 0, 0, ...await freePorts(3)]
+    : Array.from({ length: DEMO_PORT_COUNT }, (_, i) => portsFrom + i);
+  return { app: app!, tcpEcho: tcpEcho!, udpEcho: udpEcho!, tcp: tcp!, udp: udp!, socks: socks! };
+}
+
+async function runDemo(port: number, options: DemoOptions): Promise<number> {
+  const keep = options.dir !== undefined;
+  const dir = keep
+    ? await keptDemoDir(options.dir!)
+    : await Deno.makeTempDir({ prefix: "burrow-demo-" });
   const logging = await setupLogging({
     level: "info",
     system: [{ type: "console" }],
     access: [{ type: "console" }],
     unavailable: true,
   }, { role: "demo" });
-  const app = startDemoApp();
-  const tcpEcho = startTcpEcho();
-  const stops: (() => Promise<void>)[] = [() => app.close(), () => tcpEcho.close()];
-  const udpEcho = await startUdpEcho();
-  stops.push(() => udpEcho.close());
+  const ports = await demoPorts(options.portsFrom);
+  const stops: (() => Promise<void>)[] = [];
   try {
-    const certs = await makeCertificates({ hostnames: ["localhost", "127.0.0.1", "::1"] });
-    await Deno.writeTextFile(join(dir, "ca.pem"), certs.caCert);
-    await Deno.writeTextFile(join(dir, "cert.pem"), certs.cert);
-    await Deno.writeTextFile(join(dir, "key.pem"), certs.key);
-    const secret = crypto.randomUUID();
-    await Deno.mkdir(join(dir, "server.d"));
-    await Deno.writeTextFile(
-      join(dir, "server.d", "localhost.jsonc"),
-      JSON.stringify({ active: true, secret, concurrency: 200 }),
-    );
-    // The support-team half: the agent's identity, an operator token allowed everything.
-    const agentSecret = crypto.randomUUID();
-    const token = generateToken();
-    await Deno.mkdir(join(dir, "agents.d"));
-    await Deno.mkdir(join(dir, "operators.d"));
-    await Deno.writeTextFile(
-      join(dir, "agents.d", "demo.jsonc"),
-      JSON.stringify({ secret: agentSecret, groups: ["demo"] }),
-    );
-    await Deno.writeTextFile(
-      join(dir, "operators.d", "demo.jsonc"),
-      JSON.stringify({
-        token: hashToken(token),
-        agents: ["*"],
-        kinds: ["forward", "udp", "socks", "admin"],
-      }),
-    );
-    await Deno.writeTextFile(join(dir, "operator.token"), `${token}\n`, { mode: 0o600 });
+    const app = startDemoApp(ports.app);
+    stops.push(() => app.close());
+    const tcpEcho = startTcpEcho(ports.tcpEcho);
+    stops.push(() => tcpEcho.close());
+    const udpEcho = await startUdpEcho(ports.udpEcho);
+    stops.push(() => udpEcho.close());
+    const { secret, agentSecret } = await prepareDemoFiles(dir, { keep });
     const serverConfig = parseServerConfig(
       join(dir, "server.jsonc"),
       JSON.stringify({
@@ -165,7 +195,7 @@ async function runDemo(port: number): Promise<number> {
     const url = `https://localhost:${bound}/`;
     const burrow = [...selfCommand()];
     const operator = ["--config", join(dir, "operator.jsonc")];
-    const [tcpPort, udpPort, socksPort] = await freePorts(3);
+    const { tcp: tcpPort, udp: udpPort, socks: socksPort } = ports;
     const line = (...words: string[]) => shellLine([...burrow, ...words]);
     console.log(`
 Burrow demo is running: server on 127.0.0.1:${bound}, agent "demo", a demo app on 127.0.0.1:${app.addr.port},
@@ -196,7 +226,7 @@ Press Ctrl-C to stop.
   } finally {
     for (const stop of stops) await stop();
     await logging.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (!keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
