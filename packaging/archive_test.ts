@@ -151,3 +151,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "an unpacked archive passes smoke.ts as the release workflow runs it (stand-in binary)",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "burrow-archive-smoke-" });
+    try {
+      const binary = join(dir, "stand-in");
+      const main = join(ROOT, "main.ts");
+      await Deno.writeTextFile(
+        binary,
+        `#!/bin/sh\nexec '${Deno.execPath()}' run -A '${main}' "$@"\n`,
+      );
+      const target = Deno.build.target;
+      const made = await sh([ARCHIVE, target, binary, join(dir, "release"), "7.7.7"]);
+      assert.equal(made.code, 0, made.err);
+      await Deno.mkdir(join(dir, "unpacked"));
+      const name = `burrow-7.7.7-${target}`;
+      const untar = await sh(["tar", "-xzf", `release/${name}.tar.gz`, "-C", "unpacked"], {}, dir);
+      assert.equal(untar.code, 0, untar.err);
+      const smoke = await sh(
+        [
+          Deno.execPath(),
+          "run",
+          "-A",
+          join(ROOT, "packaging", "smoke.ts"),
+          "--conf",
+          `unpacked/${name}/conf`,
+          "--target",
+          target,
+          "--",
+          `unpacked/${name}/burrow`,
+        ],
+        {},
+        dir,
+      );
+      assert.equal(smoke.code, 0, smoke.out + smoke.err);
+      assert.match(smoke.out, /smoke: check ok: 4 samples\n/);
+      assert.match(smoke.out, /smoke: all ok\n$/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 /** How long any one step may take before the smoke fails. */
@@ -237,10 +237,13 @@ export async function smoke(args: string[]): Promise<number> {
     console.error("Usage: smoke.ts [--conf DIR] [--version V] [--target T] -- BURROW [ARGS...]");
     return 2;
   }
+  // A binary named by a relative path is run by its absolute one (Windows resolves "a/b.exe" oddly).
+  const [first, ...rest] = positionals;
+  const burrow = [/[\\/]/.test(first!) ? resolve(first!) : first!, ...rest];
   try {
-    await smokeVersion(positionals, values.version, values.target);
-    await smokeCheck(positionals, values.conf);
-    await smokeTunnel(positionals);
+    await smokeVersion(burrow, values.version, values.target);
+    await smokeCheck(burrow, values.conf);
+    await smokeTunnel(burrow);
   } catch (e) {
     console.error(`smoke: FAILED: ${(e as Error).message}`);
     return 1;
