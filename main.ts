@@ -46,7 +46,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map([
  * @example
  * ```ts
  * import { main } from "./main.ts";
- * const code = await main(["version"]); // prints "burrow 0.1.0 (...)", code === 0
+ * const code = await main(["version"]); // prints "burrow 0.1.0-dev (...)", code === 0
  * ```
  */
 export async function main(args: string[]): Promise<number> {

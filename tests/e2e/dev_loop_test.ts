@@ -136,3 +136,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test("burrow demo --ports-from refuses a taken port (exit 1, naming the option) and a bad value (exit 2)", async () => {
+  const base = freeBlock(6);
+  const held = Deno.listen({ hostname: "127.0.0.1", port: base });
+  try {
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", "demo", "--port", "0", "--ports-from", `${base}`],
+      cwd: ROOT,
+      stdin: "null",
+    }).output();
+    assert.equal(run.code, 1);
+    assert.match(new TextDecoder().decode(run.stderr), new RegExp(`--ports-from ${base} is taken`));
+  } finally {
+    held.close();
+  }
+  const bad = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "demo", "--ports-from", "65531"],
+    cwd: ROOT,
+    stdin: "null",
+  }).output();
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /--ports-from must be a port from 1 to 65530/);
+});
