@@ -62,11 +62,37 @@ Deno.test("actionlint reports a broken workflow (the check above can fail)", asy
 
 interface Job {
   "runs-on": string;
+  defaults?: { run?: { shell?: string } };
   needs?: string | string[];
   if?: string;
   strategy?: { matrix: { include: { target: string; os: string }[] } };
-  steps: { run?: string; uses?: string }[];
+  steps: { run?: string; uses?: string; shell?: string }[];
 }
+
+/** Every workflow's jobs, by file name. */
+async function workflowJobs(): Promise<[string, Record<string, Job>][]> {
+  const out: [string, Record<string, Job>][] = [];
+  for (const file of await workflowFiles()) {
+    const parsed = parse(await Deno.readTextFile(file)) as { jobs: Record<string, Job> };
+    out.push([file, parsed.jobs]);
+  }
+  return out;
+}
+
+Deno.test("no step a Windows runner runs in its default shell (pwsh) reads variables the bash way", async () => {
+  for (const [file, jobs] of await workflowJobs()) {
+    for (const [name, job] of Object.entries(jobs)) {
+      const oses = [job["runs-on"], ...(job.strategy?.matrix.include ?? []).map((m) => m.os)];
+      if (!oses.some((os) => String(os).includes("windows")) || job.defaults?.run?.shell) continue;
+      for (const step of job.steps) {
+        if (step.run === undefined || step.shell !== undefined) continue;
+        // In pwsh, "${NAME}" is a PowerShell variable (empty), not the environment's NAME.
+        const bashism = /\$\{[A-Z_][A-Z0-9_]*\}|\$(GITHUB|RUNNER)_[A-Z_]+/.exec(step.run);
+        assert.equal(bashism, null, `${file}: job ${name}: "${step.run}" needs shell: bash`);
+      }
+    }
+  }
+});
 
 Deno.test("release.yml builds, packs and smoke-tests the same five targets, each on its own runner", async () => {
   const release = parse(await Deno.readTextFile(join(WORKFLOWS, "release.yml"))) as {
