@@ -38,3 +38,13 @@ Deno.test("devArgs appends demo options, moving the other ports along with --por
   assert.equal(devArgs(["--port", "0"], "/tmp")[4], "8444", "port 0 keeps the default others");
   assert.deepEqual(devArgs(["--dir", "/x"], "/tmp").slice(-2), ["--dir", "/x"]);
 });
+
+Deno.test("dev.ts with a command runs that command as main.ts does", async () => {
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "dev.ts", "version"],
+    cwd: import.meta.dirname!,
+    stdin: "null",
+  }).output();
+  assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+  assert.match(new TextDecoder().decode(run.stdout), /^burrow \S+-dev \(deno /);
+});
