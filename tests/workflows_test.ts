@@ -107,7 +107,10 @@ Deno.test("release.yml builds, packs and smoke-tests the same five targets, each
   }
   const archiveLoop = pack!.steps.find((s) => s.run?.includes("packaging/archive.sh"))!.run!;
   for (const target of Object.keys(TARGETS)) assert.ok(archiveLoop.includes(target), target);
-  assert.ok(pack!.steps.some((s) => s.run?.includes("packaging/sha256sums.sh")));
+  const runs = pack!.steps.map((s) => s.run ?? "");
+  const debs = runs.findIndex((r) => r.includes("packaging/linux/release-debs.sh"));
+  const sums = runs.findIndex((r) => r.includes("packaging/sha256sums.sh"));
+  assert.ok(debs >= 0 && sums > debs, "the .deb files are made before SHA256SUMS lists them");
   assert.ok(smoke!.steps.some((s) => s.run?.includes("packaging/smoke.ts")));
   assert.ok(build!.steps.some((s) => s.run?.includes("packaging/stamp_version.ts")));
   assert.deepEqual(
