@@ -5,7 +5,8 @@
 #
 # Writes OUTDIR/burrow-VERSION-TARGET.tar.gz (.zip for a Windows target) holding one folder,
 # burrow-VERSION-TARGET/, with the binary as `burrow` (`burrow.exe` on Windows, mode 0755),
-# the conf/ samples, README.md, and LICENSE when the tree has one. Prints the archive's path.
+# the conf/ samples, README.md, and LICENSE when the tree has one (Linux ones also
+# packaging/install.sh and packaging/linux/). Prints the archive's path.
 #
 # Reproducible: entries sorted, owner 0:0, every mtime SOURCE_DATE_EPOCH (default: the last
 # commit's time), gzip without a name or time; the same inputs give the same bytes.
@@ -47,10 +48,19 @@ cp "$BINARY" "$STAGE/$NAME/burrow$EXE"
 cp -R "$ROOT/conf" "$STAGE/$NAME/conf"
 cp "$ROOT/README.md" "$STAGE/$NAME/README.md"
 [ -f "$ROOT/LICENSE" ] && cp "$ROOT/LICENSE" "$STAGE/$NAME/LICENSE"
+# Linux archives carry install.sh and what it installs (units, /etc/burrow samples), so an
+# unpacked archive installs with packaging/install.sh alone.
+if [[ "$TARGET" == *linux* ]]; then
+  mkdir -p "$STAGE/$NAME/packaging"
+  cp "$ROOT/packaging/install.sh" "$STAGE/$NAME/packaging/install.sh"
+  cp -R "$ROOT/packaging/linux" "$STAGE/$NAME/packaging/linux"
+fi
 # Artifacts lose their modes between workflow jobs: set them here.
 find "$STAGE/$NAME" -type d -exec chmod 0755 {} +
 find "$STAGE/$NAME" -type f -exec chmod 0644 {} +
 chmod 0755 "$STAGE/$NAME/burrow$EXE"
+[ -f "$STAGE/$NAME/packaging/install.sh" ] && chmod 0755 "$STAGE/$NAME/packaging/install.sh"
+find "$STAGE/$NAME" -name '*.sh' -exec chmod 0755 {} +
 find "$STAGE/$NAME" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 mkdir -p "$OUTDIR"

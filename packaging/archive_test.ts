@@ -30,7 +30,7 @@ async function sh(
 }
 
 /** The entries of the tree the archive should hold, as `tar`/`unzip` list them. */
-async function confFiles(root: string): Promise<string[]> {
+async function confFiles(root: string, folder = "conf"): Promise<string[]> {
   const out: string[] = [];
   async function walk(dir: string, rel: string) {
     for await (const e of Deno.readDir(dir)) {
@@ -38,7 +38,7 @@ async function confFiles(root: string): Promise<string[]> {
       else out.push(`${rel}${e.name}`);
     }
   }
-  await walk(join(root, "conf"), "conf/");
+  await walk(join(root, folder), `${folder}/`);
   return out;
 }
 
@@ -73,8 +73,23 @@ Deno.test({
         "README.md",
         ...(hasLicense ? ["LICENSE"] : []),
         ...await confFiles(ROOT),
+        "packaging/install.sh",
+        ...await confFiles(ROOT, "packaging/linux"),
       ];
       assert.deepEqual(names.filter(Boolean).sort(), expected.map((n) => top + n).sort());
+      // An unpacked Linux archive installs with its own install.sh, away from a source checkout.
+      await Deno.mkdir(join(dir, "unpacked"));
+      const untar = await sh(["tar", "-xzf", tgz, "-C", join(dir, "unpacked")]);
+      assert.equal(untar.code, 0, untar.err);
+      const install = await sh([
+        "bash",
+        join(dir, "unpacked", top, "packaging", "install.sh"),
+        "--root",
+        join(dir, "root"),
+      ]);
+      assert.equal(install.code, 0, install.err + install.out);
+      await Deno.stat(join(dir, "root", "usr", "local", "bin", "burrow"));
+      await Deno.stat(join(dir, "root", "etc", "systemd", "system", "burrow-server.service"));
 
       const again = await sh([
         ARCHIVE,
