@@ -93,22 +93,43 @@ Deno.test("shouldTrim trims again after work, though the free count did not grow
   assert.equal(shouldTrim(state, { freeBytes: 1 * MIB, cpuShare: 0 }, LIMITS), false);
 });
 
+/**
+ * Runs a residency experiment up to three times: other tests running in this
+ * process (`deno test --parallel` runs files on threads of one process) share
+ * glibc's arenas and may reuse the freed pages or free their own meanwhile.
+ * Each attempt returns null when it held, or why it did not; the test fails
+ * only when all three did not.
+ */
+async function holdsOnce(attempt: () => Promise<string | null> | string | null): Promise<void> {
+  const failures: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const failure = await attempt();
+    if (failure === null) return;
+    failures.push(failure);
+  }
+  assert.fail(`failed 3 times: ${failures.join("; ")}`);
+}
+
 Deno.test({
   name: "openMalloc().trim() gives freed heap pages back to the OS",
   ignore: !LINUX,
-  fn() {
-    const malloc = openMalloc();
-    const heap = churnHeap(64 * MIB);
-    try {
-      assert.ok(malloc.freeBytes() >= 60 * MIB, `free ${malloc.freeBytes()}`);
-      assert.ok(heap.resident() >= 40 * MIB, `resident before: ${heap.resident()}`);
-      malloc.trim();
-      const left = heap.resident();
-      assert.ok(left <= 8 * MIB, `still resident: ${(left / MIB).toFixed(1)} MiB`);
-    } finally {
-      heap.release();
-      malloc.close();
-    }
+  async fn() {
+    await holdsOnce(() => {
+      const malloc = openMalloc();
+      const heap = churnHeap(64 * MIB);
+      try {
+        const free = malloc.freeBytes();
+        if (free < 60 * MIB) return `free ${free}`;
+        const before = heap.resident();
+        if (before < 40 * MIB) return `resident before: ${before}`;
+        malloc.trim();
+        const left = heap.resident();
+        return left <= 8 * MIB ? null : `still resident: ${(left / MIB).toFixed(1)} MiB`;
+      } finally {
+        heap.release();
+        malloc.close();
+      }
+    });
   },
 });
 
@@ -116,30 +137,35 @@ Deno.test({
   name: "startMemoryTrim returns freed memory once the process is quiet, and stops",
   ignore: !LINUX,
   async fn() {
-    const trimmed = Promise.withResolvers<number>();
-    const trim = startMemoryTrim({
-      intervalMs: 20,
-      minFreeBytes: 16 * MIB,
-      // Generous: the test runner may share this process's CPU with other tests.
-      maxCpuShare: 0.9,
-      minBusySeconds: 0,
-      onTrim: (freeBytes) => trimmed.resolve(freeBytes),
+    await holdsOnce(async () => {
+      const heap = churnHeap(32 * MIB);
+      // Residency read in the trim's own callback, before anything else runs on this thread.
+      const trimmed = Promise.withResolvers<{ freeBytes: number; left: number }>();
+      let trim: ReturnType<typeof startMemoryTrim> | null = null;
+      const timeout = setTimeout(() => trimmed.reject(new Error("No trim within 10 s")), 10_000);
+      try {
+        const before = heap.resident();
+        if (before < 20 * MIB) return `resident before: ${before}`;
+        // Started after the churn: a trim of other tests' memory cannot come first.
+        trim = startMemoryTrim({
+          intervalMs: 20,
+          minFreeBytes: 16 * MIB,
+          // Generous: the test runner may share this process's CPU with other tests.
+          maxCpuShare: 0.9,
+          minBusySeconds: 0,
+          onTrim: (freeBytes) => trimmed.resolve({ freeBytes, left: heap.resident() }),
+        });
+        assert.equal(trim.unavailable, null);
+        const { freeBytes, left } = await trimmed.promise;
+        assert.ok(trim.trims >= 1);
+        if (freeBytes < 30 * MIB) return `trimmed with ${freeBytes} free`;
+        return left <= 16 * MIB ? null : `still resident: ${(left / MIB).toFixed(1)} MiB`;
+      } finally {
+        clearTimeout(timeout);
+        trim?.stop();
+        trim?.stop();
+        heap.release();
+      }
     });
-    const timeout = setTimeout(() => trimmed.reject(new Error("No trim within 10 s")), 10_000);
-    const heap = churnHeap(32 * MIB);
-    try {
-      assert.equal(trim.unavailable, null);
-      assert.ok(heap.resident() >= 20 * MIB, `resident before: ${heap.resident()}`);
-      assert.ok((await trimmed.promise) >= 30 * MIB);
-      // This thread may have reused a little of the range since.
-      const left = heap.resident();
-      assert.ok(left <= 16 * MIB, `still resident: ${(left / MIB).toFixed(1)} MiB`);
-      assert.ok(trim.trims >= 1);
-    } finally {
-      clearTimeout(timeout);
-      trim.stop();
-      trim.stop();
-      heap.release();
-    }
   },
 });
