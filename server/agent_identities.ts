@@ -62,6 +62,9 @@ export class AgentIdentities implements AgentDirectory {
           decoy,
         })).ok,
       onEvent: (event) => this.#record(event),
+      // Once per window per address, like every other auth refusal: a loop of wrong
+      // secrets (or of names outside their networks, which no lockout stops) is not a line each.
+      logRefusal: (address, message, properties) => auth.logRefusal(address, message, properties),
     });
   }
 
