@@ -29,6 +29,13 @@ export interface ConnectedAgent {
   readonly session: Session;
   /** Audit session id (stable across reconnects inside the grace period); undefined without audit. */
   readonly sessionId?: number;
+  /**
+   * Aborted when this identity ends (revoked by a change of its agent file,
+   * replaced by a newer connection, or released by the agent): the channels
+   * opened through it are reset then, so a rotated secret cuts an impostor
+   * off its open channels too, not only off new ones.
+   */
+  readonly ended?: AbortSignal;
 }
 
 /** Identified agents connected now. */

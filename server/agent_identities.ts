@@ -39,8 +39,11 @@ export interface AgentIdentitiesOptions {
 export class AgentIdentities implements AgentDirectory {
   readonly #service: IdentifyService<Session>;
   readonly #options: AgentIdentitiesOptions;
-  /** Per identified name: its session, and its audit lease when the audit is on. */
-  readonly #held = new Map<string, { session: Session; lease: SessionLease | null }>();
+  /** Per identified name: its session, its audit lease when the audit is on, and its end. */
+  readonly #held = new Map<
+    string,
+    { session: Session; lease: SessionLease | null; ended: AbortController }
+  >();
   readonly #hold: ReconnectHold;
 
   /** Identities checked against `access`'s agent files through `auth`. */
@@ -62,6 +65,9 @@ export class AgentIdentities implements AgentDirectory {
           decoy,
         })).ok,
       onEvent: (event) => this.#record(event),
+      // Once per window per address, like every other auth refusal: a loop of wrong
+      // secrets (or of names outside their networks, which no lockout stops) is not a line each.
+      logRefusal: (address, message, properties) => auth.logRefusal(address, message, properties),
     });
   }
 
@@ -86,7 +92,8 @@ export class AgentIdentities implements AgentDirectory {
   get(name: string): ConnectedAgent | undefined {
     const hold = this.#service.holder(name);
     if (hold === undefined) return undefined;
-    const lease = this.#held.get(name)?.lease ?? undefined;
+    const held = this.#held.get(name);
+    const lease = held?.lease ?? undefined;
     return {
       name,
       groups: hold.file.groups,
@@ -95,6 +102,7 @@ export class AgentIdentities implements AgentDirectory {
       since: hold.since,
       session: hold.session,
       ...(lease !== undefined && { sessionId: lease.sessionId }),
+      ...(held !== undefined && { ended: held.ended.signal }),
     };
   }
 
@@ -119,7 +127,10 @@ export class AgentIdentities implements AgentDirectory {
         const hold = this.#service.holder(event.name);
         if (hold === undefined) return;
         this.#options.onIdentified(hold.session);
-        const old = this.#held.get(event.name)?.lease ?? null;
+        const previous = this.#held.get(event.name);
+        // The channels through the connection it replaces end with it.
+        previous?.ended.abort();
+        const old = previous?.lease ?? null;
         // A newer connection taking the name over continues its session (SessionTracker).
         if (old !== null) audit?.sessions.disconnected(old, "replaced by a newer connection");
         const lease = audit?.sessions.connected(event.name, {
@@ -128,7 +139,7 @@ export class AgentIdentities implements AgentDirectory {
           os: event.agent.os,
           host: event.agent.host,
         }) ?? null;
-        this.#held.set(event.name, { session: hold.session, lease });
+        this.#held.set(event.name, { session: hold.session, lease, ended: new AbortController() });
         this.#hold.arrived(event.name);
         return;
       }
@@ -137,6 +148,7 @@ export class AgentIdentities implements AgentDirectory {
         // A newer connection holds the name (and the lease) now: nothing ends.
         if (held === undefined || this.#service.holder(event.name) !== undefined) return;
         this.#held.delete(event.name);
+        held.ended.abort();
         const reason = this.stopping
           ? "server stopped"
           : event.reason === "closed"

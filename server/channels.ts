@@ -87,6 +87,11 @@ export function makeOpenChannel(options: OpenChannelOptions): OpenChannel {
       if (e instanceof ForwardError) return row.refuse(e.code, e.message);
       return row.refuse("open-failed", (e as Error).message ?? String(e));
     }
+    // The identity ending (revoked, replaced) ends the channels through it.
+    const ended = agent.ended;
+    const cut = () => stream.reset();
+    if (ended?.aborted) cut();
+    else ended?.addEventListener("abort", cut, { once: true });
     options.log.debug("Channel {id} open: {operator} → {agent} {target} ({address})", {
       id: row.id,
       operator: request.operator || "(published)",
@@ -98,7 +103,10 @@ export function makeOpenChannel(options: OpenChannelOptions): OpenChannel {
       ok: true,
       stream,
       target,
-      end: (result, bytes, detail) => row.end(result, bytes, detail),
+      end: (result, bytes, detail) => {
+        ended?.removeEventListener("abort", cut);
+        row.end(result, bytes, detail);
+      },
     };
     return opened;
   };

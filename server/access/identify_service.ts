@@ -66,6 +66,12 @@ export interface IdentifyServiceOptions<S> {
   verify?: VerifySecret;
   /** Every identification, refusal and end. */
   onEvent?: (event: IdentifyEvent) => void;
+  /**
+   * Logs a refusal (the server's `AuthGuard.logRefusal`: at WARN once per
+   * window per address, at DEBUG otherwise, so a loop of wrong secrets is
+   * not a line each). Default: every refusal at WARN.
+   */
+  logRefusal?: (address: string, message: string, properties: Record<string, unknown>) => void;
 }
 
 /**
@@ -205,11 +211,10 @@ export class IdentifyService<S> {
     detail: string,
   ): Promise<void> {
     // Stealth: the agent learns nothing about why; the log has the real reason.
-    this.#options.log.warn("Identify as {name} from {address} refused: {detail}", {
-      name,
-      address,
-      detail,
-    });
+    const message = "Identify as {name} from {address} refused: {detail}";
+    const properties = { name, address, detail };
+    if (this.#options.logRefusal === undefined) this.#options.log.warn(message, properties);
+    else this.#options.logRefusal(address, message, properties);
     this.#options.onEvent?.({ type: "refused", name, address, reason });
     await incoming.refuse(IDENTITY_REFUSED.code, IDENTITY_REFUSED.message);
   }

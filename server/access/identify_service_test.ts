@@ -162,7 +162,14 @@ Deno.test("IdentifyService: the newer connection wins, the older gets 'replaced'
   try {
     const a = await openStream(older.client, identifyMessage(request("db1", "db1-secret")));
     const b = await openStream(newer.client, identifyMessage(request("db1", "db1-secret")));
-    const end = await readIdentityEnd(a.readable);
+    // Bounded: an older connection that is never told fails here instead of hanging.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = await Promise.race([
+      readIdentityEnd(a.readable),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the older was never told")), 10_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     assert.deepEqual(end, {
       code: "replaced",
       message: "replaced by a connection from 198.51.100.8",
@@ -200,8 +207,9 @@ Deno.test("IdentifyService.review() revokes what a changed agent file no longer 
         assert.equal(service.holder("db1")?.address, "198.51.100.7");
         opened.stream.closeWrite();
       } else {
-        assert.deepEqual(await readIdentityEnd(opened.readable), { code: "revoked", message });
+        // Released at once (checked first, so a review that does nothing fails, not hangs).
         assert.equal(service.holder("db1"), undefined, message);
+        assert.deepEqual(await readIdentityEnd(opened.readable), { code: "revoked", message });
       }
     } finally {
       await l.close();

@@ -1,7 +1,7 @@
 /**
  * Authentication under attack, end to end (issue 9, items 2, 3 and 5): `$6$`
  * checks do not hold the event loop, repeated failures lock the source out
- * (stealthily), and a flood of wrong agent secrets is logged once.
+ * (stealthily), and a flood of wrong agent secrets or identities is logged once.
  */
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
@@ -130,6 +130,56 @@ Deno.test("100 wrong agent secrets are refused and logged at WARN twice, not 100
     assert.equal(world.server.agents.has("app.test"), false);
     assert.equal(warnings.length, 2, warnings.join("\n"));
     assert.match(warnings[1]!, /locked out/);
+  } finally {
+    await session.close();
+    dialed.close();
+    await dialed.closed;
+    await world.close();
+    await reset();
+  }
+});
+
+Deno.test("100 wrong agent identities are refused and logged at WARN at most twice, not 100 times", async () => {
+  const warnings: string[] = [];
+  await configure({
+    sinks: {
+      capture: (r: LogRecord) => {
+        const message = r.rawMessage as string;
+        if (r.level === "warning" && /refused|locked out/.test(message)) warnings.push(message);
+      },
+    },
+    loggers: [
+      { category: ["burrow-test", "server"], sinks: ["capture"], lowestLevel: "debug" },
+      { category: ["logtape", "meta"], lowestLevel: null },
+    ],
+  });
+  const world = await World.create();
+  const dialed = await dialWebSocket(`wss://127.0.0.1:${world.port}/.well-known/burrow-agent`, {
+    protocols: ["burrow.v1"],
+    caCerts: [world.caCert],
+  });
+  const session = new Session(dialed.conn, { client: true });
+  try {
+    await world.agentFile("db1", { secret: sha512Crypt(SECRET, "$6$saltsalt") });
+    await world.agentFile("db2", { secret: SECRET, networks: ["192.0.2.0/24"] });
+    // Wrong secrets (locked out after a few), an unknown name, and a name whose
+    // networks leave this address out (refused before any secret check).
+    const names = ["db1", "nobody", "db2"];
+    for (let i = 0; i < 100; i++) {
+      await assert.rejects(
+        openStream(session, {
+          kind: StreamKind.Identify,
+          params: {
+            name: names[i % 3],
+            secret: `wrong-${i}`,
+            agent: { id: "guess", version: "0", host: "x" },
+          },
+        }),
+        (e) => e instanceof OpenError && e.remoteCode === "refused",
+      );
+    }
+    assert.equal(world.server.directory.get("db1"), undefined);
+    assert.ok(warnings.length <= 2, `${warnings.length} warnings:\n${warnings.join("\n")}`);
   } finally {
     await session.close();
     dialed.close();

@@ -1,8 +1,10 @@
 /**
  * `burrow demo` as a user runs it: a real process, its printed URL and curl
- * line, the page, the SSE clock and the WebSocket echo, then Ctrl-C.
+ * line, the page, the SSE clock and the WebSocket echo, the forward, UDP, SOCKS
+ * and admin lines as printed, then Ctrl-C.
  */
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { within } from "../helpers/streams.ts";
 
@@ -133,6 +135,21 @@ Deno.test({
           assert.equal(head, "HTTP/1.0 200");
         } finally {
           conn.close();
+        }
+      });
+      const udp = printed(out, "UDP");
+      const udpLocal = Number(/ (\d+):127\.0\.0\.1:\d+$/.exec(udp)![1]);
+      await withPrinted(udp, async () => {
+        const socket = createSocket("udp4");
+        try {
+          const answer = new Promise<string>((resolve) => {
+            socket.on("message", (m: Uint8Array) => resolve(new TextDecoder().decode(m)));
+          });
+          await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+          socket.send("datagram through the agent", udpLocal, "127.0.0.1");
+          assert.equal(await within(5000, "the UDP echo", answer), "datagram through the agent");
+        } finally {
+          await new Promise<void>((resolve) => socket.close(() => resolve()));
         }
       });
       // The admin lines, run as printed: the agent "demo" connected, its session open.

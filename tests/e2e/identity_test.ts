@@ -16,9 +16,13 @@ Deno.test("an agent with only an identity stays connected past registerTimeout a
   try {
     await world.agentFile("db1", { secret: SECRET, groups: ["ops"] });
     const agent = await world.agent({ identity: { name: "db1", secret: SECRET } });
+    const first = world.server.directory.get("db1")!.session;
     await new Promise((r) => setTimeout(r, 600));
     const listed = world.server.directory.get("db1");
     assert.ok(listed, "db1 is in the directory");
+    // The same connection, not one redialled after registerTimeout closed the first.
+    assert.equal(listed.session, first);
+    assert.equal(first.isClosed, false);
     assert.deepEqual(listed.groups, ["ops"]);
     assert.equal(listed.address, "127.0.0.1");
     assert.equal(listed.agent.os, Deno.build.os);

@@ -299,3 +299,28 @@ Deno.test("an operator channel to an agent that stopped (its FIN) is refused at 
     await world.close();
   }
 });
+
+Deno.test("an agent identity revoked (its secret changed) resets the channels open through it", async () => {
+  const world = await worldWithAgent();
+  await using target = tcpTarget(echo);
+  try {
+    const token = await world.operator("alice");
+    await using op = await dialOperator(world.port, token, world.caCert);
+    const opened = await op.forward("db1", "127.0.0.1", target.port);
+    await opened.stream.write(new TextEncoder().encode("before"));
+    assert.equal(new TextDecoder().decode((await opened.stream.read())!), "before");
+    // A stolen secret is rotated: the agent holding it must not keep carrying channels.
+    await world.agentFile("db1", { secret: "rotated-secret" });
+    await until("db1 revoked", () => world.server.directory.get("db1") === undefined);
+    const ended = await within(
+      10_000,
+      "the channel to end",
+      opened.stream.read().then((c) => (c === null ? "fin" : "data"), () => "reset"),
+    );
+    assert.equal(ended, "reset", "the channel was reset, not left open");
+    const rows = await closedRows(world, 1);
+    assert.equal(rows[0]!.result, "failed");
+  } finally {
+    await world.close();
+  }
+});

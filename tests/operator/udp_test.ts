@@ -140,3 +140,53 @@ Deno.test("UdpForwarder drops datagrams from sources beyond maxFlows and says so
     await Promise.all([forwarder.close(), link.close()]);
   }
 });
+
+/** A DNS server on 127.0.0.1 answering every A question with `address` (one answer, TTL 60). */
+async function dnsServer(
+  address: number[],
+): Promise<{ port: number; queries: number } & AsyncDisposable> {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  const server = {
+    port: socket.address().port,
+    queries: 0,
+    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+  socket.on("message", (query: Uint8Array, from: { address: string; port: number }) => {
+    server.queries++;
+    let end = 12; // header; then the question's name, its labels up to the empty one
+    while (query[end] !== 0) end += query[end]! + 1;
+    end += 1 + 4; // the root label, QTYPE and QCLASS
+    const header = [query[0]!, query[1]!, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    const answer = [0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...address];
+    const reply = new Uint8Array([...header, ...query.subarray(12, end), ...answer]);
+    socket.send(reply, from.port, from.address);
+  });
+  return server;
+}
+
+Deno.test("UdpForwarder carries DNS: a resolver pointed at the local port gets the answer", async () => {
+  await using server = await TestOperatorServer.start();
+  await using dns = await dnsServer([10, 1, 2, 3]);
+  const link = await OperatorLink.connect(server.settings());
+  const forwarder = await UdpForwarder.listen({
+    link,
+    agent: "db1",
+    spec: parseForwardSpec(`0:127.0.0.1:${dns.port}`),
+    report: () => {},
+  });
+  try {
+    // What `dig @127.0.0.1 -p PORT db.internal` does, through Deno's own resolver.
+    const answer = await within(
+      10_000,
+      "the DNS answer",
+      Deno.resolveDns("db.internal", "A", {
+        nameServer: { ipAddr: "127.0.0.1", port: forwarder.addr.port },
+      }),
+    );
+    assert.deepEqual(answer, ["10.1.2.3"]);
+    assert.ok(dns.queries >= 1, "the query reached the DNS server through the agent");
+  } finally {
+    await Promise.all([forwarder.close(), link.close()]);
+  }
+});
