@@ -10,7 +10,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { AgentDomain, AgentIdentityConfig } from "./config_types.ts";
 import { IdentityClaim } from "./identity_claim.ts";
-import { Backoff, retryAfterDelay, sleep } from "./backoff.ts";
+import { Backoff, retryAfterDelay, sleep } from "../shared/time/backoff.ts";
 import { hedgedDial } from "./hedged_dial.ts";
 import { MAX_HTTP_HEAD } from "./http.ts";
 import { type AgentIdentity, DomainRegistration } from "./registration.ts";

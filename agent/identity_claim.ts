@@ -14,7 +14,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { Backoff, sleep } from "./backoff.ts";
+import { Backoff, sleep } from "../shared/time/backoff.ts";
 import type { AgentIdentityConfig } from "./config_types.ts";
 import { readIdentitySecret } from "./identity_config.ts";
 import type { AgentIdentity } from "./registration.ts";

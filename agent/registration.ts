@@ -9,7 +9,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import type { AgentDomain } from "./config_types.ts";
-import { Backoff, sleep } from "./backoff.ts";
+import { Backoff, sleep } from "../shared/time/backoff.ts";
 import { MuxError, type Session } from "../shared/mux/mod.ts";
 import { type OpenedStream, OpenError, openStream, StreamKind } from "../shared/open/mod.ts";
 import type { RegisterRequest } from "../shared/protocol.ts";

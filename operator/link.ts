@@ -10,6 +10,7 @@
 import type { Session } from "../shared/mux/mod.ts";
 import { dialOperator, type OperatorSession } from "./dial.ts";
 import type { OperatorSettings } from "./settings.ts";
+import { Backoff, sleep } from "../shared/time/backoff.ts";
 
 /** Where forwards get the session to open their streams on. */
 export interface SessionSource {
@@ -143,9 +144,9 @@ export class OperatorLink implements SessionSource {
     const { min, max } = this.#options.backoff ?? { min: 250, max: 15_000 };
     const dial = this.#options.dial ?? dialWith;
     const signal = this.#stop.signal;
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      const ceiling = Math.min(max, min * 2 ** Math.min(attempt, 20));
-      if (!(await sleep(Math.floor(Math.random() * ceiling), signal))) return;
+    const backoff = new Backoff({ min, max });
+    while (!signal.aborted) {
+      if (!(await sleep(backoff.next(), signal))) return;
       let op: OperatorSession;
       try {
         op = await dial(this.#settings, signal);
@@ -175,20 +176,4 @@ export class OperatorLink implements SessionSource {
 
 function dialWith(settings: OperatorSettings, signal: AbortSignal): Promise<OperatorSession> {
   return dialOperator(settings, { signal });
-}
-
-/** Waits `ms`; false as soon as `signal` aborts (the timer is cleared either way). */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
