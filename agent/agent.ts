@@ -186,7 +186,7 @@ class Agent implements AgentHandle {
 
   identity(): { name: string; identified: boolean; lastError: string | null } | null {
     if (this.#identity === null) return null;
-    const held = this.#connections.get(groupKey(this.#identity))?.identityStatus() ?? null;
+    const held = this.#connections.get(identityKey(this.#identity))?.identityStatus() ?? null;
     return held ?? { name: this.#identity.name, identified: false, lastError: null };
   }
 
@@ -216,7 +216,9 @@ class Agent implements AgentHandle {
     }
     // The identity rides on the connection of the domains that share its server, or its own.
     const identity = this.#identity;
-    if (identity !== null && !groups.has(groupKey(identity))) groups.set(groupKey(identity), []);
+    if (identity !== null && !groups.has(identityKey(identity))) {
+      groups.set(identityKey(identity), []);
+    }
     const closing: Promise<void>[] = [];
     for (const [key, connection] of this.#connections) {
       const group = groups.get(key);
@@ -228,7 +230,7 @@ class Agent implements AgentHandle {
     }
     for (const [key, group] of groups) {
       if (this.#connections.has(key)) continue;
-      const carriesIdentity = identity !== null && groupKey(identity) === key;
+      const carriesIdentity = identity !== null && identityKey(identity) === key;
       this.#connections.set(key, this.#connect(group, carriesIdentity ? identity : null));
     }
     await Promise.all(closing);
@@ -284,7 +286,10 @@ class Agent implements AgentHandle {
 
   #connect(group: AgentDomain[], identity: AgentIdentityConfig | null): Connection {
     const first: ServerPlace = group[0] ?? identity!;
-    const url = `wss://${first.remote}${first.service}`;
+    // A certificate identity has a connection of its own, the mux directly over TLS.
+    const url = identity?.certificate
+      ? `tls://${identity.remote}`
+      : `wss://${first.remote}${first.service}`;
     if (identity !== null && identity.insecure && group.length === 0) {
       this.#log.warn(
         "INSECURE: identity {name} connects to {remote} WITHOUT checking the server's certificate; " +
@@ -303,6 +308,16 @@ class Agent implements AgentHandle {
       tuning: this.#tuning,
     }, group);
   }
+}
+
+/**
+ * The identity's connection key: its domains' group, or a key of its own
+ * for a certificate identity (domains never ride on that connection).
+ */
+function identityKey(identity: AgentIdentityConfig): string {
+  if (!identity.certificate) return groupKey(identity);
+  const { certFile, keyFile } = identity.certificate;
+  return JSON.stringify(["certificate", identity.remote, identity.caFile, certFile, keyFile]);
 }
 
 /** Where a domain or the identity connects to. */

@@ -62,6 +62,12 @@ export interface AgentIdentityConfig {
   insecure: boolean;
   /** Extra CA certificate file (PEM) to trust for the server. */
   caFile: string | null;
+  /**
+   * The client certificate the agent identifies with instead of a secret
+   * (`certFile` + `keyFile`, absolute): it dials `remote`, the server's
+   * `agentCertificates` listener, with the mux directly over TLS. Null for a secret.
+   */
+  certificate?: { certFile: string; keyFile: string } | null;
 }
 
 /** What requests read from a backend's base URL, read once when the file is parsed (each `URL` getter builds a new string). */

@@ -18,6 +18,7 @@ import { Session } from "../shared/mux/mod.ts";
 import { serveStream, type StreamHandler } from "../shared/open/mod.ts";
 import { type DialedWebSocket, DialError, type dialWebSocket } from "../shared/transport/dial.ts";
 import { describeDialError, dialServer } from "./server_dial.ts";
+import { dialWithCertificate } from "./certificate_dial.ts";
 import type { ConnectionTuning } from "./connection_tuning.ts";
 
 /** Longest wait for a closed socket's close handshake, in ms. */
@@ -96,6 +97,12 @@ export class Connection {
   #replaced = false;
   /** When the identity was last accepted (performance.now()); -1 before. */
   #identifiedAt = -1;
+  /** The identity's client certificate: the connection dials with it, and its session is the identity. */
+  readonly #certificate: { name: string; remote: string; certFile: string; keyFile: string } | null;
+  /** True once the server answered a ping on this session: it took the certificate. */
+  #certificateHeld = false;
+  /** The certificate identity's last failure (dial, refused handshake, disconnect). */
+  #certificateError: string | null = null;
 
   /** Starts connecting at once for `domains` (and the identity, when set). */
   constructor(options: ConnectionOptions, domains: readonly AgentDomain[]) {
@@ -103,8 +110,12 @@ export class Connection {
     this.#log = options.log;
     for (const domain of domains) this.#entries.set(domain.name, this.#newEntry(domain));
     const { tuning } = options;
-    this.#claim = options.identity
-      ? new IdentityClaim(options.identity, {
+    const identity = options.identity ?? null;
+    this.#certificate = identity?.certificate
+      ? { name: identity.name, remote: identity.remote, ...identity.certificate }
+      : null;
+    this.#claim = identity !== null && this.#certificate === null
+      ? new IdentityClaim(identity, {
         agent: options.agent,
         log: options.log,
         backoff: { min: tuning.backoffMin, max: tuning.backoffMax, reset: tuning.backoffReset },
@@ -118,6 +129,15 @@ export class Connection {
 
   /** The identity's state on this connection; null when it claims none. */
   identityStatus(): { name: string; identified: boolean; lastError: string | null } | null {
+    const certificate = this.#certificate;
+    if (certificate !== null) {
+      // The server takes the certificate at the handshake: a session is the identity held.
+      return {
+        name: certificate.name,
+        identified: this.#certificateHeld,
+        lastError: this.#certificateError,
+      };
+    }
     const claim = this.#claim;
     if (claim === null) return null;
     return { name: claim.identity.name, identified: claim.identified, lastError: claim.lastError };
@@ -125,7 +145,7 @@ export class Connection {
 
   /** True when this connection carries neither domains nor an identity. */
   get empty(): boolean {
-    return this.#entries.size === 0 && this.#claim === null;
+    return this.#entries.size === 0 && this.#claim === null && this.#certificate === null;
   }
 
   /** Streams from the server being served now (requests, relays), registrations not counted. */
@@ -225,6 +245,7 @@ export class Connection {
         }
         const error = describeDialError(e, this.#options.url);
         this.#failAll(error);
+        if (this.#certificate !== null) this.#certificateError = error;
         // The first failure and every new one are warnings; the same one again is noise.
         const fields = { error, delay };
         if (error === this.#lastDialError) {
@@ -253,6 +274,7 @@ export class Connection {
         delay = tuning.backoffMax;
       }
       this.#failAll(`Disconnected: ${reason}`);
+      if (this.#certificate !== null) this.#certificateError = `Disconnected: ${reason}`;
       this.#log.warn("Disconnected: {reason}; reconnecting in {delay} ms", { reason, delay });
       if (!await sleep(delay, closing)) break;
     }
@@ -267,6 +289,17 @@ export class Connection {
 
   #dial(): Promise<DialedWebSocket> {
     const { url, caFile, insecure, tuning, dial } = this.#options;
+    if (this.#certificate !== null) {
+      const { remote, certFile, keyFile } = this.#certificate;
+      return dialWithCertificate({
+        remote,
+        caFile,
+        certFile,
+        keyFile,
+        timeout: tuning.dialTimeout,
+        signal: this.#closing.signal,
+      });
+    }
     return dialServer({
       url,
       caFile,
@@ -297,12 +330,23 @@ export class Connection {
       this.#startRegistration(entry, session, down.signal);
     }
     if (this.#claim !== null) this.#startClaim(this.#claim, session, down.signal);
+    if (this.#certificate !== null) {
+      // The server took the certificate when it answers: a refused one ends the session instead
+      // (with TLS 1.3 the client's handshake finishes before the server checked the certificate).
+      session.ping().then(() => {
+        if (this.#session !== session) return;
+        this.#certificateHeld = true;
+        this.#certificateError = null;
+        this.#identifiedAt = performance.now();
+      }, () => {});
+    }
     for (let s = await session.accept(); s !== null; s = await session.accept()) {
       this.#track(serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD }));
     }
     await session.closed;
     down.abort();
     this.#session = null;
+    this.#certificateHeld = false;
     this.#sessionDown = null;
     // The redial does not wait for the old socket's close handshake: a peer that went
     // silent never finishes it, and a server that went away needs no answer.

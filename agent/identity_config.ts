@@ -26,7 +26,7 @@ export interface AgentConfigOptions extends LoadOptions {
   hostname?: () => string;
 }
 
-/** Keys that only mean something with an identity. */
+/** Keys that only mean something with an identity (a secret or a certificate). */
 const IDENTITY_KEYS = ["name", "remote", "service", "caFile", "insecure"] as const;
 
 /** The `secret` value: plain text only (the server keeps the hash). */
@@ -78,14 +78,24 @@ export function parseIdentityConfig(
 ): AgentIdentityConfig | null {
   const secret = plainSecret(r);
   const fileField = r.field("secretFile");
-  if (secret === null && fileField === null) {
+  const certificate = parseCertificate(r, baseDir, options);
+  if (secret === null && fileField === null && certificate === null) {
     for (const key of IDENTITY_KEYS) {
-      if (r.has(key)) throw r.error(key, 'is used only with "secret" or "secretFile"');
+      if (r.has(key)) {
+        throw r.error(key, 'is used only with "secret", "secretFile" or "certFile"');
+      }
     }
     return null;
   }
   if (secret !== null && fileField !== null) {
     throw fileField.error('cannot be used with "secret": set one of them');
+  }
+  if (certificate !== null) {
+    for (const key of ["secret", "secretFile", "service", "insecure"]) {
+      if (r.has(key)) {
+        throw r.error(key, 'cannot be used with "certFile": the certificate is the identity');
+      }
+    }
   }
   const remoteField = r.required("remote");
   remoteField.hostPort();
@@ -97,6 +107,24 @@ export function parseIdentityConfig(
     service: r.string("service", { ...URL_PATH, default: AGENT_PATH }),
     insecure: r.bool("insecure", false),
     caFile: r.field("caFile")?.filePath(baseDir, options) ?? null,
+    certificate,
+  };
+}
+
+/** `certFile` and `keyFile` (both or neither); null when neither is set. */
+function parseCertificate(
+  r: ObjectReader,
+  baseDir: string,
+  options: LoadOptions,
+): { certFile: string; keyFile: string } | null {
+  const certField = r.field("certFile");
+  const keyField = r.field("keyFile");
+  if (certField === null && keyField === null) return null;
+  if (certField === null) throw r.error("certFile", 'is required with "keyFile"', "missing");
+  if (keyField === null) throw r.error("keyFile", 'is required with "certFile"', "missing");
+  return {
+    certFile: certField.filePath(baseDir, options),
+    keyFile: keyField.filePath(baseDir, options),
   };
 }
 

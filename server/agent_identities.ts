@@ -76,6 +76,24 @@ export class AgentIdentities implements AgentDirectory {
     return this.#service.handler(session, address);
   }
 
+  /**
+   * Holds the identity `name` for `session`, from the CN of a client
+   * certificate the TLS layer verified (`server/agent_tls.ts`); `close`
+   * ends the connection when the identity is revoked or replaced. Returns
+   * the release to call when the session ends, or null when refused (no
+   * agent file, or `address` outside its networks: logged once per window,
+   * audited as a `certificate` refusal).
+   */
+  holdCertificate(
+    session: Session,
+    claim: { name: string; address: string; close: () => void },
+  ): (() => void) | null {
+    return this.#service.holdCertificate(session, {
+      ...claim,
+      agent: { id: "", version: "", os: "", host: "" },
+    });
+  }
+
   /** Re-checks the identity `name` after its agent file changed (ends it when no longer allowed). */
   review(name: string): void {
     this.#service.review(name);
@@ -164,7 +182,7 @@ export class AgentIdentities implements AgentDirectory {
       }
       case "refused":
         audit?.refusals.refused({
-          kind: "agent",
+          kind: event.certificate === true ? "certificate" : "agent",
           identity: event.name,
           source: event.address,
           reason: event.reason,

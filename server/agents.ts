@@ -10,6 +10,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { fromWebSocket } from "../shared/transport/websocket.ts";
+import type { Conn } from "../shared/transport/conn.ts";
 import { MuxError, Session } from "../shared/mux/mod.ts";
 import {
   type IncomingStream,
@@ -217,6 +218,29 @@ export class AgentRegistry {
     task.finally(() => this.#tasks.delete(task));
   }
 
+  /**
+   * Runs an agent session over `conn`, a TLS connection whose client
+   * certificate (signed by the configured CA, checked by the TLS layer)
+   * names the agent `name` (`server/agent_tls.ts`). Agent caps apply; the
+   * identity is held as long as the session, which ends when the agent
+   * file no longer allows it. False when refused (`conn` is closed then).
+   */
+  certificateSession(conn: Conn, remote: string, name: string): boolean {
+    if (this.#closing || this.#gate.admit(remote) !== null) {
+      void conn.writable.abort().catch(() => {});
+      return false;
+    }
+    const run = this.#runSession(conn, remote, { certificate: name }).then(
+      (registered) => this.#gate.release(remote, registered),
+      (e) => {
+        this.#gate.release(remote, false);
+        throw e;
+      },
+    );
+    this.#track(run);
+    return true;
+  }
+
   /** Runs an agent's session until it ends; resolves true when it registered something. */
   async #run(socket: WebSocket, remote: string): Promise<boolean> {
     let conn;
@@ -228,6 +252,23 @@ export class AgentRegistry {
       );
       return false;
     }
+    return await this.#runSession(conn, remote, {
+      // On shutdown the listeners stop after this, and Deno then closes WebSockets still open
+      // with 1001 ahead of our GoAway: let the close handshake finish first (bounded).
+      afterEnd: () => this.#closing ? socketClosed(socket, SOCKET_CLOSE_WAIT_MS) : undefined,
+    });
+  }
+
+  /**
+   * Runs an agent's session over `conn` until it ends; resolves true when
+   * it registered something. With `certificate`, the session holds that
+   * identity from the start (or is closed at once when it is refused).
+   */
+  async #runSession(
+    conn: Conn,
+    remote: string,
+    { certificate, afterEnd }: { certificate?: string; afterEnd?: () => Promise<void> | void },
+  ): Promise<boolean> {
     const id = crypto.randomUUID().slice(0, 8);
     const session = new Session(conn, {
       client: false,
@@ -250,6 +291,12 @@ export class AgentRegistry {
     this.#bySession.set(session, agent);
     this.#log.info("agent#{agent} connected from {remote}", { agent: id, remote });
     if (this.#closing) await session.close();
+    const release = certificate === undefined ? null : this.identities.holdCertificate(session, {
+      name: certificate,
+      address: remote,
+      close: () => void session.close(),
+    });
+    if (certificate !== undefined && release === null) await session.close();
     // A connection must register something within the deadline, or it only holds memory.
     const deadline = setTimeout(() => {
       if (agent.registered) return;
@@ -270,12 +317,11 @@ export class AgentRegistry {
     }
     await session.closed;
     clearTimeout(deadline);
+    release?.();
     for (const reg of agent.registrations) this.#remove(reg);
     this.#agents.delete(agent);
     this.#bySession.delete(session);
-    // On shutdown the listeners stop after this, and Deno then closes WebSockets still open
-    // with 1001 ahead of our GoAway: let the close handshake finish first (bounded).
-    if (this.#closing) await socketClosed(socket, SOCKET_CLOSE_WAIT_MS);
+    await afterEnd?.();
     await Promise.all(serving);
     const reason = session.closeReason;
     if (reason instanceof MuxError && reason.code === "peer-not-draining") {

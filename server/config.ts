@@ -33,6 +33,7 @@ import { AGENT_PATH, OPERATOR_PATH } from "../shared/protocol.ts";
 import { parseOperatorLimits } from "./operator/config.ts";
 import { DEFAULT_DATA_DIR, parseAuditConfig } from "./audit/config.ts";
 import { parsePublish } from "./publish/publish_config.ts";
+import { parseAgentCertificates } from "./agent_cert_config.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -195,6 +196,12 @@ export function parseServerConfig(
     dataDir: resolve(baseDir, r.string("dataDir", { default: DEFAULT_DATA_DIR, nonEmpty: true })),
     audit: parseAuditConfig(r.object("audit")),
     publish: parsePublish(r.field("publish"), listen),
+    agentCertificates: parseAgentCertificates(
+      r.field("agentCertificates"),
+      listen,
+      baseDir,
+      options,
+    ),
   };
   if (config.operatorPath === config.agentPath) {
     throw r.error("operatorPath", `must differ from agentPath (${config.agentPath})`);

@@ -11,6 +11,7 @@ import type { LogConfig } from "../shared/log/config_types.ts";
 import type { AuditConfig } from "./audit/config.ts";
 import type { OperatorLimits } from "./operator/config.ts";
 import type { PublishEntry } from "./publish/publish_config.ts";
+import type { AgentCertificatesConfig } from "./agent_cert_config.ts";
 
 /** A certificate and key, as PEM file paths. */
 export interface CertificatePair {
@@ -153,6 +154,11 @@ export interface ServerConfig {
   audit: AuditConfig;
   /** Published ports: public TCP ports carried to a target through an agent. Default none. */
   publish: PublishEntry[];
+  /**
+   * The listener where agents identify by a client certificate (CN = name),
+   * the mux directly over TLS; null (the default) when there is none.
+   */
+  agentCertificates: AgentCertificatesConfig | null;
 }
 
 /** One basic-auth credential; `password` is plain or a `$6$` hash. */

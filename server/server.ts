@@ -27,6 +27,7 @@ import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { type Watch, watchPaths } from "../shared/fs/watch.ts";
 import type { ConfigReload } from "../shared/config/config_reload.ts";
 import type { PublishChanges } from "./publish/mod.ts";
+import type { AgentTlsListener } from "./agent_tls.ts";
 
 /** Logging the server writes to. */
 export interface ServerLogging {
@@ -56,6 +57,8 @@ export interface ServerHandle {
   operators: OperatorEndpoint;
   /** Published ports (`publish`), re-applied when the main file changes. */
   publishing: Publishing;
+  /** The agent-certificate listener's address (`agentCertificates`); null without one. */
+  agentTlsAddr: Deno.NetAddr | null;
   /** CA of the self-signed certificate made at start, when a listener asked for one. */
   selfSignedCa: string | null;
   /**
@@ -144,6 +147,7 @@ export async function startServer(
   let selfSignedCa: string | null = null;
   let certWatch: Watch | null = null;
   let publishing: Publishing | null = null;
+  let agentTls: AgentTlsListener | null = null;
   try {
     for (const l of config.listen) {
       if (l.tls === null) {
@@ -195,9 +199,15 @@ export async function startServer(
       if (change.folder === "agents") agents.identities.review(change.change.name);
       operators.accessChanged(change);
     });
+    if (config.agentCertificates !== null) {
+      // Loaded only when configured: node:tls costs memory.
+      const { listenAgentTls } = await import("./agent_tls.ts");
+      agentTls = await listenAgentTls(config.agentCertificates, { agents, audit, log });
+    }
     // Last: it cleans up after itself when a port cannot listen.
     publishing = await startPublishing(config, { openChannel, log });
   } catch (e) {
+    await agentTls?.close();
     await Promise.all(listening.map((s) => s.shutdown()));
     await certWatch?.close();
     await domains.close();
@@ -221,6 +231,7 @@ export async function startServer(
     openChannel,
     operators,
     publishing: published,
+    agentTlsAddr: agentTls?.addr ?? null,
     selfSignedCa,
     async reloadConfig() {
       const domainFiles = await domains.rescan();
@@ -245,6 +256,7 @@ export async function startServer(
       await certWatch?.close();
       await operators.close();
       await agents.close();
+      await agentTls?.close();
       await Promise.all(listening.map((s) => s.shutdown()));
       await proxy.close();
       auth.close();

@@ -44,14 +44,23 @@ export interface IdentityHold<S> {
   readonly file: AgentFile;
   /** When it was accepted. */
   readonly since: Date;
-  /** The Identify stream. */
-  readonly incoming: IncomingStream;
+  /** The Identify stream; null for an identity held by a client certificate. */
+  readonly incoming: IncomingStream | null;
+  /** Ends the connection of a certificate identity that was revoked or replaced. */
+  readonly close?: () => void;
 }
 
 /** What happened, for the audit log (next: SQLite) and tests. */
 export type IdentifyEvent =
   | { type: "identified"; name: string; address: string; agent: AgentInfo }
-  | { type: "refused"; name: string; address: string; reason: IdentityRefusal | "duplicate" }
+  | {
+    type: "refused";
+    name: string;
+    address: string;
+    reason: IdentityRefusal | "duplicate";
+    /** True for a client certificate's CN, false for an Identify stream. */
+    certificate?: boolean;
+  }
   | { type: "ended"; name: string; address: string; reason: "closed" | IdentityEndCode };
 
 /** Options of {@linkcode IdentifyService}. */
@@ -125,11 +134,72 @@ export class IdentifyService<S> {
     const file = this.#options.agentFile(name);
     let why: string | null = null;
     if (file === undefined) why = "agent file removed";
-    else if (file.secret !== hold.file.secret) why = "secret changed";
+    // A certificate identity does not use the secret.
+    else if (hold.incoming !== null && file.secret !== hold.file.secret) why = "secret changed";
     else if (file.networks !== null && !file.networks.contains(hold.address)) {
       why = "agent networks changed";
     }
     if (why !== null) void this.#end(hold, "revoked", why);
+  }
+
+  /**
+   * Holds `name` for `session`, whose agent presented a client certificate
+   * with that CN, signed by the configured CA (checked by the TLS layer):
+   * the name must have an agent file whose `networks` hold `address`. The
+   * newer connection wins as with Identify streams (the older one's `close`
+   * or `onDisplaced`). `close` ends this connection when the identity is
+   * revoked or replaced. Returns the release to call when the session
+   * ends, or null when refused (logged and reported like an Identify refusal).
+   */
+  holdCertificate(
+    session: S & object,
+    claim: { name: string; address: string; agent: AgentInfo; close: () => void },
+  ): (() => void) | null {
+    const { log } = this.#options;
+    const { name, address, agent } = claim;
+    const file = this.#options.agentFile(name);
+    let refusal: [IdentityRefusal, string] | null = null;
+    if (file === undefined || file.name !== name) {
+      refusal = ["unknown-agent", `agent ${name} has no agents.d file`];
+    } else if (file.networks !== null && !file.networks.contains(address)) {
+      refusal = ["network", `agent ${name} connected from ${address}, outside its networks`];
+    }
+    if (refusal !== null || file === undefined) {
+      const [reason, detail] = refusal ?? ["unknown-agent", ""];
+      const message = "Client certificate {name} from {address} refused: {detail}";
+      const properties = { name, address, detail };
+      if (this.#options.logRefusal === undefined) log.warn(message, properties);
+      else this.#options.logRefusal(address, message, properties);
+      this.#options.onEvent?.({ type: "refused", name, address, reason, certificate: true });
+      return null;
+    }
+    const hold: IdentityHold<S> = {
+      name,
+      session,
+      address,
+      agent,
+      file,
+      since: new Date(),
+      incoming: null,
+      close: claim.close,
+    };
+    const { displaced } = this.#registry.claim(name, hold);
+    log.info("Agent {name} identified by its certificate from {address}", { name, address });
+    this.#options.onEvent?.({ type: "identified", name, address, agent });
+    if (displaced !== undefined) {
+      log.warn("Agent {name} from {address} replaces the connection from {old}: GoAway to it", {
+        name,
+        address,
+        old: displaced.address,
+      });
+      void this.#end(displaced, "replaced", `replaced by a connection from ${address}`);
+      this.#options.onDisplaced(displaced.session, hold);
+    }
+    return () => {
+      if (!this.#registry.release(name, hold)) return;
+      log.info("Agent {name} from {address} no longer identified", { name, address });
+      this.#options.onEvent?.({ type: "ended", name, address, reason: "closed" });
+    };
   }
 
   async #identify(session: S & object, address: string, incoming: IncomingStream): Promise<void> {
@@ -223,7 +293,9 @@ export class IdentifyService<S> {
   async #end(hold: IdentityHold<S>, code: IdentityEndCode, message: string): Promise<void> {
     this.#registry.release(hold.name, hold);
     const session = hold.session as S & object;
-    if (this.#current.get(session) === hold.incoming) this.#current.delete(session);
+    if (hold.incoming !== null && this.#current.get(session) === hold.incoming) {
+      this.#current.delete(session);
+    }
     this.#options.log.info("Agent {name} from {address}: identity ended ({code}): {message}", {
       name: hold.name,
       address: hold.address,
@@ -236,6 +308,11 @@ export class IdentifyService<S> {
       address: hold.address,
       reason: code,
     });
+    if (hold.incoming === null) {
+      // A certificate identity is its connection: it ends with it.
+      hold.close?.();
+      return;
+    }
     try {
       await hold.incoming.stream.write(encodeIdentityEnd({ code, message }));
       hold.incoming.stream.closeWrite();

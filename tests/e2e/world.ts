@@ -47,7 +47,7 @@ export interface AgentSpec {
    * The agent's own identity (`name`, `secret`), and any other keys of the
    * agent's main file (`forward`, …); `remote` and `caFile` are filled in.
    */
-  identity?: { name: string; secret: string } & Record<string, unknown>;
+  identity?: { name: string; secret?: string } & Record<string, unknown>;
 }
 
 /** Options of {@linkcode World.operator}. */

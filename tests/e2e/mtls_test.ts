@@ -1,0 +1,125 @@
+/**
+ * Agent identities by client certificate (`agentCertificates`): an agent
+ * with a certificate signed by the configured CA is identified by its CN
+ * and carries operator channels; a certificate from another CA fails the
+ * handshake; a CN without an agent file is refused and audited; removing
+ * the agent file ends the identity and its connection.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { echo, tcpTarget } from "../forward/helpers.ts";
+import { type ClientCa, makeClientCa, makeClientCert } from "../helpers/client_certs.ts";
+import { dialOperator } from "../helpers/operator_client.ts";
+import { until, World } from "./world.ts";
+
+/** A world whose server has an agent-certificate listener trusting `ca`. */
+async function mtlsWorld(ca: ClientCa): Promise<World> {
+  return await World.create({
+    agentCertificates: { listen: "127.0.0.1:0", ca: ca.cert, cert: "cert.pem", key: "key.pem" },
+  });
+}
+
+/** Starts an agent identifying with `cert` on the world's certificate listener. */
+function certAgent(world: World, name: string, cert: { cert: string; key: string }, wait = true) {
+  const port = world.server.agentTlsAddr!.port;
+  return world.agent({
+    identity: { name, certFile: cert.cert, keyFile: cert.key, remote: `127.0.0.1:${port}` },
+  }, wait);
+}
+
+Deno.test("mTLS: an agent with a CA-signed certificate CN=db1 is identified and carries a forward", async () => {
+  const ca = await makeClientCa();
+  const world = await mtlsWorld(ca);
+  await using target = tcpTarget(echo);
+  try {
+    await world.agentFile("db1", { secret: "unused-with-a-certificate", groups: ["ops"] });
+    const agent = await certAgent(world, "db1", await makeClientCert(ca, "db1"));
+    const listed = world.server.directory.get("db1");
+    assert.ok(listed, "db1 is identified");
+    assert.deepEqual(listed.groups, ["ops"]);
+    assert.equal(listed.address, "127.0.0.1");
+    assert.equal(agent.identity()?.identified, true);
+    const token = await world.operator("alice");
+    await using op = await dialOperator(world.port, token, world.caCert);
+    const opened = await op.forward("db1", "127.0.0.1", target.port);
+    await opened.stream.write(new TextEncoder().encode("hello over mTLS"));
+    opened.stream.closeWrite();
+    let text = "";
+    for (let c = await opened.stream.read(); c !== null; c = await opened.stream.read()) {
+      text += new TextDecoder().decode(c);
+    }
+    assert.equal(text, "hello over mTLS");
+    world.server.audit.store.flush();
+    const sessions = world.server.audit.store.query.sessions({ agent: "db1" }).items;
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0]!.id, listed.sessionId);
+  } finally {
+    await world.close();
+    await Deno.remove(ca.dir, { recursive: true });
+  }
+});
+
+Deno.test("mTLS: a certificate from another CA fails the handshake: no session", async () => {
+  const ca = await makeClientCa();
+  const other = await makeClientCa("Another CA");
+  const world = await mtlsWorld(ca);
+  try {
+    await world.agentFile("db1", { secret: "unused-with-a-certificate" });
+    const agent = await certAgent(world, "db1", await makeClientCert(other, "db1"), false);
+    await until("a dial failure", () => agent.identity()?.lastError != null);
+    assert.equal(agent.identity()?.identified, false);
+    assert.equal(world.server.directory.get("db1"), undefined);
+    assert.equal(world.server.agents.size, 0);
+  } finally {
+    await world.close();
+    await Deno.remove(ca.dir, { recursive: true });
+    await Deno.remove(other.dir, { recursive: true });
+  }
+});
+
+Deno.test("mTLS: a CN without an agent file is refused, with a certificate refusal in the audit", async () => {
+  const ca = await makeClientCa();
+  const world = await mtlsWorld(ca);
+  try {
+    await certAgent(world, "db2", await makeClientCert(ca, "db2"), false);
+    const refusals = () => {
+      world.server.audit.refusals.flush();
+      world.server.audit.store.flush();
+      return world.server.audit.store.query.refusals({ kind: "certificate" }).items;
+    };
+    await until("a certificate refusal row", () => refusals().length > 0);
+    const [row] = refusals();
+    assert.equal(row!.identity, "db2");
+    assert.equal(row!.source, "127.0.0.1");
+    assert.equal(row!.reason, "unknown-agent");
+    assert.equal(world.server.directory.get("db2"), undefined);
+  } finally {
+    await world.close();
+    await Deno.remove(ca.dir, { recursive: true });
+  }
+});
+
+Deno.test("mTLS: removing the agent file ends the certificate identity and its connection", async () => {
+  const ca = await makeClientCa();
+  const world = await mtlsWorld(ca);
+  try {
+    await world.agentFile("db1", { secret: "unused-with-a-certificate" });
+    await certAgent(world, "db1", await makeClientCert(ca, "db1"));
+    const held = world.server.directory.get("db1")!;
+    await Deno.remove(join(world.dir, "agents.d", "db1.jsonc"));
+    await until("db1 no longer identified", () => world.server.directory.get("db1") === undefined);
+    await until("its session closed", () => held.session.isClosed);
+    assert.equal(held.ended?.aborted, true);
+    // Its redial is refused now: no agent file.
+    await until("the redial refused", () => {
+      world.server.audit.refusals.flush();
+      world.server.audit.store.flush();
+      return world.server.audit.store.query.refusals({ kind: "certificate" }).items.length > 0;
+    });
+    assert.equal(world.server.directory.get("db1"), undefined);
+  } finally {
+    await world.close();
+    await Deno.remove(ca.dir, { recursive: true });
+  }
+});
