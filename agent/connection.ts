@@ -262,13 +262,18 @@ export class Connection {
       // A server that took a registration was back and working: the next outage is a new
       // one (a restart right after another gets the fast redials again). A connection
       // dropped before that counts as one more failure of the same outage.
+      // A certificate connection gets no "replaced" notice (the server only sends GoAway): it
+      // counts as working, and redials at once after GoAway, only when it lasted, so that two
+      // machines with one certificate do not take the name from each other in a tight loop.
+      const certificate = this.#certificate !== null;
       const worked = [...this.#entries.values()].some((e) => (e.registeredAt ?? -1) >= up) ||
-        this.#identifiedAt >= up;
+        (!certificate && this.#identifiedAt >= up);
       if (worked || lasted >= tuning.backoffReset) backoff.reset();
       // A server going away on purpose (restart, deploy) said so: redial now, and keep the
       // backoff for the failures that may follow while it is down. An identity another
       // machine took over waits the longest backoff: the two must not take turns.
-      let delay = goAway && lasted >= GOAWAY_REDIAL_AFTER_MS ? 0 : backoff.next();
+      const redialAfter = certificate ? tuning.backoffReset : GOAWAY_REDIAL_AFTER_MS;
+      let delay = goAway && lasted >= redialAfter ? 0 : backoff.next();
       if (this.#replaced) {
         this.#replaced = false;
         delay = tuning.backoffMax;

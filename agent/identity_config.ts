@@ -107,7 +107,7 @@ export function parseIdentityConfig(
     service: r.string("service", { ...URL_PATH, default: AGENT_PATH }),
     insecure: r.bool("insecure", false),
     caFile: r.field("caFile")?.filePath(baseDir, options) ?? null,
-    certificate,
+    ...(certificate !== null && { certificate }),
   };
 }
 

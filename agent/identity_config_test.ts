@@ -82,11 +82,11 @@ Deno.test("agent identity mistakes name file:line:column and key", () => {
     ],
     [
       '{ "mode": "agent", "name": "db1" }',
-      `${MAIN}:1:28: name: is used only with "secret" or "secretFile"`,
+      `${MAIN}:1:28: name: is used only with "secret", "secretFile" or "certFile"`,
     ],
     [
       `{ "mode": "agent", ${R} }`,
-      `${MAIN}:1:30: remote: is used only with "secret" or "secretFile"`,
+      `${MAIN}:1:30: remote: is used only with "secret", "secretFile" or "certFile"`,
     ],
     [
       `{ "mode": "agent", "secret": "s", ${R}, "secret_file": "x" }`,
@@ -147,5 +147,50 @@ Deno.test("readIdentitySecret() takes secret, or the first line of secretFile, c
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a certificate identity: certFile and keyFile instead of a secret, checked", () => {
+  const R = '"remote": "t.example:8444"';
+  const config = parseAgentConfig(
+    MAIN,
+    `{ "mode": "agent", "name": "db1", ${R}, "certFile": "db1.pem", "keyFile": "db1.key", "caFile": "ca.pem" }`,
+    { hostname },
+  );
+  assert.deepEqual(config.identity, {
+    name: "db1",
+    secret: null,
+    secretFile: null,
+    remote: "t.example:8444",
+    service: "/.well-known/burrow-agent",
+    insecure: false,
+    caFile: "/etc/burrow/ca.pem",
+    certificate: { certFile: "/etc/burrow/db1.pem", keyFile: "/etc/burrow/db1.key" },
+  });
+  const cases: [string, RegExp][] = [
+    [
+      `{ "mode": "agent", ${R}, "certFile": "c.pem" }`,
+      /:1:1: keyFile: is required with "certFile"$/,
+    ],
+    [
+      `{ "mode": "agent", ${R}, "keyFile": "k.pem" }`,
+      /:1:1: certFile: is required with "keyFile"$/,
+    ],
+    [
+      `{ "mode": "agent", ${R}, "certFile": "c", "keyFile": "k", "secret": "s" }`,
+      /:1:\d+: secret: cannot be used with "certFile": the certificate is the identity$/,
+    ],
+    [
+      `{ "mode": "agent", ${R}, "certFile": "c", "keyFile": "k", "insecure": true }`,
+      /:1:\d+: insecure: cannot be used with "certFile": the certificate is the identity$/,
+    ],
+    [`{ "mode": "agent", "certFile": "c", "keyFile": "k" }`, /:1:1: remote: is required$/],
+  ];
+  for (const [text, expected] of cases) {
+    assert.throws(() => parseAgentConfig(MAIN, text, { hostname }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, expected);
+      return true;
+    });
   }
 });

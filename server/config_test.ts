@@ -28,6 +28,7 @@ Deno.test("parseServerConfig() fills every default around a minimal file", () =>
     agentPath: "/.well-known/burrow-agent",
     operatorPath: "/.well-known/burrow-operator",
     domains: "/etc/burrow/server.d",
+    agentCertificates: null,
     agentFiles: null,
     operatorFiles: null,
     unavailableStatus: 404,

@@ -71,6 +71,8 @@ Deno.test("mTLS: a certificate from another CA fails the handshake: no session",
     assert.equal(agent.identity()?.identified, false);
     assert.equal(world.server.directory.get("db1"), undefined);
     assert.equal(world.server.agents.size, 0);
+    world.server.audit.store.flush();
+    assert.equal(world.server.audit.store.query.sessions({ agent: "db1" }).items.length, 0);
   } finally {
     await world.close();
     await Deno.remove(ca.dir, { recursive: true });
@@ -118,6 +120,41 @@ Deno.test("mTLS: removing the agent file ends the certificate identity and its c
       return world.server.audit.store.query.refusals({ kind: "certificate" }).items.length > 0;
     });
     assert.equal(world.server.directory.get("db1"), undefined);
+  } finally {
+    await world.close();
+    await Deno.remove(ca.dir, { recursive: true });
+  }
+});
+
+Deno.test("mTLS: the agent file's networks are checked against the peer; a newer connection wins", async () => {
+  const ca = await makeClientCa();
+  const world = await mtlsWorld(ca);
+  try {
+    await world.agentFile("db3", { secret: "unused", networks: ["192.0.2.0/24"] });
+    await certAgent(world, "db3", await makeClientCert(ca, "db3"), false);
+    await until("a network refusal row", () => {
+      world.server.audit.refusals.flush();
+      world.server.audit.store.flush();
+      const rows = world.server.audit.store.query.refusals({ kind: "certificate" }).items;
+      return rows.some((r) => r.identity === "db3" && r.reason === "network");
+    });
+    assert.equal(world.server.directory.get("db3"), undefined);
+
+    await world.agentFile("db1", { secret: "unused" });
+    const cert = await makeClientCert(ca, "db1");
+    const older = await certAgent(world, "db1", cert);
+    const before = world.server.directory.get("db1")!;
+    const newer = await certAgent(world, "db1", cert);
+    await until("the older session to close", () => before.session.isClosed);
+    // The older agent only got GoAway: it would redial and take the name back after its backoff.
+    await older.close();
+    await until("the newer agent to hold db1", () => {
+      const now = world.server.directory.get("db1");
+      return now !== undefined && !now.session.isClosed && newer.identity()?.identified === true;
+    });
+    const after = world.server.directory.get("db1")!;
+    assert.notEqual(after.session, before.session);
+    assert.equal(after.sessionId, before.sessionId, "one audit session for the name");
   } finally {
     await world.close();
     await Deno.remove(ca.dir, { recursive: true });
