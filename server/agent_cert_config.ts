@@ -17,17 +17,9 @@
 
 import type { Field, LoadOptions } from "../shared/config/fields.ts";
 import { ObjectReader } from "../shared/config/fields.ts";
-import type { CertificatePair, ListenConfig } from "./config_types.ts";
+import type { AgentCertificatesConfig, CertificatePair, ListenConfig } from "./config_types.ts";
 
-/** The `agentCertificates` section, parsed. */
-export interface AgentCertificatesConfig extends CertificatePair {
-  /** Host part of the address. */
-  hostname: string;
-  /** TCP port (0: any free one, for tests). */
-  port: number;
-  /** Path of the PEM file of the CA(s) agent certificates must be signed by. */
-  ca: string;
-}
+export type { AgentCertificatesConfig } from "./config_types.ts";
 
 /**
  * Parses `agentCertificates` (null when absent). `cert` and `key` go

@@ -11,7 +11,6 @@ import type { LogConfig } from "../shared/log/config_types.ts";
 import type { AuditConfig } from "./audit/config.ts";
 import type { OperatorLimits } from "./operator/config.ts";
 import type { PublishEntry } from "./publish/publish_config.ts";
-import type { AgentCertificatesConfig } from "./agent_cert_config.ts";
 
 /** A certificate and key, as PEM file paths. */
 export interface CertificatePair {
@@ -19,6 +18,16 @@ export interface CertificatePair {
   cert: string;
   /** Path of the PEM private key. */
   key: string;
+}
+
+/** The `agentCertificates` section (`server/agent_cert_config.ts`), parsed. */
+export interface AgentCertificatesConfig extends CertificatePair {
+  /** Host part of the address. */
+  hostname: string;
+  /** TCP port (0: any free one, for tests). */
+  port: number;
+  /** Path of the PEM file of the CA(s) agent certificates must be signed by. */
+  ca: string;
 }
 
 /** One SNI rule: server names matching `pattern` (or `regex`) get `pair`. */
