@@ -160,3 +160,45 @@ Deno.test("mTLS: the agent file's networks are checked against the peer; a newer
     await Deno.remove(ca.dir, { recursive: true });
   }
 });
+
+Deno.test("mTLS: a CN that is not an agent name is refused; the agent gate's caps apply", async () => {
+  const ca = await makeClientCa();
+  const world = await World.create({
+    agents: { maxPerAddress: 1 },
+    agentCertificates: { listen: "127.0.0.1:0", ca: ca.cert, cert: "cert.pem", key: "key.pem" },
+  });
+  try {
+    await certAgent(world, "db1", await makeClientCert(ca, "not a name"), false);
+    await until("an invalid-CN refusal row", () => {
+      world.server.audit.refusals.flush();
+      world.server.audit.store.flush();
+      const rows = world.server.audit.store.query.refusals({ kind: "certificate" }).items;
+      return rows.some((r) => /is not a valid agent name/.test(r.reason));
+    });
+    assert.equal(world.server.directory.get("db1"), undefined);
+    await world.close();
+  } catch (e) {
+    await world.close();
+    throw e;
+  }
+  const capped = await World.create({
+    agents: { maxPerAddress: 1 },
+    agentCertificates: { listen: "127.0.0.1:0", ca: ca.cert, cert: "cert.pem", key: "key.pem" },
+  });
+  try {
+    await capped.agentFile("db1", { secret: "unused" });
+    await capped.agentFile("db2", { secret: "unused" });
+    await certAgent(capped, "db1", await makeClientCert(ca, "db1"));
+    // One connection from 127.0.0.1 already: db2's is closed by the gate, never identified.
+    const db2 = await certAgent(capped, "db2", await makeClientCert(ca, "db2"), false);
+    await until(
+      "db2's connection closed",
+      () => /Disconnected/.test(db2.identity()?.lastError ?? ""),
+    );
+    assert.equal(capped.server.directory.get("db2"), undefined);
+    assert.equal(capped.server.agents.size, 1);
+  } finally {
+    await capped.close();
+    await Deno.remove(ca.dir, { recursive: true });
+  }
+});
