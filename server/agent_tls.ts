@@ -39,12 +39,20 @@ export interface AgentTlsListener {
  * @throws {Error} when a file cannot be read or the address cannot be bound.
  * @example
  * ```ts
- * const listener = await listenAgentTls(config.agentCertificates!, { agents, audit, log });
+ * const listener = await listenAgentTls(config.agentCertificates!, {
+ *   agents, audit, log, maxPending: config.agents.maxPending,
+ * });
  * ```
  */
 export async function listenAgentTls(
   config: AgentCertificatesConfig,
-  { agents, audit, log }: { agents: AgentRegistry; audit: Audit | null; log: Logger },
+  { agents, audit, log, maxPending }: {
+    agents: AgentRegistry;
+    audit: Audit | null;
+    log: Logger;
+    /** Most connections still in their TLS handshake (`agents.maxPending`); more are dropped. */
+    maxPending: number;
+  },
 ): Promise<AgentTlsListener> {
   const [ca, cert, key] = await Promise.all(
     [config.ca, config.cert, config.key].map((f) => Deno.readTextFile(f)),
@@ -52,6 +60,9 @@ export async function listenAgentTls(
   const tls = await import("node:tls");
   const refused = new WindowLog(log, "agent certificate connection(s) refused");
   const sockets = new Set<Socket>();
+  /** Connections whose TLS handshake is not done, by peer: a flood of slow handshakes is bounded. */
+  const handshaking = new Map<string, Socket>();
+  const peer = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
   const server = tls.createServer({
     cert,
     key,
@@ -67,6 +78,7 @@ export async function listenAgentTls(
     socket.destroy();
   });
   server.on("secureConnection", (socket: TLSSocket) => {
+    handshaking.delete(peer(socket));
     const remote = plainAddress(socket.remoteAddress ?? "");
     const cn = socket.getPeerCertificate()?.subject?.CN;
     const name = typeof cn === "string" ? cn.toLowerCase() : "";
@@ -85,8 +97,21 @@ export async function listenAgentTls(
     agents.certificateSession(conn, remote, name);
   });
   server.on("connection", (socket: Socket) => {
+    if (handshaking.size >= maxPending) {
+      refused.note(
+        `Agent certificate connection from ${socket.remoteAddress ?? "?"} dropped: ` +
+          `${maxPending} handshakes under way (agents.maxPending)`,
+      );
+      socket.destroy();
+      return;
+    }
+    const key = peer(socket);
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    handshaking.set(key, socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      if (handshaking.get(key) === socket) handshaking.delete(key);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -202,7 +202,12 @@ export async function startServer(
     if (config.agentCertificates !== null) {
       // Loaded only when configured: node:tls costs memory.
       const { listenAgentTls } = await import("./agent_tls.ts");
-      agentTls = await listenAgentTls(config.agentCertificates, { agents, audit, log });
+      agentTls = await listenAgentTls(config.agentCertificates, {
+        agents,
+        audit,
+        log,
+        maxPending: config.agents.maxPending,
+      });
     }
     // Last: it cleans up after itself when a port cannot listen.
     publishing = await startPublishing(config, { openChannel, log });

@@ -202,3 +202,33 @@ Deno.test("mTLS: a CN that is not an agent name is refused; the agent gate's cap
     await Deno.remove(ca.dir, { recursive: true });
   }
 });
+
+Deno.test("mTLS: connections stuck in their TLS handshake are bounded by agents.maxPending", async () => {
+  const ca = await makeClientCa();
+  const world = await World.create({
+    agents: { maxPending: 2 },
+    agentCertificates: { listen: "127.0.0.1:0", ca: ca.cert, cert: "cert.pem", key: "key.pem" },
+  });
+  const stuck: Deno.TcpConn[] = [];
+  try {
+    await world.agentFile("db1", { secret: "unused" });
+    const port = world.server.agentTlsAddr!.port;
+    // Two peers that never start their handshake hold the two slots.
+    for (let i = 0; i < 2; i++) stuck.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    await new Promise((r) => setTimeout(r, 200));
+    // A third is dropped at once: its read ends instead of waiting for the 10 s handshake timeout.
+    const third = await Deno.connect({ hostname: "127.0.0.1", port });
+    const start = performance.now();
+    const ended = await third.read(new Uint8Array(16)).catch(() => null);
+    assert.equal(ended, null);
+    assert.ok(performance.now() - start < 5000, "dropped, not timed out");
+    third.close();
+    // Slots freed: a real agent gets in.
+    for (const c of stuck.splice(0)) c.close();
+    await certAgent(world, "db1", await makeClientCert(ca, "db1"));
+    assert.ok(world.server.directory.get("db1"));
+  } finally {
+    for (const c of stuck) c.close();
+    await world.close();
+  }
+});
