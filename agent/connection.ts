@@ -15,7 +15,8 @@ import { hedgedDial } from "./hedged_dial.ts";
 import { MAX_HTTP_HEAD } from "./http.ts";
 import { type AgentIdentity, DomainRegistration } from "./registration.ts";
 import { Session } from "../shared/mux/mod.ts";
-import { serveStream, type StreamHandler } from "../shared/open/mod.ts";
+import { openStream, serveStream, type StreamHandler } from "../shared/open/mod.ts";
+import { identifyMessage } from "../shared/identify.ts";
 import { type DialedWebSocket, DialError, type dialWebSocket } from "../shared/transport/dial.ts";
 import { describeDialError, dialServer } from "./server_dial.ts";
 import { dialWithCertificate } from "./certificate_dial.ts";
@@ -338,12 +339,8 @@ export class Connection {
     if (this.#certificate !== null) {
       // The server took the certificate when it answers: a refused one ends the session instead
       // (with TLS 1.3 the client's handshake finishes before the server checked the certificate).
-      session.ping().then(() => {
-        if (this.#session !== session) return;
-        this.#certificateHeld = true;
-        this.#certificateError = null;
-        this.#identifiedAt = performance.now();
-      }, () => {});
+      // Its Identify stream carries only what the agent says of its process (no secret).
+      this.#track(this.#reportProcess(session, this.#certificate.name));
     }
     for (let s = await session.accept(); s !== null; s = await session.accept()) {
       this.#track(serveStream(s, handlers, { maxBody: MAX_HTTP_HEAD }));
@@ -362,6 +359,28 @@ export class Connection {
     if (reason !== null) return { reason: reason.message, goAway: GOING_AWAY.test(reason.message) };
     if (this.#closing.signal.aborted) return { reason: "the agent is stopping", goAway: false };
     return { reason: "the server went away (GoAway)", goAway: true };
+  }
+
+  /**
+   * Tells the server, on a certificate session, the agent's version, OS and
+   * host (an Identify stream with no secret); its OK also says the server took
+   * the certificate. A server that refuses it is asked with a ping instead.
+   */
+  async #reportProcess(session: Session, name: string): Promise<void> {
+    const agent = { ...this.#options.agent, os: Deno.build.os };
+    let answered: boolean;
+    try {
+      const stream = await openStream(session, identifyMessage({ name, secret: "", agent }));
+      await stream.writable.close().catch(() => {});
+      await stream.readable.pipeTo(new WritableStream()).catch(() => {});
+      answered = true;
+    } catch {
+      answered = await session.ping().then(() => true, () => false);
+    }
+    if (!answered || this.#session !== session) return;
+    this.#certificateHeld = true;
+    this.#certificateError = null;
+    this.#identifiedAt = performance.now();
   }
 
   #failAll(error: string): void {

@@ -13,7 +13,12 @@ import type { Logger } from "@logtape/logtape";
 import type { Session } from "../shared/mux/mod.ts";
 import type { StreamHandler } from "../shared/open/mod.ts";
 import type { AccessFolders } from "./access/access_folders.ts";
-import { type IdentifyEvent, IdentifyService } from "./access/identify_service.ts";
+import {
+  type IdentifyEvent,
+  IdentifyService,
+  IDENTITY_REFUSED,
+} from "./access/identify_service.ts";
+import { type AgentInfo, parseIdentify } from "../shared/identify.ts";
 import type { Audit, SessionLease } from "./audit/mod.ts";
 import type { AuthGuard } from "./auth_guard.ts";
 import type { AgentDirectory, ConnectedAgent } from "./agent_directory.ts";
@@ -42,7 +47,13 @@ export class AgentIdentities implements AgentDirectory {
   /** Per identified name: its session, its audit lease when the audit is on, and its end. */
   readonly #held = new Map<
     string,
-    { session: Session; lease: SessionLease | null; ended: AbortController }
+    {
+      session: Session;
+      lease: SessionLease | null;
+      ended: AbortController;
+      /** What a certificate agent reported after its session started (an info Identify stream). */
+      agent?: AgentInfo;
+    }
   >();
   readonly #hold: ReconnectHold;
 
@@ -94,6 +105,37 @@ export class AgentIdentities implements AgentDirectory {
     });
   }
 
+  /**
+   * The Identify handler of a session that holds certificate identity
+   * `name`: the certificate is the proof, so the stream only carries what the
+   * agent says of its process (version, OS, host; the secret is ignored), for
+   * the directory and the audit session row. Another name is refused.
+   */
+  infoHandler(session: Session, name: string): StreamHandler {
+    return async (incoming) => {
+      let request;
+      try {
+        request = parseIdentify(incoming.params);
+      } catch (e) {
+        await incoming.refuse("bad-request", (e as Error).message);
+        return;
+      }
+      const held = this.#held.get(name);
+      if (request.name !== name || held === undefined || held.session !== session) {
+        await incoming.refuse(IDENTITY_REFUSED.code, IDENTITY_REFUSED.message);
+        return;
+      }
+      held.agent = request.agent;
+      const { version, os, host } = request.agent;
+      if (held.lease !== null) {
+        this.#options.audit?.store.sessionInfo(held.lease.sessionId, { version, os, host });
+      }
+      await incoming.accept({ name });
+      await incoming.writable.close().catch(() => {});
+      await incoming.readable.pipeTo(new WritableStream()).catch(() => {});
+    };
+  }
+
   /** Re-checks the identity `name` after its agent file changed (ends it when no longer allowed). */
   review(name: string): void {
     this.#service.review(name);
@@ -116,7 +158,7 @@ export class AgentIdentities implements AgentDirectory {
       name,
       groups: hold.file.groups,
       address: hold.address,
-      agent: hold.agent,
+      agent: held?.agent ?? hold.agent,
       since: hold.since,
       session: hold.session,
       ...(lease !== undefined && { sessionId: lease.sessionId }),

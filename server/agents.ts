@@ -307,7 +307,12 @@ export class AgentRegistry {
     }, this.#limits.registerTimeout);
     const handlers = new Map<number, StreamHandler>([
       [StreamKind.Control, (incoming) => this.#register(agent, incoming)],
-      [StreamKind.Identify, this.identities.handler(session, remote)],
+      [
+        StreamKind.Identify,
+        certificate === undefined
+          ? this.identities.handler(session, remote)
+          : this.identities.infoHandler(session, certificate),
+      ],
     ]);
     const serving = new Set<Promise<void>>();
     for (let s = await session.accept(); s !== null; s = await session.accept()) {

@@ -26,6 +26,9 @@ export class BatchWriter {
     const sessionResume = db.prepare(
       `UPDATE agent_sessions SET remote = ?, reconnects = reconnects + 1 WHERE id = ?`,
     );
+    const sessionInfo = db.prepare(
+      `UPDATE agent_sessions SET version = ?, os = ?, host = ? WHERE id = ?`,
+    );
     const sessionEnd = db.prepare(
       `UPDATE agent_sessions SET disconnected_at = ?, reason = ?
        WHERE id = ? AND disconnected_at IS NULL`,
@@ -49,6 +52,7 @@ export class BatchWriter {
       "session-start": ({ id, at, record: r }) =>
         run(sessionStart, id, r.agent, r.remote, r.version ?? "", r.os ?? "", r.host ?? "", at),
       "session-resume": ({ id, record: r }) => run(sessionResume, r.remote, id),
+      "session-info": ({ id, record: r }) => run(sessionInfo, r.version, r.os, r.host, id),
       "session-end": ({ id, at, record: r }) => run(sessionEnd, at, r.reason, id),
       "channel-start": ({ id, at, record: r }) =>
         run(

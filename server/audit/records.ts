@@ -31,6 +31,16 @@ export interface SessionResume {
   at?: number;
 }
 
+/** What an agent said about its process, learnt after its session started (a certificate agent). */
+export interface SessionInfo {
+  /** Burrow version the agent reported. */
+  version: string;
+  /** Operating system the agent reported. */
+  os: string;
+  /** Host name the agent reported. */
+  host: string;
+}
+
 /** The end of an agent session. */
 export interface SessionEnd {
   /** Why it ended (the last disconnect's reason, "server stopped", …). */
@@ -108,6 +118,7 @@ export interface AuthRefusal {
 export type WriteOp =
   | { op: "session-start"; id: number; at: number; record: SessionStart }
   | { op: "session-resume"; id: number; at: number; record: SessionResume }
+  | { op: "session-info"; id: number; at: number; record: SessionInfo }
   | { op: "session-end"; id: number; at: number; record: SessionEnd }
   | { op: "channel-start"; id: number; at: number; record: ChannelStart }
   | { op: "channel-end"; id: number; at: number; record: ChannelEnd }

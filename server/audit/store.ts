@@ -39,6 +39,7 @@ import type {
   ChannelEnd,
   ChannelStart,
   SessionEnd,
+  SessionInfo,
   SessionResume,
   SessionStart,
   WriteOp,
@@ -241,6 +242,11 @@ export class AuditStore {
   /** Records that session `id` goes on with a new connection (inside its grace period). */
   sessionResumed(id: number, record: SessionResume): void {
     this.#queue.push({ op: "session-resume", id, at: record.at ?? this.#now(), record });
+  }
+
+  /** Records the version, OS and host an agent reported after its session `id` started. */
+  sessionInfo(id: number, record: SessionInfo): void {
+    this.#queue.push({ op: "session-info", id, at: this.#now(), record });
   }
 
   /** Records the end of session `id`. */

@@ -40,6 +40,9 @@ Deno.test("mTLS: an agent with a CA-signed certificate CN=db1 is identified and 
     assert.deepEqual(listed.groups, ["ops"]);
     assert.equal(listed.address, "127.0.0.1");
     assert.equal(agent.identity()?.identified, true);
+    // The agent's process, told on its Identify stream without a secret (the certificate is the proof).
+    assert.equal(world.server.directory.get("db1")!.agent.os, Deno.build.os);
+    assert.match(world.server.directory.get("db1")!.agent.version, /^\d+\.\d+\.\d+/);
     const token = await world.operator("alice");
     await using op = await dialOperator(world.port, token, world.caCert);
     const opened = await op.forward("db1", "127.0.0.1", target.port);
@@ -54,6 +57,8 @@ Deno.test("mTLS: an agent with a CA-signed certificate CN=db1 is identified and 
     const sessions = world.server.audit.store.query.sessions({ agent: "db1" }).items;
     assert.equal(sessions.length, 1);
     assert.equal(sessions[0]!.id, listed.sessionId);
+    assert.equal(sessions[0]!.os, Deno.build.os, "the audit session has the agent's OS");
+    assert.notEqual(sessions[0]!.version, "");
   } finally {
     await world.close();
     await Deno.remove(ca.dir, { recursive: true });
