@@ -5,7 +5,7 @@
  *
  * ```jsonc
  * {
- *   "secret": "$6$…",                 // required: plain or $6$, as in domain files
+ *   "secret": "$6$…",                 // plain or $6$, as in domain files; absent: certificate only
  *   "networks": ["198.51.100.0/24"],  // optional: where the agent may connect from
  *   "groups": ["customer-acme"],      // optional: for operators' "group:" selectors
  * }
@@ -36,8 +36,9 @@ function parseGroups(r: ObjectReader): string[] {
 
 /**
  * Parses the text of an agent file. The agent's name is the file name
- * without `.jsonc`, lower-cased. The secret is required and may be plain or a
- * `$6$` hash (the rule of server domain files; `burrow password` makes one).
+ * without `.jsonc`, lower-cased. The secret may be plain or a `$6$` hash (the
+ * rule of server domain files; `burrow password` makes one); without one the
+ * agent can identify only by a client certificate (`agentCertificates`).
  *
  * @throws {ConfigError} at the first mistake, or when the file name is not a valid name.
  * @example
@@ -50,9 +51,10 @@ function parseGroups(r: ObjectReader): string[] {
 export function parseAgentFile(file: string, text: string): AgentFile {
   const name = identityNameOfFile(file);
   const r = ObjectReader.root(JsoncDocument.parse(file, text));
-  const secretField = r.required("secret");
-  const secret = secretField.string({ nonEmpty: true });
-  checkStoredSecret(secretField, secret);
+  // Without a secret the agent can identify only by a certificate (`agentCertificates`).
+  const secretField = r.field("secret");
+  const secret = secretField === null ? null : secretField.string({ nonEmpty: true });
+  if (secretField !== null && secret !== null) checkStoredSecret(secretField, secret);
   const agent: AgentFile = {
     name,
     file: resolve(file),

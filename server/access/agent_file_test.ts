@@ -31,10 +31,15 @@ Deno.test("parseAgentFile() takes a plain secret as domain files do; no networks
   assert.deepEqual(agent.groups, []);
 });
 
+Deno.test("parseAgentFile() without a secret: an agent that identifies by certificate only", () => {
+  const agent = parseAgentFile(FILE, '{ "groups": ["ops"] }');
+  assert.equal(agent.secret, null);
+  assert.deepEqual(agent.groups, ["ops"]);
+});
+
 Deno.test("parseAgentFile() names file:line:column and key of each mistake", () => {
   // text, expected message
   const cases: [string, string][] = [
-    ["{}", `${FILE}:1:1: secret: is required`],
     ['{\n  "secret": ""\n}', `${FILE}:2:13: secret: must not be empty`],
     ['{\n  "secret": 42\n}', `${FILE}:2:13: secret: expected a string, got 42`],
     [

@@ -95,6 +95,11 @@ export async function checkAgentIdentity(
       `agent ${claim.name} connected from ${claim.address}, outside its networks`,
     );
   }
+  if (agent.secret === null) {
+    // A certificate-only agent: no secret opens it, and refusing costs what a wrong one does.
+    await verify(claim.secret, DUMMY_HASH, { claim, decoy: true });
+    return refuse("bad-secret", `agent ${claim.name} identifies by certificate only (no secret)`);
+  }
   if (!(await verify(claim.secret, agent.secret, { claim, decoy: false }))) {
     return refuse("bad-secret", `agent ${claim.name} presented a wrong secret`);
   }

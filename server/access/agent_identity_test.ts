@@ -85,3 +85,25 @@ Deno.test("checkAgentIdentity() awaits an async verifier", async () => {
   }, verify);
   assert.equal(answer.ok, true);
 });
+
+Deno.test("checkAgentIdentity() refuses every secret for a certificate-only agent, at the cost of a wrong one", async () => {
+  const certOnly = parseAgentFile("agents.d/cam.jsonc", "{}");
+  const seen: string[] = [];
+  const verify: VerifySecret = (plain, stored, { decoy }) => {
+    seen.push(`${stored.slice(0, 3)} ${decoy}`);
+    return plain === stored; // a verifier that would let "" through against an empty secret
+  };
+  for (const secret of ["", "anything"]) {
+    const answer = await checkAgentIdentity(
+      certOnly,
+      { name: "cam", secret, address: "192.0.2.1" },
+      verify,
+    );
+    assert.deepEqual(answer, {
+      ok: false,
+      reason: "bad-secret",
+      message: "agent cam identifies by certificate only (no secret)",
+    });
+  }
+  assert.deepEqual(seen, ["$6$ true", "$6$ true"], "a decoy hash each time, never a match");
+});

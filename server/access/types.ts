@@ -44,8 +44,11 @@ export interface AgentFile {
   name: string;
   /** File it came from (absolute). */
   file: string;
-  /** The agent's secret: plain text or a `$6$` hash, as in domain files. Never empty. */
-  secret: string;
+  /**
+   * The agent's secret: plain text or a `$6$` hash, as in domain files, never
+   * empty; null when the agent may identify only by a client certificate.
+   */
+  secret: string | null;
   /** Networks the agent may connect from; null allows any. */
   networks: CidrSet | null;
   /** Groups the agent belongs to (lower case, sorted, no repeats), for operator selectors. */

@@ -33,7 +33,7 @@ Deno.test("mTLS: an agent with a CA-signed certificate CN=db1 is identified and 
   const world = await mtlsWorld(ca);
   await using target = tcpTarget(echo);
   try {
-    await world.agentFile("db1", { secret: "unused-with-a-certificate", groups: ["ops"] });
+    await world.agentFile("db1", { groups: ["ops"] });
     const agent = await certAgent(world, "db1", await makeClientCert(ca, "db1"));
     const listed = world.server.directory.get("db1");
     assert.ok(listed, "db1 is identified");
