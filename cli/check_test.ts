@@ -98,7 +98,7 @@ Deno.test("the full agent identity samples match: the server's hash is of the ag
     Deno.readTextFileSync(`${ROOT}conf/agent.full.jsonc`),
   );
   assert.equal(agent.identity?.name, server.name);
-  assert.equal(verifySecret(agent.identity?.secret ?? "", server.secret), true);
+  assert.equal(verifySecret(agent.identity?.secret ?? "", server.secret ?? ""), true);
 });
 
 Deno.test("burrow check reads a server's agents and operators folders like its domains", async () => {
