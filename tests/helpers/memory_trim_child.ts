@@ -3,7 +3,8 @@
  * a process of their own: in the parallel suite other test files run on
  * threads of the test process and share glibc's arenas, so they reuse freed
  * pages or trim them (a flake: "resident before: 3 MiB", "still resident:
- * 21 MiB"). Prints one JSON line: `{ "failure": null | "why" }`.
+ * 21 MiB"). In a fresh process a 64 MiB churn leaves about 36 MiB resident before
+ * the trim (glibc returns part of it by itself), hence the 24 MiB floor. Prints one JSON line: `{ "failure": null | "why" }`.
  *
  * Usage: `deno run -A tests/helpers/memory_trim_child.ts trim|start`
  *
@@ -61,10 +62,18 @@ function churnHeap(total: number): FreedHeap {
       let bytes = 0;
       for (const { start, length } of ranges) {
         const at = Deno.UnsafePointer.create(BigInt(start));
-        if (libc.symbols.mincore(at, BigInt(length), pages) !== 0) {
-          throw new Error("mincore failed");
+        if (libc.symbols.mincore(at, BigInt(length), pages) === 0) {
+          for (let i = 0; i < length / PAGE; i++) bytes += (pages[i]! & 1) * PAGE;
+          continue;
         }
-        for (let i = 0; i < length / PAGE; i++) bytes += (pages[i]! & 1) * PAGE;
+        // ENOMEM: part of the range is unmapped (a trimmed heap shrank): page by page, an
+        // unmapped page is not resident.
+        for (let i = 0; i < length / PAGE; i++) {
+          const page = Deno.UnsafePointer.create(BigInt(start + i * PAGE));
+          if (libc.symbols.mincore(page, BigInt(PAGE), pages) === 0) {
+            bytes += (pages[0]! & 1) * PAGE;
+          }
+        }
       }
       return bytes;
     },
@@ -81,9 +90,9 @@ function trimOnce(): string | null {
   const heap = churnHeap(64 * MIB);
   try {
     const free = malloc.freeBytes();
-    if (free < 60 * MIB) return `free ${free}`;
+    if (free < 32 * MIB) return `free ${free}`;
     const before = heap.resident();
-    if (before < 40 * MIB) return `resident before: ${before}`;
+    if (before < 24 * MIB) return `resident before: ${before}`;
     malloc.trim();
     const left = heap.resident();
     return left <= 8 * MIB ? null : `still resident: ${(left / MIB).toFixed(1)} MiB`;
