@@ -8,6 +8,7 @@
 import { OPERATOR_FLAGS_USAGE } from "../operator/settings.ts";
 import { type Column, formatTime } from "./admin_table.ts";
 import { LISTING_FLAGS_USAGE, type ListingIo, runListing } from "./admin_listing.ts";
+import type { AgentItem as AgentRow } from "../server/admin/agent_listing.ts";
 
 /** Usage text of `burrow agents`. */
 export const AGENTS_USAGE = `Usage: burrow agents [--connected | --offline] [--group <g>] [options]
@@ -25,27 +26,6 @@ ${LISTING_FLAGS_USAGE}
 
 ${OPERATOR_FLAGS_USAGE}
   -h, --help           Show this help`;
-
-/** An agent as the admin API lists it (`server/admin/agent_listing.ts`). */
-interface AgentRow {
-  name: string;
-  connected: boolean;
-  configured: boolean;
-  groups: string[];
-  address: string | null;
-  version: string | null;
-  os: string | null;
-  host: string | null;
-  since: number | null;
-  lastSession: {
-    remote: string;
-    version: string;
-    os: string;
-    host: string;
-    connectedAt: number;
-    disconnectedAt: number | null;
-  } | null;
-}
 
 /** `connected`, `session open` (in its grace period, or a domain-only agent), or `offline`. */
 function status(a: AgentRow): string {

@@ -13,6 +13,7 @@ import {
   RANGE_FLAGS_USAGE,
   runListing,
 } from "./admin_listing.ts";
+import type { RefusalRow } from "../server/audit/query.ts";
 
 /** Usage text of `burrow audit`. */
 export const AUDIT_USAGE =
@@ -33,17 +34,6 @@ ${LISTING_FLAGS_USAGE}
 
 ${OPERATOR_FLAGS_USAGE}
   -h, --help           Show this help`;
-
-/** A refusal as the admin API lists it (`server/audit/query.ts` `RefusalRow`). */
-interface RefusalRow {
-  id: number;
-  at: number;
-  kind: string;
-  identity: string;
-  source: string;
-  reason: string;
-  count: number;
-}
 
 const COLUMNS: Column<RefusalRow>[] = [
   { heading: "ID", cell: (r) => String(r.id), right: true },

@@ -13,6 +13,7 @@ import {
   RANGE_FLAGS_USAGE,
   runListing,
 } from "./admin_listing.ts";
+import type { ChannelRow } from "../server/audit/query.ts";
 
 /** Usage text of `burrow channels`. */
 export const CHANNELS_USAGE = `Usage: burrow channels [filters] [options]
@@ -34,22 +35,6 @@ ${LISTING_FLAGS_USAGE}
 
 ${OPERATOR_FLAGS_USAGE}
   -h, --help           Show this help`;
-
-/** A channel as the admin API lists it (`server/audit/query.ts` `ChannelRow`). */
-interface ChannelRow {
-  id: number;
-  operator: string;
-  agent: string;
-  kind: string;
-  target: string;
-  source: string;
-  openedAt: number;
-  closedAt: number | null;
-  bytesUp: number;
-  bytesDown: number;
-  result: string;
-  detail: string;
-}
 
 function columns(now: number): Column<ChannelRow>[] {
   return [

@@ -13,6 +13,7 @@ import {
   RANGE_FLAGS_USAGE,
   runListing,
 } from "./admin_listing.ts";
+import type { SessionRow } from "../server/audit/query.ts";
 
 /** Usage text of `burrow sessions`. */
 export const SESSIONS_USAGE = `Usage: burrow sessions [--agent <name>] [--open | --closed] [options]
@@ -32,20 +33,6 @@ ${LISTING_FLAGS_USAGE}
 
 ${OPERATOR_FLAGS_USAGE}
   -h, --help           Show this help`;
-
-/** A session as the admin API lists it (`server/audit/query.ts` `SessionRow`). */
-interface SessionRow {
-  id: number;
-  agent: string;
-  remote: string;
-  version: string;
-  os: string;
-  host: string;
-  connectedAt: number;
-  disconnectedAt: number | null;
-  reason: string | null;
-  reconnects: number;
-}
 
 function columns(now: number): Column<SessionRow>[] {
   return [
