@@ -16,6 +16,7 @@ import {
   type Sourced,
 } from "../agent/launch_inputs.ts";
 import { UsageError } from "./usage.ts";
+import { parseEnvBoolean } from "../shared/config/env_boolean.ts";
 
 /** The agent's own flags, besides `--config`, `--log-level` and `--help`. */
 export const AGENT_FLAGS = {
@@ -135,9 +136,8 @@ function pickSecret(
 function insecureVariable(env: Readonly<Record<string, string | undefined>>) {
   const given = variable(env, "BURROW_INSECURE");
   if (given === undefined) return undefined;
-  const text = given.value.toLowerCase();
-  if (text === "1" || text === "true") return { value: true, from: given.from };
-  if (text === "0" || text === "false") return { value: false, from: given.from };
+  const flag = parseEnvBoolean(given.value);
+  if (flag !== null) return { value: flag, from: given.from };
   throw new LaunchError(given.from, `${JSON.stringify(given.value)} is not 1 or 0 (true or false)`);
 }
 

@@ -23,6 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import { ObjectReader } from "../shared/config/fields.ts";
 import { ConfigError, JsoncDocument, readConfigText } from "../shared/config/jsonc.ts";
 import { OPERATOR_PATH } from "../shared/protocol.ts";
+import { parseEnvBoolean } from "../shared/config/env_boolean.ts";
 
 /** The operator flags as parsed from the command line (all optional). */
 export interface OperatorFlags {
@@ -246,8 +247,8 @@ function checkToken(token: string, source: string): string {
 }
 
 function envFlag(value: string): boolean {
-  if (value === "1" || value.toLowerCase() === "true") return true;
-  if (value === "0" || value.toLowerCase() === "false") return false;
+  const flag = parseEnvBoolean(value);
+  if (flag !== null) return flag;
   throw new SettingsError(
     `BURROW_INSECURE must be 1 or 0, got ${JSON.stringify(value)}`,
     "bad-env",
