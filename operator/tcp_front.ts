@@ -7,6 +7,7 @@
  */
 
 import type { ListenSpec } from "./spec.ts";
+import { acceptLoop, closeQuietly } from "../shared/net/accept_loop.ts";
 
 /** Handles one accepted connection; `signal` aborts when the front closes. Owns `conn`. */
 export type ConnHandler = (conn: Deno.TcpConn, signal: AbortSignal) => Promise<void>;
@@ -68,57 +69,22 @@ export class TcpFront {
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
   }
 
-  async #accept(): Promise<void> {
+  #accept(): Promise<void> {
     const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (e) {
-        if (signal.aborted || e instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors and the like: keep the listener, try again shortly.
-        await pause(ACCEPT_RETRY_MS, signal);
-        continue;
-      }
-      if (signal.aborted) {
-        closeQuietly(conn);
-        return;
-      }
-      conn.setNoDelay(true);
-      this.#conns.add(conn);
-      const task = this.#handler(conn, signal)
-        .catch(() => {})
-        .finally(() => {
-          this.#conns.delete(conn);
-          closeQuietly(conn);
-          this.#tasks.delete(task);
-        });
-      this.#tasks.add(task);
-    }
-  }
-}
-
-/** Milliseconds between accept attempts after one failed for another reason than closing. */
-const ACCEPT_RETRY_MS = 100;
-
-/** Waits `ms`, or less when `signal` aborts; leaves no timer behind. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** Closes `conn`, ignoring that it may be closed already. */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already.
+    return acceptLoop(this.#listener, {
+      signal,
+      onConn: (conn) => {
+        conn.setNoDelay(true);
+        this.#conns.add(conn);
+        const task = this.#handler(conn, signal)
+          .catch(() => {})
+          .finally(() => {
+            this.#conns.delete(conn);
+            closeQuietly(conn);
+            this.#tasks.delete(task);
+          });
+        this.#tasks.add(task);
+      },
+    });
   }
 }

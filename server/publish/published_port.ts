@@ -9,6 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import { connChannel, muxChannel, splice } from "../../shared/forward/splice.ts";
 import type { OpenChannel } from "../agent_directory.ts";
 import { WindowLog } from "../agent_gate.ts";
+import { acceptLoop, closeQuietly } from "../../shared/net/accept_loop.ts";
 import { describePublish, formatAddress, type PublishEntry } from "./publish_config.ts";
 
 /** Counters of one published port, since it started listening. */
@@ -134,36 +135,25 @@ export class PublishedPort {
   /**
    * Accepts until closed. A failed accept (out of file descriptors, a
    * connection aborted before it was taken) is logged once per window and
-   * retried after {@linkcode ACCEPT_RETRY_MS}, so the port does not go deaf.
+   * retried shortly (`shared/net/accept_loop.ts`), so the port does not go deaf.
    */
-  async #accept(): Promise<void> {
-    const signal = this.#shutdown.signal;
-    while (!signal.aborted) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (e) {
-        if (signal.aborted || e instanceof Deno.errors.BadResource) return;
-        this.#acceptErrors.note(
-          `Published port ${this.entry.key}: accept failed: ${(e as Error).message}`,
-        );
-        await pause(ACCEPT_RETRY_MS, signal);
-        continue;
-      }
-      this.#stats.accepted++;
-      if (signal.aborted) {
-        closeQuietly(conn);
-        return;
-      }
-      const task = this.#serve(conn).catch((e) => {
-        this.#options.log.error("Published port {addr}: connection failed: {error}", {
-          addr: this.entry.key,
-          error: e instanceof Error ? e.stack ?? e.message : String(e),
+  #accept(): Promise<void> {
+    return acceptLoop(this.#listener, {
+      signal: this.#shutdown.signal,
+      onError: (e) =>
+        this.#acceptErrors.note(`Published port ${this.entry.key}: accept failed: ${e.message}`),
+      onConn: (conn) => {
+        this.#stats.accepted++;
+        const task = this.#serve(conn).catch((e) => {
+          this.#options.log.error("Published port {addr}: connection failed: {error}", {
+            addr: this.entry.key,
+            error: e instanceof Error ? e.stack ?? e.message : String(e),
+          });
         });
-      });
-      this.#tasks.add(task);
-      task.finally(() => this.#tasks.delete(task));
-    }
+        this.#tasks.add(task);
+        task.finally(() => this.#tasks.delete(task));
+      },
+    });
   }
 
   /** Admits, opens and carries one client connection; closes it in every case. */
@@ -226,30 +216,5 @@ export class PublishedPort {
     const bytes = { up: result.aToB, down: result.bToA };
     if (result.aborted) opened.end("failed", bytes, signal.aborted ? "server closing" : "aborted");
     else opened.end("ok", bytes);
-  }
-}
-
-/** Wait after a failed accept before the next, ms (EMFILE would otherwise spin). */
-export const ACCEPT_RETRY_MS = 100;
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-
-/** Closes `conn`, ignoring that it may be closed already. */
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already.
   }
 }
