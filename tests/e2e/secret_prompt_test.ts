@@ -40,9 +40,13 @@ Deno.test({
       Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("BURROW_")),
     );
     const child = new Deno.Command("script", {
-      args: ["-q", "-e", "-c", agent.map(quote).join(" "), "/dev/null"],
+      // `exec`: the agent replaces the shell, so Ctrl-C reaches the agent
+      // alone. Without it dash (Debian's /bin/sh, `script`'s shell when
+      // SHELL is unset, as in CI) stays the terminal's foreground process,
+      // dies of the SIGINT and `script -e` reports 130.
+      args: ["-q", "-e", "-c", `exec ${agent.map(quote).join(" ")}`, "/dev/null"],
       cwd: world.dir,
-      env: { ...env, BURROW_DEV: "1" },
+      env: { ...env, SHELL: "/bin/sh", BURROW_DEV: "1" },
       clearEnv: true,
       stdin: "piped",
       stdout: "piped",
