@@ -77,7 +77,8 @@ export class AgentIdentities implements AgentDirectory {
         })).ok,
       onEvent: (event) => this.#record(event),
       // Once per window per address, like every other auth refusal: a loop of wrong
-      // secrets (or of names outside their networks, which no lockout stops) is not a line each.
+      // secrets (or of unknown names, or of claims from outside a name's networks, each a
+      // decoy check the guard counts as a failure) is not a line each.
       logRefusal: (address, message, properties) => auth.logRefusal(address, message, properties),
     });
   }
