@@ -5,7 +5,9 @@
  * Only peers whose certificate is signed by the configured CA finish the
  * handshake; the certificate's CN, which must be a valid agent name, is the
  * agent's identity, and Burrow's mux runs directly over the TLS connection.
- * `node:tls` is loaded only when the key is set.
+ * `node:tls` is loaded only when the key is set. Its files are followed
+ * while it runs (`agent_tls_reload.ts`): a new CA, certificate or key on
+ * disk, or a reload, applies to new handshakes; connected agents stay.
  *
  * @module
  */
@@ -17,6 +19,8 @@ import { isIdentityName } from "../shared/auth/identity_name.ts";
 import { fromByteSocket } from "../shared/transport/byte_conn.ts";
 import { NodeSocket } from "../shared/transport/node_socket.ts";
 import type { AgentCertificatesConfig } from "./agent_cert_config.ts";
+import { readAgentTlsFiles } from "./agent_tls_files.ts";
+import { AgentTlsReload, type AgentTlsReloadResult } from "./agent_tls_reload.ts";
 import { WindowLog } from "./agent_gate.ts";
 import type { AgentRegistry } from "./agents.ts";
 import type { Audit } from "./audit/mod.ts";
@@ -28,6 +32,12 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export interface AgentTlsListener {
   /** The bound address. */
   addr: Deno.NetAddr;
+  /**
+   * Re-reads the CA, certificate and key files now (SIGHUP): changed and
+   * valid, they apply to new handshakes; a bad file keeps the previous ones
+   * (logged, naming it). The files are also watched.
+   */
+  reload(): Promise<AgentTlsReloadResult>;
   /** Stops accepting and drops its connections (call after the registry closed its sessions). */
   close(): Promise<void>;
 }
@@ -36,7 +46,8 @@ export interface AgentTlsListener {
  * Starts the agent-certificate listener: accepted connections become agent
  * sessions of `agents` holding the certificate's identity.
  *
- * @throws {Error} when a file cannot be read or the address cannot be bound.
+ * @throws {AgentTlsFileError} naming a file that cannot be read or used.
+ * @throws {Error} when the address cannot be bound.
  * @example
  * ```ts
  * const listener = await listenAgentTls(config.agentCertificates!, {
@@ -54,9 +65,8 @@ export async function listenAgentTls(
     maxPending: number;
   },
 ): Promise<AgentTlsListener> {
-  const [ca, cert, key] = await Promise.all(
-    [config.ca, config.cert, config.key].map((f) => Deno.readTextFile(f)),
-  );
+  const files = { ca: config.ca, cert: config.cert, key: config.key };
+  const pem = await readAgentTlsFiles(files);
   const tls = await import("node:tls");
   const refused = new WindowLog(log, "agent certificate connection(s) refused");
   const sockets = new Set<Socket>();
@@ -64,9 +74,7 @@ export async function listenAgentTls(
   const handshaking = new Map<string, Socket>();
   const peer = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
   const server = tls.createServer({
-    cert,
-    key,
-    ca,
+    ...pem,
     requestCert: true,
     rejectUnauthorized: true,
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
@@ -127,14 +135,25 @@ export async function listenAgentTls(
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   log.info("Agents with certificates connect on {addr}", { addr: `${config.hostname}:${port}` });
+  const follow = new AgentTlsReload({
+    files,
+    initial: pem,
+    // Only new handshakes use it: established connections keep their session.
+    apply: (next) => server.setSecureContext(next),
+    log,
+  });
+  follow.watch();
   return {
     addr: { transport: "tcp", hostname: config.hostname, port },
-    close: () =>
-      new Promise<void>((resolve) => {
+    reload: () => follow.reload(),
+    close: async () => {
+      await follow.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Sessions were closed by the registry; what is left (handshakes) goes now.
         for (const s of sockets) s.destroy();
-      }),
+      });
+    },
   };
 }
 

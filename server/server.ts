@@ -243,14 +243,16 @@ export async function startServer(
       const accessFiles = await access.rescan();
       const certFailures = stores.some((s) => s.files.length > 0) ? await reloadCertificates() : -1;
       const publish = await published.reload();
+      const agentCerts = await agentTls?.reload() ?? "unchanged";
       const changed = [
         ...domainFiles.changes.map((c) => `domain ${c.name}`),
         ...accessFiles.changed,
         ...(certFailures === 0 ? ["certificates (re-read)"] : []),
+        ...(agentCerts === "changed" ? ["agentCertificates files"] : []),
         ...(publish.ok ? publishChanged(publish.changes) : []),
       ];
       const rejected = domainFiles.rejected + accessFiles.rejected + Math.max(certFailures, 0) +
-        (publish.ok ? publish.changes.failed.length : 1);
+        (agentCerts === "failed" ? 1 : 0) + (publish.ok ? publish.changes.failed.length : 1);
       return { changed, rejected, restart: publish.ok ? publish.restartKeys : [] };
     },
     async close() {
