@@ -150,6 +150,9 @@ export class IdentifyService<S> {
    * or `onDisplaced`). `close` ends this connection when the identity is
    * revoked or replaced. Returns the release to call when the session
    * ends, or null when refused (logged and reported like an Identify refusal).
+   * No secret is involved: an unknown name and an address outside the
+   * networks cost the same lookups and end the same way for the peer (the
+   * caller closes the session), and only a certificate the CA signed gets here.
    */
   holdCertificate(
     session: S & object,
