@@ -10,6 +10,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { AgentTlsFileError } from "../../server/agent_tls_files.ts";
+import { parseServerConfig } from "../../server/config.ts";
+import { startServer } from "../../server/server.ts";
 import { makeCertificates } from "../../shared/tls/self_signed.ts";
 import { captureWarnings } from "../helpers/log_capture.ts";
 import { type ClientCa, makeClientCa, makeClientCert } from "../helpers/client_certs.ts";
@@ -170,5 +174,32 @@ Deno.test("mTLS: an unparsable CA file or a key that does not match keeps the pr
     await world.close();
     await log.stop();
     for (const dir of [files.dir, ca.dir]) await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mTLS: a key that does not match its certificate stops the server's start, naming the file", async () => {
+  const ca = await makeClientCa();
+  const files = await listenerFiles(ca);
+  const dir = await Deno.makeTempDir({ prefix: "burrow-mtls-start-" });
+  try {
+    await replace(files.key, (await makeCertificates({ hostnames: ["127.0.0.1"] })).key);
+    await Deno.mkdir(join(dir, "server.d"));
+    const text = JSON.stringify({
+      mode: "server",
+      ...LISTENERS,
+      agentCertificates: { listen: "127.0.0.1:0", ca: files.ca, cert: files.cert, key: files.key },
+    });
+    const config = parseServerConfig(join(dir, "server.jsonc"), text);
+    const logging = { system: getLogger(["burrow-test", "server"]), access: () => {} };
+    await assert.rejects(startServer(config, logging), (e: unknown) => {
+      assert.ok(e instanceof AgentTlsFileError);
+      assert.equal(
+        e.message,
+        `${files.key}: the private key does not match the certificate in ${files.cert}`,
+      );
+      return true;
+    });
+  } finally {
+    for (const d of [dir, files.dir, ca.dir]) await Deno.remove(d, { recursive: true });
   }
 });
