@@ -14,6 +14,7 @@ import { dataDirProblem } from "../server/audit/config.ts";
 import { basename, dirname } from "node:path";
 import { parseAgentFile } from "../server/access/agent_file.ts";
 import { parseOperatorFile } from "../server/access/operator_file.ts";
+import { AgentTlsFileError, readAgentTlsFiles } from "../server/agent_tls_files.ts";
 import { parseServerConfig, parseServerDomain, serverDomainParser } from "../server/config.ts";
 import {
   capitalized,
@@ -55,7 +56,9 @@ from and every secret masked. Exits 0 when the agent could start with them.
 
 Options:
   --strict    Also require the files the configs name to exist (TLS
-              certificates and keys, agent CA files)
+              certificates and keys, agent CA files); the agentCertificates
+              CA, certificate and key are also parsed, and the key matched
+              to its certificate, as the server does at start
   --agent     Show the agent's merged settings (see above)
   -h, --help  Show this help
 
@@ -95,7 +98,7 @@ async function report(file: string, body: () => unknown, what = ""): Promise<boo
     console.log(`ok: ${file}${what}`);
     return true;
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigError) && !(error instanceof AgentTlsFileError)) throw error;
     console.error(error.message);
     return false;
   }
@@ -116,6 +119,10 @@ async function checkMain(
     const options = { checkFiles: strict };
     if (readMode(ObjectReader.root(doc)) === "server") {
       const config = parseServerConfig(file, text, options);
+      if (strict && config.agentCertificates !== null) {
+        const { ca, cert, key } = config.agentCertificates;
+        await readAgentTlsFiles({ ca, cert, key });
+      }
       const folders: CheckedFolder[] = [
         {
           key: "domains",

@@ -11,6 +11,7 @@ import { verifySecret } from "../shared/auth/secret.ts";
 import { parseServerDomain } from "../server/config.ts";
 import { parseAgentFile } from "../server/access/agent_file.ts";
 import { parseAgentConfig } from "../agent/config.ts";
+import { makeCertificates } from "../shared/tls/self_signed.ts";
 
 /** Runs `burrow check ...args` in `cwd` (default: the project root). */
 function check(args: string[], cwd = ROOT): Promise<Run> {
@@ -232,4 +233,32 @@ Deno.test("burrow check without files is a usage error", async () => {
   const help = await check(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--strict/);
+});
+
+Deno.test("burrow check --strict parses the agentCertificates files and matches the key", async () => {
+  const a = await makeCertificates({ hostnames: ["127.0.0.1"] });
+  const b = await makeCertificates({ hostnames: ["127.0.0.1"] });
+  const main = `{ "mode": "server",
+  "listen": [{ "address": "127.0.0.1:8443", "cert": "cert.pem", "key": "key.pem" }],
+  "agentCertificates": { "listen": "127.0.0.1:8444", "ca": "ca.pem" } }`;
+  await withFiles({
+    "server.jsonc": main,
+    "server.d/a.example.jsonc": "{}",
+    "ca.pem": a.caCert,
+    "cert.pem": a.cert,
+    "key.pem": b.key,
+  }, async (dir) => {
+    const mismatch = await check(["--strict", "server.jsonc"], dir);
+    assert.equal(mismatch.code, 1, mismatch.stdout);
+    assert.equal(
+      mismatch.stderr.trim(),
+      `${dir}/key.pem: the private key does not match the certificate in ${dir}/cert.pem`,
+    );
+    // Without --strict the files are not read.
+    assert.equal((await check(["server.jsonc"], dir)).code, 0);
+    await Deno.writeTextFile(`${dir}/key.pem`, a.key);
+    const good = await check(["--strict", "server.jsonc"], dir);
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /^ok: server\.jsonc$/m);
+  });
 });
