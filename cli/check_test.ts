@@ -71,9 +71,8 @@ Deno.test("burrow check --strict reports the placeholder files of the full sampl
   );
   assert.match(
     run.stderr,
-    /^conf\/agent\.full\.d\/www\.example\.com\.jsonc:\d+:\d+: caFile: file ".*private-ca\.pem" does not exist$/m,
+    /^conf\/agent\.full\.jsonc:\d+:\d+: caFile: file ".*private-ca\.pem" does not exist$/m,
   );
-  assert.match(run.stdout, /^ok: conf\/agent\.full\.jsonc$/m);
 });
 
 Deno.test("burrow check --strict passes the minimal samples, which name no files", async () => {
