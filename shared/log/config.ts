@@ -16,6 +16,7 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { type Field, ObjectReader } from "../config/fields.ts";
+import { formatKeyPath } from "../config/jsonc.ts";
 import { isHostname } from "../net/address.ts";
 import {
   type LogConfig,
@@ -144,12 +145,39 @@ function parseSyslogSink(r: ObjectReader): LogSink {
   return sink;
 }
 
-/** Reads a list of sinks (a single sink is a list of one); `fallback` when absent. */
-function parseSinks(r: ObjectReader, key: string, baseDir: string, fallback: LogSink[]): LogSink[] {
+/**
+ * Reads a list of sinks (a single sink is a list of one); `fallback` when
+ * absent. `files` maps each file already written by a sink to that sink's
+ * key path: a second sink on one file is refused here, as `burrow check`
+ * must, rather than when the logs are set up at start.
+ *
+ * @throws {ConfigError} at a sink's `file` when another sink writes that file.
+ */
+function parseSinks(
+  r: ObjectReader,
+  key: string,
+  options: { baseDir: string; files: Map<string, string> },
+  fallback: LogSink[],
+): LogSink[] {
   const field = r.field(key);
   if (field === null) return fallback;
   const items = field.type === "array" ? field.array() : [field];
-  return items.map((item) => parseSink(item, baseDir));
+  return items.map((item) => {
+    const sink = parseSink(item, options.baseDir);
+    if (sink.type !== "file" && sink.type !== "datedFile") return sink;
+    const other = options.files.get(sink.path);
+    const here = formatKeyPath(item.path);
+    if (other !== undefined) {
+      throw ObjectReader.of(item).error(
+        "file",
+        `${
+          JSON.stringify(sink.path)
+        } is already written by ${other}: two sinks may not write one file`,
+      );
+    }
+    options.files.set(sink.path, here);
+    return sink;
+  });
 }
 
 /**
@@ -172,10 +200,11 @@ function parseSinks(r: ObjectReader, key: string, baseDir: string, fallback: Log
  */
 export function parseLogConfig(r: ObjectReader, options: LogConfigOptions): LogConfig {
   const defaults = defaultLogConfig();
+  const sinks = { baseDir: options.baseDir, files: new Map<string, string>() };
   const config: LogConfig = {
     level: r.oneOf("level", LOG_LEVELS, defaults.level),
-    system: parseSinks(r, "system", options.baseDir, defaults.system),
-    access: options.server ? parseSinks(r, "access", options.baseDir, defaults.access) : [],
+    system: parseSinks(r, "system", sinks, defaults.system),
+    access: options.server ? parseSinks(r, "access", sinks, defaults.access) : [],
     unavailable: options.server ? r.bool("unavailable", defaults.unavailable) : false,
   };
   r.finish();

@@ -142,6 +142,22 @@ Deno.test("parseLogConfig() reads date-named files and syslog sinks (groom's fil
   ]);
 });
 
+Deno.test("parseLogConfig() refuses two sinks on one file, as setupLogging() would at start", () => {
+  assertFails(
+    '{ "log": { "system": [{ "file": "a.log" }], "access": [{ "file": "./a.log" }] } }',
+    '/etc/burrow/s.jsonc:1:66: log.access[0].file: "/etc/burrow/a.log" is already written by log.system[0]: two sinks may not write one file',
+  );
+  assertFails(
+    '{ "log": { "system": [{ "file": "/var/log/b-%Y.log" }, { "file": "/var/log/b-%Y.log" }] } }',
+    '/etc/burrow/s.jsonc:1:66: log.system[1].file: "/var/log/b-%Y.log" is already written by log.system[0]: two sinks may not write one file',
+  );
+  // The same name in two folders is two files.
+  assert.equal(
+    parse('{ "log": { "system": [{ "file": "a.log" }, { "file": "x/a.log" }] } }').system.length,
+    2,
+  );
+});
+
 Deno.test("parseLogConfig() for an agent refuses access and unavailable", () => {
   assert.deepEqual(parse('{ "log": { "level": "error" } }', false).access, []);
   assertFails(
