@@ -27,6 +27,29 @@ import {
   type RefusalFilter,
   type SessionFilter,
 } from "./query.ts";
+import type { ChannelKind, RefusalKind } from "./records.ts";
+
+/** Every channel kind a row may have (the reserved ones included), for `kind=`. */
+const CHANNEL_KINDS = [
+  "forward",
+  "udp",
+  "socks",
+  "published",
+  "admin",
+  "shell",
+  "services",
+  "diagnostics",
+] as const satisfies readonly ChannelKind[];
+
+/** Every refusal kind, for `kind=`. */
+const REFUSAL_KINDS = [
+  "agent",
+  "domain",
+  "operator",
+  "basic-auth",
+  "admin",
+  "certificate",
+] as const satisfies readonly RefusalKind[];
 
 /** A query parameter the listing does not take, or a value it cannot use. */
 export class QueryParamError extends Error {
@@ -166,7 +189,7 @@ export function channelFilter(params: URLSearchParams): ChannelFilter {
     ...paging(r),
     agent: r.text("agent"),
     operator: r.text("operator"),
-    kind: r.text("kind"),
+    kind: r.oneOf("kind", CHANNEL_KINDS),
     result: r.oneOf("result", ["ok", "refused", "failed", "open"] as const),
     sessionId: r.integer("session", 1, Number.MAX_SAFE_INTEGER),
   };
@@ -183,7 +206,7 @@ export function refusalFilter(params: URLSearchParams): RefusalFilter {
   const r = new ParamReader(params);
   const filter = {
     ...paging(r),
-    kind: r.text("kind"),
+    kind: r.oneOf("kind", REFUSAL_KINDS),
     identity: r.text("identity"),
     source: r.text("source"),
   };

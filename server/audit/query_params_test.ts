@@ -77,5 +77,8 @@ Deno.test("query parameters: unknown, repeated, out of range or too long are ref
   refused(() => sessionFilter(q("before=x")), "before", /not an integer/);
   refused(() => sessionFilter(q("open=yes")), "open", /not one of true, false/);
   refused(() => channelFilter(q("result=done")), "result", /ok, refused, failed, open/);
+  // A misspelt kind is a 400, not an empty page that looks like "nothing happened".
+  refused(() => channelFilter(q("kind=forwards")), "kind", /not one of forward, udp, socks, /);
+  refused(() => refusalFilter(q("kind=basic")), "kind", /not one of agent, domain, .*certificate/);
   refused(() => refusalFilter(q(`identity=${"x".repeat(257)}`)), "identity", /longer than 256/);
 });
