@@ -73,6 +73,8 @@ export interface ListingSpec<T> {
   range: boolean;
   /** Its own flags. */
   options: ParseArgsOptionsConfig;
+  /** Pairs of its boolean flags that exclude each other (`--open` and `--closed`): both is a usage error. */
+  exclusive?: readonly (readonly [string, string])[];
   /** Query parameters from its own flags (undefined values are left out). */
   params(flags: Record<string, string | boolean | undefined>): Record<string, string | undefined>;
   /** Its table's columns; `now` for durations of what still runs. */
@@ -114,6 +116,11 @@ async function listing<T>(args: string[], spec: ListingSpec<T>, io: ListingIo): 
   if (flags.help) {
     io.out(spec.usage);
     return 0;
+  }
+  for (const [a, b] of spec.exclusive ?? []) {
+    if (flags[a] === true && flags[b] === true) {
+      throw new UsageError(`--${a} and --${b} exclude each other: give one`, spec.usage);
+    }
   }
   const params = queryParams(flags, spec);
   try {

@@ -74,6 +74,7 @@ export async function agentsCommand(args: string[], io?: ListingIo): Promise<num
       offline: { type: "boolean" },
       group: { type: "string" },
     },
+    exclusive: [["connected", "offline"]],
     params: (f) => ({
       connected: f.connected ? "true" : f.offline ? "false" : undefined,
       group: f.group as string | undefined,

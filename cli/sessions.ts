@@ -75,6 +75,7 @@ export async function sessionsCommand(args: string[], io?: ListingIo): Promise<n
       open: { type: "boolean" },
       closed: { type: "boolean" },
     },
+    exclusive: [["open", "closed"]],
     params: (f) => ({
       agent: f.agent as string | undefined,
       open: f.open ? "true" : f.closed ? "false" : undefined,
