@@ -17,7 +17,8 @@ export { HiddenLine, type LineState } from "./hidden_prompt.ts";
 export const PASSWORD_USAGE = `Usage: burrow password [secret]
 
 Print the SHA-512 crypt hash ($6$...) of a secret, for "secret" in a server
-domain file or the password in "clients.credentials". The hash verifies like
+domain file or an agents.d file, the password in "clients.credentials", or
+"token" in an operators.d file (a token a person chose). The hash verifies like
 the secret itself; mkpasswd -m sha-512 and openssl passwd -6 make the same kind.
 
 With no argument, asks for the secret twice on the terminal without echoing it
