@@ -22,6 +22,7 @@ import { parseAgentConfig, parseAgentDomain } from "../agent/config.ts";
 import { parseAgentFile } from "../server/access/agent_file.ts";
 import { parseOperatorFile } from "../server/access/operator_file.ts";
 import { resolveOperatorSettings } from "../operator/settings.ts";
+import { parseDuration, parseSize } from "../shared/config/units.ts";
 import { ROOT } from "./helpers/burrow.ts";
 
 /** The kinds of config file, each read by its own loader. */
@@ -67,17 +68,30 @@ const PROSE: { pattern: RegExp; section: string }[] = [
   { pattern: /^targets\.\[\]\.target\.\[\]\.[^.]+$/, section: "Targets" },
 ];
 
-/** A section of a Markdown document: its heading and text, and the key column of its tables. */
+/** One row of a key table: the key, and its Default and Range cells (backticks kept). */
+interface Row {
+  key: string;
+  default: string;
+  range: string;
+}
+
+/** A section of a Markdown document: its text and its key tables. */
 interface Section {
   text: string;
-  tables: string[][];
+  tables: Row[][];
+}
+
+/** The cells of a table line, split on unescaped `|`. */
+function cells(line: string): string[] {
+  return line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
 }
 
 /** The `##` and `###` sections of `markdown`, by heading. */
 function sections(markdown: string): Map<string, Section> {
   const out = new Map<string, Section>();
   let current: Section = { text: "", tables: [] };
-  let table: string[] | null = null;
+  let table: Row[] | null = null;
+  let header: string[] = [];
   for (const line of markdown.split("\n")) {
     const heading = /^#{2,3} (.+)$/.exec(line);
     if (heading) {
@@ -88,59 +102,98 @@ function sections(markdown: string): Map<string, Section> {
     }
     current.text += line + "\n";
     if (/^\| Key\s*\|/.test(line)) {
+      header = cells(line);
       table = [];
       current.tables.push(table);
     } else if (table !== null && line.startsWith("|")) {
-      const key = /^\| `([A-Za-z.]+)`/.exec(line);
-      if (key) table.push(key[1]!);
+      const row = cells(line);
+      const key = /^`([A-Za-z.]+)`$/.exec(row[0] ?? "");
+      const cell = (name: RegExp) => row[header.findIndex((h) => name.test(h))] ?? "";
+      if (key) table.push({ key: key[1]!, default: cell(/^Default$/), range: cell(/^Range/) });
     } else if (!line.startsWith("|")) table = null;
   }
   return out;
 }
 
-/** Starts recording the key paths loaders ask for (array indices as `[]`); `stop()` ends it. */
-function watchKeys(): { seen: Set<string>; stop(): void } {
-  const seen = new Set<string>();
-  const field = ObjectReader.prototype.field;
-  ObjectReader.prototype.field = function (this: ObjectReader, key: string) {
-    seen.add([...this.path, key].map((p) => typeof p === "number" ? "[]" : p).join("."));
-    return field.call(this, key);
-  };
-  return { seen, stop: () => void (ObjectReader.prototype.field = field) };
+/** The bounds and default a loader gave for a number, duration (ms) or size (bytes). */
+interface Bound {
+  type: "int" | "duration" | "size";
+  min?: number;
+  max?: number;
+  default?: number;
 }
 
-/** Runs `parse` and returns the key paths it asked for. */
-function keysRead(parse: () => unknown): Set<string> {
-  const watch = watchKeys();
+/** What the loaders asked for: key paths (array indices as `[]`), and the bounds of numbers. */
+interface Reads {
+  keys: Set<string>;
+  bounds: Map<string, Bound>;
+}
+
+/** Starts recording what loaders ask the {@linkcode ObjectReader}s for; `stop()` ends it. */
+function watchReads(): { reads: Reads; stop(): void } {
+  const reads: Reads = { keys: new Set(), bounds: new Map() };
+  const path = (r: ObjectReader, key: string) =>
+    [...r.path, key].map((p) => typeof p === "number" ? "[]" : p).join(".");
+  const proto = ObjectReader.prototype;
+  const saved = { field: proto.field, int: proto.int, duration: proto.duration, size: proto.size };
+  proto.field = function (this: ObjectReader, key: string) {
+    reads.keys.add(path(this, key));
+    return saved.field.call(this, key);
+  };
+  for (const type of ["int", "duration", "size"] as const) {
+    // deno-lint-ignore no-explicit-any
+    (proto as any)[type] = function (this: ObjectReader, key: string, options: Bound) {
+      const { min, max, default: fallback } = options;
+      reads.bounds.set(path(this, key), { type, min, max, default: fallback });
+      // deno-lint-ignore no-explicit-any
+      return (saved[type] as any).call(this, key, options);
+    };
+  }
+  return { reads, stop: () => void Object.assign(proto, saved) };
+}
+
+/** Runs `parse` and returns what it asked for. */
+function readsOf(parse: () => unknown): Reads {
+  const watch = watchReads();
   try {
     parse();
   } finally {
     watch.stop();
   }
-  return watch.seen;
+  return watch.reads;
 }
 
-/** The keys each loader reads from the full samples (plus the branches one file cannot hold). */
-function readKeys(): Record<Scope, Set<string>> {
+/** What each loader reads from the full samples (plus the branches one file cannot hold). */
+function readAll(): Record<Scope, Reads> {
   const text = (path: string) => Deno.readTextFileSync(join(ROOT, path));
   const file = (scope: Scope) => join(ROOT, SAMPLES[scope]);
-  const server = keysRead(() => parseServerConfig(file("server"), text(SAMPLES.server)));
+  const server = readsOf(() => parseServerConfig(file("server"), text(SAMPLES.server)));
   // agentCertificates' own keys are read only when it is present.
   const mtls = `{ "mode": "server", "listen": [{ "address": "127.0.0.1:0", "cert": "c.pem",
     "key": "k.pem" }], "agentCertificates": { "listen": "127.0.0.1:0", "ca": "ca.pem" } }`;
-  for (const key of keysRead(() => parseServerConfig(file("server"), mtls))) server.add(key);
+  for (const key of readsOf(() => parseServerConfig(file("server"), mtls)).keys) {
+    server.keys.add(key);
+  }
   return {
     server,
-    serverDomain: keysRead(() =>
+    serverDomain: readsOf(() =>
       parseServerDomain(file("serverDomain"), text(SAMPLES.serverDomain))
     ),
-    agent: keysRead(() => parseAgentConfig(file("agent"), text(SAMPLES.agent))),
-    agentDomain: keysRead(() => parseAgentDomain(file("agentDomain"), text(SAMPLES.agentDomain))),
-    agentFile: keysRead(() => parseAgentFile(file("agentFile"), text(SAMPLES.agentFile))),
-    operatorFile: keysRead(() =>
+    agent: readsOf(() => parseAgentConfig(file("agent"), text(SAMPLES.agent))),
+    agentDomain: readsOf(() => parseAgentDomain(file("agentDomain"), text(SAMPLES.agentDomain))),
+    agentFile: readsOf(() => parseAgentFile(file("agentFile"), text(SAMPLES.agentFile))),
+    operatorFile: readsOf(() =>
       parseOperatorFile(file("operatorFile"), text(SAMPLES.operatorFile))
     ),
   };
+}
+
+/** The keys each loader reads. */
+function readKeys(): Record<Scope, Set<string>> {
+  const all = readAll();
+  const out = {} as Record<Scope, Set<string>>;
+  for (const scope of Object.keys(all) as Scope[]) out[scope] = all[scope].keys;
+  return out;
 }
 
 /** The keys `docs/config.md`'s tables document, per scope, with their prefixes. */
@@ -152,7 +205,7 @@ function documentedKeys(docs: Map<string, Section>): Record<Scope, Set<string>> 
     assert.ok(section, `docs/config.md has no section "${heading}"`);
     assert.equal(section.tables.length, tables.length, `key tables under "${heading}"`);
     tables.forEach(({ scopes, prefix }, i) => {
-      for (const key of section.tables[i]!) {
+      for (const { key } of section.tables[i]!) {
         for (const scope of scopes) out[scope].add(prefix + key);
       }
     });
@@ -213,19 +266,70 @@ Deno.test("the operator config file's keys are the ones docs/operator.md lists",
   try {
     const config = join(dir, "operator.jsonc");
     await Deno.writeTextFile(config, "{}");
-    const watch = watchKeys();
+    const watch = watchReads();
     try {
       // The token file does not exist: the settings fail after the file is read.
       await resolveOperatorSettings({ config }, { env: () => undefined }).catch(() => {});
     } finally {
       watch.stop();
     }
+    const keys = watch.reads.keys;
     const table = Deno.readTextFileSync(join(ROOT, "docs/operator.md"))
       .split("\n")
       .filter((line) => /^\| (server|token|CA|insecure)\s*\|/.test(line))
       .map((line) => /`"([A-Za-z]+)"`\s*\|$/.exec(line)?.[1]);
-    assert.deepEqual([...watch.seen].sort(), table.sort());
+    assert.deepEqual([...keys].sort(), table.sort());
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/**
+ * A documented value of a number, duration or size (`` `"10s"` ``, `1s`, `64kB`, `10000`, `0`)
+ * in the loader's unit; undefined when the text is not a plain value (`` main `limits.bodySize` ``).
+ */
+function documentedValue(text: string, type: Bound["type"]): number | undefined {
+  const value = text.replaceAll("`", "").replaceAll('"', "").trim();
+  if (!/^\d+(\.\d+)?[A-Za-z]*$/.test(value)) return undefined;
+  const bare = /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  if (type === "int") return typeof bare === "number" ? bare : undefined;
+  return type === "duration" ? parseDuration(bare) : parseSize(bare);
+}
+
+Deno.test("docs/config.md gives the defaults and ranges the loaders use", () => {
+  const docs = sections(Deno.readTextFileSync(join(ROOT, "docs/config.md")));
+  const read = readAll();
+  const wrong: string[] = [];
+  let compared = 0;
+  for (const [heading, tables] of Object.entries(TABLES)) {
+    tables.forEach(({ scopes, prefix }, i) => {
+      for (const row of docs.get(heading)!.tables[i]!) {
+        for (const scope of scopes) {
+          const bound = read[scope].bounds.get(prefix + row.key);
+          if (bound === undefined) continue;
+          const where = `${scope}: ${prefix + row.key}`;
+          const fallback = documentedValue(row.default, bound.type);
+          if (fallback !== undefined && bound.default !== undefined) {
+            compared++;
+            if (fallback !== bound.default) {
+              wrong.push(`${where}: default ${row.default}, the loader's ${bound.default}`);
+            }
+          }
+          // "1s–10m", "0–10000", "1s–24h, ≥ `lockout`": the bounds before any comma.
+          const range = row.range.split(",")[0]!.split("–");
+          if (range.length !== 2) {
+            wrong.push(`${where}: no range documented (${bound.min}–${bound.max})`);
+            continue;
+          }
+          const [min, max] = range.map((t) => documentedValue(t, bound.type));
+          compared++;
+          if (min !== bound.min || max !== bound.max) {
+            wrong.push(`${where}: range ${row.range}, the loader's ${bound.min}–${bound.max}`);
+          }
+        }
+      }
+    });
+  }
+  assert.deepEqual(wrong, [], "documented defaults and ranges the loaders do not use");
+  assert.ok(compared > 60, `only ${compared} values compared: the tables were not read`);
 });
