@@ -13,6 +13,7 @@
 #                                                 unpacked release archive)
 #   sudo sh install.sh --version V --base-url URL download burrow-V-TARGET.tar.gz and
 #                                                 SHA256SUMS from URL/vV/, check, install
+#                                                 (--base-url defaults to $BURROW_BASE_URL)
 #   sudo sh install.sh --uninstall [--purge]      remove the binary and units; --purge also
 #                                                 removes /etc/burrow, /var/lib/burrow and
 #                                                 the user
