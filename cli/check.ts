@@ -44,8 +44,10 @@ operators*.d or it has "token"; an agent identity file when its folder is
 named agents*.d; else an agent domain file when it has "targets", a server
 domain file otherwise (domain files checked with the built-in defaults, not
 those of a main config).
-Prints "ok: <file>" for each valid file and "<file>:<line>:<column>: <key>:
-<problem>" for each invalid one. Exits 0 when every file is valid, 1 otherwise.
+Prints "ok: <file>" for each valid file (a file without "mode" adds what it
+was read as: "ok: db1.jsonc (agent identity file)") and
+"<file>:<line>:<column>: <key>: <problem>" for each invalid one. Exits 0 when
+every file is valid, 1 otherwise.
 
 With --agent, shows the settings 'burrow agent' would start with, given the
 same flags (--server, --name, --secret-file, --domain, --target, --ca-file,
