@@ -18,6 +18,7 @@
 import type { Field, LoadOptions } from "../shared/config/fields.ts";
 import { ObjectReader } from "../shared/config/fields.ts";
 import type { AgentCertificatesConfig, CertificatePair, ListenConfig } from "./config_types.ts";
+import { formatAddress, listenOverlaps } from "./publish/publish_config.ts";
 
 export type { AgentCertificatesConfig } from "./config_types.ts";
 
@@ -40,6 +41,13 @@ export function parseAgentCertificates(
   if (field === null) return null;
   const r = ObjectReader.of(field);
   const { hostname, port } = r.required("listen").hostPort({ allowZero: true });
+  const taken = listen.find((l) => listenOverlaps({ hostname, port }, l));
+  if (taken !== undefined) {
+    throw r.error(
+      "listen",
+      `${formatAddress({ hostname, port })} collides with the listener ${formatAddress(taken)}`,
+    );
+  }
   const ca = r.required("ca").filePath(baseDir, options);
   const certField = r.field("cert");
   const keyField = r.field("key");

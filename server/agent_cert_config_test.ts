@@ -40,6 +40,11 @@ Deno.test("agentCertificates mistakes name file:line:col and key", () => {
       `${MAIN}:1:120: agentCertificates.listen: is required`,
     ],
     [
+      // The server could not bind it beside the listener: burrow check must say so.
+      `{ "mode": "server", ${PAIR}, "agentCertificates": { "listen": "0.0.0.0:8443", "ca": "ca.pem" } }`,
+      `${MAIN}:1:132: agentCertificates.listen: 0.0.0.0:8443 collides with the listener 127.0.0.1:8443`,
+    ],
+    [
       `{ "mode": "server", ${PAIR}, "agentCertificates": { "listen": "0.0.0.0:8444" } }`,
       `${MAIN}:1:120: agentCertificates.ca: is required`,
     ],

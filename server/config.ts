@@ -27,7 +27,7 @@ import type {
   ServerDomain,
   ServerLimits,
 } from "./config_types.ts";
-import { parseListener, parseSniRules } from "./config_listen.ts";
+import { parseListeners, parseSniRules } from "./config_listen.ts";
 import { parseTimeRange } from "./time_range.ts";
 import { AGENT_PATH, OPERATOR_PATH } from "../shared/protocol.ts";
 import { parseOperatorLimits } from "./operator/config.ts";
@@ -169,7 +169,7 @@ export function parseServerConfig(
   const r = ObjectReader.root(JsoncDocument.parse(file, text));
   readMode(r, "server");
   const listenField = r.required("listen");
-  const listen = listenField.array().map((item) => parseListener(item, baseDir, options));
+  const listen = parseListeners(listenField, baseDir, options);
   if (listen.length === 0) throw listenField.error("needs at least one listener");
   const certificatesField = r.field("certificates");
   const certificates = certificatesField === null

@@ -10,6 +10,7 @@
 import { type Field, type LoadOptions, ObjectReader } from "../shared/config/fields.ts";
 import { isHostname } from "../shared/net/address.ts";
 import type { ListenConfig, SniRule } from "./config_types.ts";
+import { formatAddress, listenOverlaps } from "./publish/publish_config.ts";
 
 /**
  * One `listen` entry: `address` and exactly one of `cert`+`key`, `sni`,
@@ -114,4 +115,39 @@ function parseSniRule(field: Field, baseDir: string, options: LoadOptions): SniR
  */
 export function parseSniRules(field: Field, baseDir: string, options: LoadOptions): SniRule[] {
   return field.array().map((item) => parseSniRule(item, baseDir, options));
+}
+
+/**
+ * Reads the `listen` entries and refuses two that want one socket: the same
+ * port (not 0) on the same host, or on a wildcard (`0.0.0.0`, `[::]`, which
+ * take the port on every address, IPv4 and IPv6 alike on Linux). The server
+ * could not start with them, so `burrow check` must fail too.
+ *
+ * @throws {ConfigError} at the second entry's `address`.
+ * @example
+ * ```ts
+ * const listen = parseListeners(r.required("listen"), "/etc/burrow", {});
+ * ```
+ */
+export function parseListeners(
+  field: Field,
+  baseDir: string,
+  options: LoadOptions,
+): ListenConfig[] {
+  const listen: ListenConfig[] = [];
+  for (const item of field.array()) {
+    const entry = parseListener(item, baseDir, options);
+    const other = listen.find((l) => listenOverlaps(entry, l));
+    if (other !== undefined) {
+      const why = entry.hostname === other.hostname
+        ? ""
+        : " (a wildcard address takes the port on every address)";
+      throw ObjectReader.of(item).error(
+        "address",
+        `${formatAddress(entry)} collides with the listener ${formatAddress(other)}${why}`,
+      );
+    }
+    listen.push(entry);
+  }
+  return listen;
 }

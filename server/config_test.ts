@@ -80,7 +80,7 @@ Deno.test("parseServerConfig() reads every key", () => {
     "mode": "server",
     "listen": [
       { "address": "0.0.0.0:443", "cert": "tls/cert.pem", "key": "/abs/key.pem" },
-      { "address": "[::]:443", "sni": true },
+      { "address": "[::]:4443", "sni": true },
       { "address": "127.0.0.1:0", "plain": true },
     ],
     "certificates": [
@@ -109,7 +109,7 @@ Deno.test("parseServerConfig() reads every key", () => {
       port: 443,
       tls: { cert: "/etc/burrow/tls/cert.pem", key: "/abs/key.pem" },
     },
-    { hostname: "::", port: 443, tls: "sni" },
+    { hostname: "::", port: 4443, tls: "sni" },
     { hostname: "127.0.0.1", port: 0, tls: null },
   ]);
   assert.deepEqual(config.certificates, [
@@ -190,6 +190,17 @@ Deno.test("parseServerConfig() rejects mistakes with file:line:col and key", () 
       '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "cert": "c.pem" }] }',
       `${MAIN}:1:32: listen[0].key: is required with "cert"`,
       "missing",
+    ],
+    [
+      // Linux binds [::] for IPv4 too: the server could not start with both.
+      '{ "mode": "server", "listen": [{ "address": "0.0.0.0:443", "plain": true }, { "address": "[::]:443", "plain": true }] }',
+      `${MAIN}:1:90: listen[1].address: [::]:443 collides with the listener 0.0.0.0:443 (a wildcard address takes the port on every address)`,
+      "invalid",
+    ],
+    [
+      '{ "mode": "server", "listen": [{ "address": "127.0.0.1:8443", "plain": true }, { "address": "127.0.0.1:8443", "selfSigned": true }] }',
+      `${MAIN}:1:93: listen[1].address: 127.0.0.1:8443 collides with the listener 127.0.0.1:8443`,
+      "invalid",
     ],
     [
       '{ "mode": "server", "listen": [{ "address": "localhost", "plain": true }] }',
