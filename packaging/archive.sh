@@ -5,8 +5,9 @@
 #
 # Writes OUTDIR/burrow-VERSION-TARGET.tar.gz (.zip for a Windows target) holding one folder,
 # burrow-VERSION-TARGET/, with the binary as `burrow` (`burrow.exe` on Windows, mode 0755),
-# the conf/ samples, README.md, and LICENSE when the tree has one (Linux ones also
-# packaging/install.sh and packaging/linux/). Prints the archive's path.
+# the conf/ samples, README.md, the docs/ they refer to (docs/config.md: every key), and
+# LICENSE when the tree has one (Linux ones also packaging/install.sh and packaging/linux/).
+# Prints the archive's path.
 #
 # Reproducible: entries sorted, owner 0:0, every mtime SOURCE_DATE_EPOCH (default: the last
 # commit's time), gzip without a name or time; the same inputs give the same bytes.
@@ -47,6 +48,8 @@ mkdir "$STAGE/$NAME"
 cp "$BINARY" "$STAGE/$NAME/burrow$EXE"
 cp -R "$ROOT/conf" "$STAGE/$NAME/conf"
 cp "$ROOT/README.md" "$STAGE/$NAME/README.md"
+# README.md and the samples point at docs/config.md and the other documents.
+[ -d "$ROOT/docs" ] && cp -R "$ROOT/docs" "$STAGE/$NAME/docs"
 [ -f "$ROOT/LICENSE" ] && cp "$ROOT/LICENSE" "$STAGE/$NAME/LICENSE"
 # Linux archives carry install.sh and what it installs (units, /etc/burrow samples), so an
 # unpacked archive installs with packaging/install.sh alone.

@@ -73,6 +73,7 @@ Deno.test({
         "README.md",
         ...(hasLicense ? ["LICENSE"] : []),
         ...await confFiles(ROOT),
+        ...await confFiles(ROOT, "docs"),
         "packaging/install.sh",
         ...await confFiles(ROOT, "packaging/linux"),
       ];
@@ -114,6 +115,8 @@ Deno.test({
       assert.ok(zipped.includes(`${wtop}burrow.exe`), zipped.join("\n"));
       assert.ok(zipped.includes(`${wtop}conf/agent.jsonc`), zipped.join("\n"));
       assert.ok(zipped.includes(`${wtop}README.md`), zipped.join("\n"));
+      // The samples' "Reference: docs/config.md" is in the archive too.
+      assert.ok(zipped.includes(`${wtop}docs/config.md`), zipped.join("\n"));
 
       const sums = await sh([SUMS, join(dir, "out")]);
       assert.equal(sums.code, 0, sums.err);

@@ -9,7 +9,8 @@
 #   /usr/bin/burrow                              the binary (0755)
 #   /lib/systemd/system/burrow-{server,agent}.service   the units (neither enabled nor started)
 #   /etc/burrow/{server,agent}.jsonc, server.d/, agent.d/ samples (conffiles, 0640), tls/
-#   /usr/share/doc/burrow/                       install.md, README.md
+#   /usr/share/doc/burrow/                       README.md, install.md, and config.md,
+#                                                operator.md, admin.md (the samples name them)
 # Maintainer scripts (packaging/linux/debian/): postinst makes the "burrow" system user and
 # gives it /etc/burrow (read) and /var/lib/burrow (write); prerm stops the services on
 # remove; postrm on purge removes /etc/burrow, /var/lib/burrow and the user.
@@ -67,6 +68,9 @@ install -d -m 0750 "$PKG/etc/burrow" "$PKG/etc/burrow/tls" "$PKG/etc/burrow/serv
   "$PKG/etc/burrow/agent.d"
 install -D -m 0644 "$ROOT/docs/install.md" "$PKG/usr/share/doc/burrow/install.md"
 install -D -m 0644 "$ROOT/README.md" "$PKG/usr/share/doc/burrow/README.md"
+for doc in config operator admin; do
+  install -D -m 0644 "$ROOT/docs/$doc.md" "$PKG/usr/share/doc/burrow/$doc.md"
+done
 
 install -d -m 0755 "$PKG/DEBIAN"
 for script in postinst prerm postrm; do

@@ -53,7 +53,10 @@ Deno.test("build-deb.sh: the package holds the binary, units, conffiles and docs
       "-rw-r--r-- root/root ./lib/systemd/system/burrow-server.service",
       "-rwxr-xr-x root/root ./usr/bin/burrow",
       "-rw-r--r-- root/root ./usr/share/doc/burrow/README.md",
+      "-rw-r--r-- root/root ./usr/share/doc/burrow/admin.md",
+      "-rw-r--r-- root/root ./usr/share/doc/burrow/config.md",
       "-rw-r--r-- root/root ./usr/share/doc/burrow/install.md",
+      "-rw-r--r-- root/root ./usr/share/doc/burrow/operator.md",
     ];
     for (const entry of wanted) assert.ok(entries.includes(entry), `missing ${entry}`);
     const files = entries.filter((e) => !e.endsWith("/"));
