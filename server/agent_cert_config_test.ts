@@ -45,6 +45,10 @@ Deno.test("agentCertificates mistakes name file:line:col and key", () => {
       `${MAIN}:1:132: agentCertificates.listen: 0.0.0.0:8443 collides with the listener 127.0.0.1:8443`,
     ],
     [
+      `{ "mode": "server", ${PAIR}, "publish": [{ "listen": "0.0.0.0:2222", "agent": "db1", "target": "127.0.0.1:22" }], "agentCertificates": { "listen": "127.0.0.1:2222", "ca": "ca.pem" } }`,
+      `${MAIN}:1:217: agentCertificates.listen: 127.0.0.1:2222 collides with the published port 0.0.0.0:2222`,
+    ],
+    [
       `{ "mode": "server", ${PAIR}, "agentCertificates": { "listen": "0.0.0.0:8444" } }`,
       `${MAIN}:1:120: agentCertificates.ca: is required`,
     ],

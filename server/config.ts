@@ -32,7 +32,7 @@ import { parseTimeRange } from "./time_range.ts";
 import { AGENT_PATH, OPERATOR_PATH } from "../shared/protocol.ts";
 import { parseOperatorLimits } from "./operator/config.ts";
 import { DEFAULT_DATA_DIR, parseAuditConfig } from "./audit/config.ts";
-import { parsePublish } from "./publish/publish_config.ts";
+import { formatAddress, listenOverlaps, parsePublish } from "./publish/publish_config.ts";
 import { parseAgentCertificates } from "./agent_cert_config.ts";
 
 const KiB = 1024;
@@ -205,6 +205,14 @@ export function parseServerConfig(
   };
   if (config.operatorPath === config.agentPath) {
     throw r.error("operatorPath", `must differ from agentPath (${config.agentPath})`);
+  }
+  const mtls = config.agentCertificates;
+  const published = mtls && config.publish.find((p) => listenOverlaps(p.listen, mtls));
+  if (published) {
+    throw r.object("agentCertificates").error(
+      "listen",
+      `${formatAddress(mtls!)} collides with the published port ${published.key}`,
+    );
   }
   r.finish();
   return config;
