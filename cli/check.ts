@@ -64,7 +64,10 @@ Options:
   --agent     Show the agent's merged settings (see above)
   -h, --help  Show this help
 
-${configLocationHelp("agent", defaultConfigFile("agent", currentPlace()))}`;
+${
+  configLocationHelp("agent", defaultConfigFile("agent", currentPlace()))
+    .replace("Without --config", "With --agent and without --config (or BURROW_CONFIG)")
+}`;
 
 /** How a domain file of a checked main file is parsed. */
 type DomainParser = (file: string, text: string) => { name: string; file: string };
