@@ -50,11 +50,12 @@ was read as: "ok: db1.jsonc (agent identity file)") and
 every file is valid, 1 otherwise.
 
 With --agent, shows the settings 'burrow agent' would start with, given the
-same flags (--server, --name, --secret-file, --domain, --target, --ca-file,
---insecure, --config; see 'burrow agent --help') and BURROW_* variables,
-merged over the same config file (--config, BURROW_CONFIG, or the default
-location when a file is there, checked as above), each with where it came
-from and every secret masked. Exits 0 when the agent could start with them.
+same flags (--server, --name, --secret-file, --domain, --target,
+--domain-secret-file, --ca-file, --insecure, --config; see 'burrow agent
+--help') and BURROW_* variables, merged over the same config file (--config,
+BURROW_CONFIG, or the default location when a file is there, checked as
+above), each with where it came from and every secret masked. Exits 0 when the
+agent could start with them.
 
 Options:
   --strict    Also require the files the configs name to exist (TLS

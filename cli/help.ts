@@ -32,7 +32,10 @@ Run 'burrow <command> --help' for a command's options.`;
 /** Usage text of `burrow help`. */
 export const HELP_USAGE = `Usage: burrow help
 
-Print the list of commands.`;
+Print the list of commands.
+
+Options:
+  -h, --help  Show this help`;
 
 /**
  * Runs `burrow help`: prints {@link USAGE} to stdout and resolves to 0, or to

@@ -10,7 +10,10 @@ import { parseFlags, runWithUsage } from "./usage.ts";
 /** Usage text of `burrow version`. */
 export const VERSION_USAGE = `Usage: burrow version
 
-Print Burrow's version, the Deno version and the build target.`;
+Print Burrow's version, the Deno version and the build target.
+
+Options:
+  -h, --help  Show this help`;
 
 /**
  * The one-line version string, e.g.
