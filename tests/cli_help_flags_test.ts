@@ -109,3 +109,28 @@ Deno.test("no command accepts a flag its own --help leaves out", async () => {
   }
   assert.deepEqual(hidden, [], "flags a command accepts that its --help does not name");
 });
+
+Deno.test("every flag a document shows on a burrow command line is one that command accepts", async () => {
+  const files = [
+    "README.md",
+    "conf/README.md",
+    ...(await Array.fromAsync(Deno.readDir(join(ROOT, "docs"))))
+      .map((e) => `docs/${e.name}`).filter((f) => f.endsWith(".md")),
+  ];
+  const refused: string[] = [];
+  let lines = 0;
+  for (const file of files) {
+    const text = await Deno.readTextFile(join(ROOT, file));
+    // `burrow CMD ...` or `main.ts CMD ...`, up to a comment, a pipe, `&&` or the end of a code span.
+    for (const m of text.matchAll(/(?:\bburrow|main\.ts) ([a-z]+)((?: [^\n`#|&]*)?)/g)) {
+      const [, command, rest] = m;
+      if (!COMMANDS.includes(command!)) continue;
+      lines++;
+      for (const flag of flagsIn(rest!)) {
+        if (!(await accepts(command!, flag))) refused.push(`${file}: burrow ${command} ${flag}`);
+      }
+    }
+  }
+  assert.deepEqual(refused, [], "command lines in the documents with flags the command refuses");
+  assert.ok(lines > 40, `only ${lines} command lines found`);
+});
