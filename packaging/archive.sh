@@ -47,6 +47,9 @@ trap 'rm -rf "$STAGE"' EXIT
 mkdir "$STAGE/$NAME"
 cp "$BINARY" "$STAGE/$NAME/burrow$EXE"
 cp -R "$ROOT/conf" "$STAGE/$NAME/conf"
+# conf/data/ is what running conf/server.jsonc in the tree leaves (its dataDir, gitignored): an
+# audit database with agent names and addresses, never shipped.
+rm -rf "$STAGE/$NAME/conf/data"
 cp "$ROOT/README.md" "$STAGE/$NAME/README.md"
 # README.md and the samples point at docs/config.md and the other documents.
 [ -d "$ROOT/docs" ] && cp -R "$ROOT/docs" "$STAGE/$NAME/docs"

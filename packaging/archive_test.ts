@@ -34,6 +34,7 @@ async function confFiles(root: string, folder = "conf"): Promise<string[]> {
   const out: string[] = [];
   async function walk(dir: string, rel: string) {
     for await (const e of Deno.readDir(dir)) {
+      if (`${rel}${e.name}` === "conf/data") continue; // the samples' dataDir: never packed
       if (e.isDirectory) await walk(join(dir, e.name), `${rel}${e.name}/`);
       else out.push(`${rel}${e.name}`);
     }
@@ -137,7 +138,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "archive.sh includes LICENSE when the tree has one and refuses bad arguments",
+  name:
+    "archive.sh includes LICENSE when the tree has one, leaves out conf/data, refuses bad arguments",
   ignore,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "burrow-archive-" });
@@ -146,6 +148,9 @@ Deno.test({
       await cp(join(ROOT, "conf"), join(root, "conf"), { recursive: true });
       await Deno.writeTextFile(join(root, "README.md"), "readme\n");
       await Deno.writeTextFile(join(root, "LICENSE"), "license text\n");
+      // What `burrow server --config conf/server.jsonc` leaves in a checkout (its dataDir).
+      await Deno.mkdir(join(root, "conf", "data"), { recursive: true });
+      await Deno.writeTextFile(join(root, "conf", "data", "burrow.db"), "agents and addresses");
       const binary = join(dir, "burrow");
       await Deno.writeTextFile(binary, "stand-in");
       const env = { ARCHIVE_ROOT: root };
@@ -158,6 +163,13 @@ Deno.test({
         "burrow-0.0.1-x86_64-apple-darwin/LICENSE",
       ]);
       assert.equal(license.out, "license text\n");
+      const listing = await sh([
+        "tar",
+        "-tzf",
+        join(dir, "burrow-0.0.1-x86_64-apple-darwin.tar.gz"),
+      ]);
+      assert.doesNotMatch(listing.out, /conf\/data/);
+      assert.match(listing.out, /conf\/server\.jsonc/);
 
       assert.equal((await sh([ARCHIVE, "x86_64-apple-darwin", binary, dir], env)).code, 2);
       assert.equal((await sh([ARCHIVE, "not a target", binary, dir, "1"], env)).code, 2);
