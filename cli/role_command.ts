@@ -62,7 +62,7 @@ ${summary}
 
 Options:
   --config <file>      Config file (or BURROW_CONFIG; default: see below)
-  --log-level <level>  One of ${LOG_LEVELS.join(", ")} (default: info)
+  --log-level <level>  One of ${LOG_LEVELS.join(", ")} (default: the file's log.level, else info)
   -h, --help           Show this help
 ${more}
 ${configLocationHelp(role, defaultConfig)}`;
