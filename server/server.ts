@@ -190,9 +190,12 @@ export async function startServer(
     }
     const certFiles = [...new Set(stores.flatMap((s) => s.files))];
     if (certFiles.length > 0) {
+      // Not recursively: a folder holding certificates may hold the data folder too
+      // (`dataDir`, default `data` beside the main file), whose SQLite WAL changes with
+      // every audit batch; a recursive watch woke the server for each write.
       certWatch = watchPaths([...new Set(certFiles.map((f) => dirname(f)))], async (changed) => {
         if ([...changed].some((p) => certFiles.includes(p))) await reloadCertificates();
-      });
+      }, { recursive: false });
     }
     domains.watch();
     access.watch((change) => {
