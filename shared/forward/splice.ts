@@ -14,6 +14,7 @@
  */
 
 import type { MuxStream } from "../mux/mod.ts";
+import { closeQuietly } from "../net/accept_loop.ts";
 
 /** One side of a splice. */
 export interface ByteChannel {
@@ -67,13 +68,8 @@ export const CONN_READ_SIZE = 16 * 1024;
  */
 export function connChannel(conn: Deno.Conn, readSize = CONN_READ_SIZE): ByteChannel {
   const buf = new Uint8Array(readSize);
-  const close = () => {
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
-  };
+  // Idempotent without a thrown error: the socket's owner may close it again after the splice.
+  const close = () => closeQuietly(conn);
   return {
     async read() {
       const n = await conn.read(buf);
