@@ -30,10 +30,10 @@ export interface OpenForwardOptions {
 export interface TcpForward {
   /** The mux stream: `closeWrite()` half-closes, `reset()` aborts. */
   stream: MuxStream;
-  /** Bytes from the target. */
-  readable: ReadableStream<Uint8Array>;
-  /** Bytes to the target; `close()` half-closes (the target reads EOF). */
-  writable: WritableStream<Uint8Array>;
+  /** Bytes from the target (made on first use). */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the target; `close()` half-closes (the target reads EOF). Made on first use. */
+  readonly writable: WritableStream<Uint8Array>;
   /** Where the agent connected. */
   target: ForwardReplyData;
 }
@@ -56,7 +56,18 @@ export async function openTcpForward(
   options: OpenForwardOptions = {},
 ): Promise<TcpForward> {
   const { stream, target } = await openForward(session, StreamKind.TcpForward, host, port, options);
-  return { stream, readable: stream.readable, writable: stream.writable, target };
+  // Getters: a stream's Web Streams are made on first use, and the splices
+  // (server, `burrow forward`) use the stream's direct calls and never ask.
+  return {
+    stream,
+    target,
+    get readable() {
+      return stream.readable;
+    },
+    get writable() {
+      return stream.writable;
+    },
+  };
 }
 
 /**

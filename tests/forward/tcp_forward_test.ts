@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { withConnTypes } from "../helpers/conn_types.ts";
+import { CONN_TYPES, withConnTypes } from "../helpers/conn_types.ts";
 import { randomBytes, settled } from "../helpers/streams.ts";
 import { concat } from "../../shared/bytes.ts";
 import { ForwardError, openTcpForward } from "../../shared/forward/mod.ts";
@@ -318,3 +318,43 @@ withConnTypes(
   },
   { except: ["wss"] },
 );
+
+Deno.test("openTcpForward makes the stream's Web Streams only when asked (splices never ask)", async () => {
+  await using target = tcpTarget(echo);
+  const pair = await CONN_TYPES[0]!.make();
+  try {
+    await withForwardSessions(pair.a, pair.b, {}, async ({ opener }) => {
+      const Readable = globalThis.ReadableStream;
+      const Writable = globalThis.WritableStream;
+      let made = 0;
+      globalThis.ReadableStream = class extends Readable<unknown> {
+        constructor(...args: ConstructorParameters<typeof ReadableStream<unknown>>) {
+          super(...args);
+          made++;
+        }
+      } as typeof ReadableStream;
+      globalThis.WritableStream = class extends Writable<unknown> {
+        constructor(...args: ConstructorParameters<typeof WritableStream<unknown>>) {
+          super(...args);
+          made++;
+        }
+      } as typeof WritableStream;
+      let forward;
+      try {
+        forward = await openTcpForward(opener, "127.0.0.1", target.port);
+      } finally {
+        globalThis.ReadableStream = Readable;
+        globalThis.WritableStream = Writable;
+      }
+      assert.equal(made, 0);
+      // Asked for, they work.
+      const [, [got]] = await Promise.all([
+        send(forward.writable, new Uint8Array([1, 2, 3])),
+        digest(forward.readable),
+      ]);
+      assert.equal(got, createHash("sha256").update(new Uint8Array([1, 2, 3])).digest("hex"));
+    });
+  } finally {
+    await pair.close();
+  }
+});
