@@ -8,7 +8,8 @@
  */
 
 import { openTcpForward } from "../shared/forward/open.ts";
-import { connChannel, muxChannel, splice } from "../shared/forward/splice.ts";
+import { connChannel, gatedChannel, muxChannel, splice } from "../shared/forward/splice.ts";
+import type { MuxStream } from "../shared/mux/mod.ts";
 import type { SessionSource } from "./link.ts";
 import { describeForward, type ForwardSpec } from "./spec.ts";
 import { countWrites, ForwardStats } from "./stats.ts";
@@ -83,28 +84,39 @@ export class TcpForwarder {
     const stats = this.stats;
     stats.open++;
     stats.total++;
+    // The splice starts with the open request, before the answer: the first local
+    // bytes follow the request at once (a round trip less per connection); the
+    // stream is read only once the answer was.
+    const answered = Promise.withResolvers<boolean>();
+    let carrying: Promise<unknown> | null = null;
+    const onOpen = (stream: MuxStream) => {
+      carrying = splice(
+        countWrites(gatedChannel(muxChannel(stream), answered.promise), (n) => stats.up += n),
+        countWrites(connChannel(conn), (n) => stats.down += n),
+        signal,
+      );
+    };
     try {
-      let forward;
       try {
-        forward = await openTcpForward(
+        await openTcpForward(
           await options.link.session(),
           options.spec.host,
           options.spec.targetPort,
           {
             params: { agent: options.agent },
+            onOpen,
             ...(options.openTimeout === undefined ? {} : { timeout: options.openTimeout }),
           },
         );
       } catch (e) {
+        answered.resolve(false);
+        await carrying;
         stats.failed++;
         if (!signal.aborted) options.report(`forward ${this.description}: ${(e as Error).message}`);
         return;
       }
-      await splice(
-        countWrites(muxChannel(forward.stream), (n) => stats.up += n),
-        countWrites(connChannel(conn), (n) => stats.down += n),
-        signal,
-      );
+      answered.resolve(true);
+      await carrying;
     } finally {
       stats.open--;
     }

@@ -97,9 +97,14 @@ export interface OpenedChannel {
 /**
  * Opens a channel through an agent: finds it in the directory, opens the
  * forward stream, writes the audit rows (a refusal is recorded as a channel
- * with result `refused`/`failed`, its end included).
+ * with result `refused`/`failed`, its end included). `onOpen` (TCP kinds)
+ * is handed the agent's stream as soon as the open request is queued, before
+ * the agent's answer, for the caller's first bytes to follow it at once (see
+ * `OpenForwardOptions.onOpen`); it may be called after a refusal was
+ * returned (a `signal` that gave up the open), and must then drop the stream.
  */
 export type OpenChannel = (
   request: ChannelRequest,
   signal?: AbortSignal,
+  onOpen?: (stream: MuxStream) => void,
 ) => Promise<OpenedChannel | ChannelRefusal>;

@@ -62,7 +62,7 @@ export interface OpenChannelOptions {
  */
 export function makeOpenChannel(options: OpenChannelOptions): OpenChannel {
   const timeout = options.openTimeout ?? CHANNEL_OPEN_TIMEOUT;
-  return async (request, signal) => {
+  return async (request, signal, onOpen) => {
     // An agent redialling after a lost link is waited for (agents.holdTime).
     const agent = options.directory.get(request.agent) ??
       await options.directory.waitFor?.(request.agent, signal);
@@ -71,7 +71,7 @@ export function makeOpenChannel(options: OpenChannelOptions): OpenChannel {
       return row.refuse("agent-offline", `agent ${request.agent} is not connected`);
     }
     if (signal?.aborted) return row.refuse("aborted", "the channel was given up before it opened");
-    const opening = openOn(agent.session, request, timeout);
+    const opening = openOn(agent.session, request, timeout, onOpen);
     let stream: MuxStream;
     let target: ForwardReplyData;
     try {
@@ -149,12 +149,16 @@ async function openOn(
   session: Session,
   request: ChannelRequest,
   timeout: number,
+  onOpen: ((stream: MuxStream) => void) | undefined,
 ): Promise<AgentStream> {
   if (request.kind === "udp") {
     const flow = await openUdpForward(session, request.host, request.port, { timeout });
     return { stream: flow.stream, target: flow.target };
   }
-  const forward = await openTcpForward(session, request.host, request.port, { timeout });
+  const forward = await openTcpForward(session, request.host, request.port, {
+    timeout,
+    ...(onOpen === undefined ? {} : { onOpen }),
+  });
   return { stream: forward.stream, target: forward.target };
 }
 

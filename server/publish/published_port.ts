@@ -6,7 +6,14 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { connChannel, muxChannel, splice } from "../../shared/forward/splice.ts";
+import {
+  connChannel,
+  gatedChannel,
+  muxChannel,
+  splice,
+  type SpliceResult,
+} from "../../shared/forward/splice.ts";
+import type { MuxStream } from "../../shared/mux/mod.ts";
 import type { OpenChannel } from "../agent_directory.ts";
 import { WindowLog } from "../agent_gate.ts";
 import { acceptLoop, closeQuietly } from "../../shared/net/accept_loop.ts";
@@ -197,13 +204,30 @@ export class PublishedPort {
       operator: "",
       source,
     };
+    // The splice starts with the open request, before the agent's answer: the
+    // client's first bytes follow the request at once (one wss round trip less
+    // per connection); the agent's side is read only once the answer was.
+    const answered = Promise.withResolvers<boolean>();
+    let carrying: Promise<SpliceResult> | null = null;
+    let decided = false;
+    const onOpen = (stream: MuxStream) => {
+      if (decided) stream.reset(); // A late stream of an open given up.
+      else {carrying = splice(
+          connChannel(conn),
+          gatedChannel(muxChannel(stream), answered.promise),
+          signal,
+        );}
+    };
     let opened: Awaited<ReturnType<OpenChannel>>;
     try {
-      opened = await this.#options.openChannel(request, signal);
+      opened = await this.#options.openChannel(request, signal, onOpen);
     } catch (e) {
       opened = { ok: false, code: "open-failed", message: (e as Error).message };
     }
+    decided = true;
+    answered.resolve(opened.ok);
     if (!opened.ok) {
+      await carrying;
       if (signal.aborted) return;
       this.#stats.failed++;
       this.#failures.note(
@@ -212,7 +236,8 @@ export class PublishedPort {
       return;
     }
     this.#stats.carried++;
-    const result = await splice(connChannel(conn), muxChannel(opened.stream), signal);
+    const result = await (carrying as Promise<SpliceResult> | null ??
+      splice(connChannel(conn), muxChannel(opened.stream), signal));
     const bytes = { up: result.aToB, down: result.bToA };
     if (result.aborted) opened.end("failed", bytes, signal.aborted ? "server closing" : "aborted");
     else opened.end("ok", bytes);

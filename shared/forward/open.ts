@@ -24,6 +24,14 @@ export interface OpenForwardOptions {
    * (`{ kind: "socks" }`). `host` and `port` are always the arguments'.
    */
   params?: Record<string, unknown>;
+  /**
+   * Called once the open request is queued, before the agent's answer: the
+   * caller may start writing its first bytes now, so they follow the request
+   * at once instead of a round trip later (the agent reads them after its
+   * dial; when it refuses, it drops them). Nothing may be read from the
+   * stream before the answer was read: wait for the returned promise.
+   */
+  onOpen?: (stream: MuxStream) => void;
 }
 
 /** A TCP forward the agent accepted: raw bytes both ways. */
@@ -172,6 +180,7 @@ async function openForward(
   }
   try {
     await stream.write(encodeOpen({ kind, params: { ...options.params, host, port } }));
+    options.onOpen?.(stream);
     const reply = await readReply(stream, { timeout: options.timeout ?? 30_000 });
     if (!reply.ok) throw new ForwardError(reply.message, reply.code);
     const { address, port: replyPort } = reply.data;

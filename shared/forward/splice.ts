@@ -49,6 +49,36 @@ export function muxChannel(stream: MuxStream): ByteChannel {
 }
 
 /**
+ * `channel`, whose reads wait for `gate`: the side of an early splice that
+ * must not be read before the agent's answer (the answer comes first on it).
+ * A gate resolving false (the channel was refused) fails the first read,
+ * which ends the splice as aborted.
+ *
+ * @example
+ * ```ts
+ * const answered = Promise.withResolvers<boolean>();
+ * const carrying = splice(connChannel(conn), gatedChannel(muxChannel(stream), answered.promise));
+ * answered.resolve(true); // the answer was read: bytes may flow back
+ * ```
+ */
+export function gatedChannel(channel: ByteChannel, gate: Promise<boolean>): ByteChannel {
+  let open = false;
+  return {
+    read: async () => {
+      if (!open) {
+        if (!(await gate)) throw new Error("The channel was not opened");
+        open = true;
+      }
+      return channel.read();
+    },
+    write: (chunk) => channel.write(chunk),
+    closeWrite: () => channel.closeWrite(),
+    abort: () => channel.abort(),
+    close: () => channel.close(),
+  };
+}
+
+/**
  * Default {@linkcode connChannel} read size, and the buffer an idle connection
  * holds while it waits. Measured by hand (200 MiB target → opener over one
  * loopback TCP mux hop, runs alternated, machine shared with other work):

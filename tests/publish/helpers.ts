@@ -1,7 +1,8 @@
 /**
  * Fixtures for published-port tests: an `OpenChannel` over a real mux
- * session pair whose agent end serves the forward handlers, log capture,
- * and socket helpers.
+ * session pair whose agent end serves the forward handlers (the port's
+ * first bytes sent before the agent's answer, as the server's does), log
+ * capture, and socket helpers.
  *
  * @module
  */
@@ -77,9 +78,9 @@ export async function withPublishFixture(
         records,
         messages: (level) =>
           records.filter((r) => level === undefined || r.level === level).map(render),
-        openChannel: (request) => {
+        openChannel: (request, _signal, onOpen) => {
           fixture.requests.push(request);
-          return openThrough(opener, fixture, request, (end) => {
+          return openThrough(opener, fixture, request, onOpen, (end) => {
             fixture.ends.push(end);
             waiter(fixture.ends.length).resolve(end);
           });
@@ -97,13 +98,19 @@ async function openThrough(
   opener: Session,
   fixture: PublishFixture,
   request: ChannelRequest,
+  onOpen: Parameters<OpenChannel>[2],
   recordEnd: (end: RecordedEnd) => void,
 ): ReturnType<OpenChannel> {
   if (!fixture.online.has(request.agent)) {
     return { ok: false, code: "agent-offline", message: `agent ${request.agent} is not connected` };
   }
   try {
-    const forward = await openTcpForward(opener, request.host, request.port);
+    const forward = await openTcpForward(
+      opener,
+      request.host,
+      request.port,
+      onOpen === undefined ? {} : { onOpen },
+    );
     let ended = false;
     return {
       ok: true,
