@@ -8,6 +8,7 @@
  * @module
  */
 
+import { upgradeMuxSocket } from "../shared/transport/upgrade.ts";
 import type { Logger } from "@logtape/logtape";
 import { fromWebSocket } from "../shared/transport/websocket.ts";
 import type { Conn } from "../shared/transport/conn.ts";
@@ -183,7 +184,7 @@ export class AgentRegistry {
     if (refusal !== null) return refusal;
     let upgraded;
     try {
-      upgraded = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
+      upgraded = upgradeMuxSocket(req, SUBPROTOCOL);
     } catch (e) {
       // A malformed handshake (no key, say) is the client's mistake, not a server error.
       this.#gate.release(remote, false);

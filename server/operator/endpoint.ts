@@ -10,6 +10,7 @@
  * @module
  */
 
+import { upgradeMuxSocket } from "../../shared/transport/upgrade.ts";
 import { fromWebSocket } from "../../shared/transport/websocket.ts";
 import { Session } from "../../shared/mux/mod.ts";
 import { serveStream } from "../../shared/open/mod.ts";
@@ -122,7 +123,7 @@ export class OperatorEndpoint {
     }
     let upgraded;
     try {
-      upgraded = Deno.upgradeWebSocket(req, { protocol: SUBPROTOCOL });
+      upgraded = upgradeMuxSocket(req, SUBPROTOCOL);
     } catch (e) {
       this.#badUpgrades.note(
         `Operator ${operator.name} at ${address} sent a bad upgrade: ${(e as Error).message}`,
