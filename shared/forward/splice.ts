@@ -63,14 +63,14 @@ export function muxChannel(stream: MuxStream): ByteChannel {
  */
 export function gatedChannel(channel: ByteChannel, gate: Promise<boolean>): ByteChannel {
   let open = false;
+  const first = async () => {
+    if (!(await gate)) throw new Error("The channel was not opened");
+    open = true;
+    return channel.read();
+  };
   return {
-    read: async () => {
-      if (!open) {
-        if (!(await gate)) throw new Error("The channel was not opened");
-        open = true;
-      }
-      return channel.read();
-    },
+    // Once open, reads go straight through (no promise of its own per chunk).
+    read: () => open ? channel.read() : first(),
     write: (chunk) => channel.write(chunk),
     closeWrite: () => channel.closeWrite(),
     abort: () => channel.abort(),
