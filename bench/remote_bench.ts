@@ -10,7 +10,12 @@
  *
  * Run: `deno run -A bench/remote_bench.ts` (BENCH_MIB: volume per
  * throughput run, default 256; BENCH_ROUNDS: rounds, median kept, default 3;
- * BENCH_IDLE: idle connections held, default 500). Linux only (RSS from /proc).
+ * BENCH_CONNECTS: connects per round, default 300; BENCH_IDLE: idle
+ * connections held, default 500; BENCH_ONLY=connect: connect latency only,
+ * no bulk runs nor idle cost, for iterating). Besides the latencies, it
+ * prints the CPU time each process on a path used per connect (from
+ * `/proc/PID/stat`, 10 ms ticks summed over the rounds). Linux only (RSS and
+ * CPU from /proc).
  *
  * @module
  */
@@ -24,7 +29,9 @@ const MIB = 1024 * 1024;
 const TOTAL = Number(Deno.env.get("BENCH_MIB") ?? 256) * MIB;
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const IDLE = Number(Deno.env.get("BENCH_IDLE") ?? 500);
-const CONNECTS = 300;
+const CONNECTS = Number(Deno.env.get("BENCH_CONNECTS") ?? 300);
+/** BENCH_ONLY=connect: connect latency only (no bulk runs, no idle cost), for iterating. */
+const ONLY_CONNECT = Deno.env.get("BENCH_ONLY") === "connect";
 const CHUNK = 64 * 1024;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const TARGET = new URL("./remote/target.ts", import.meta.url).pathname;
@@ -64,6 +71,12 @@ function spawn(args: string[], what: string): { proc: Proc; stdout: ReadableStre
     },
     stdout: child.stdout,
   };
+}
+
+/** CPU time `pid` used so far (user + system), in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** `VmRSS` of `pid`, in KiB. */
@@ -236,20 +249,22 @@ try {
   const line = (await target.stdout.pipeThrough(new TextDecoderStream()).getReader().read()).value!;
   const ports = JSON.parse(line) as { sink: number; echo: number; wss: number };
 
-  /** Two plain relays in a row, each its own process, to `port`: returns the first's port. */
-  const relayChain = async (port: number): Promise<number> => {
+  /** Two plain relays in a row, each its own process, to `port`: the first's port, and both. */
+  const relayChain = async (port: number): Promise<{ port: number; relays: Proc[] }> => {
     let next = port;
+    const relays: Proc[] = [];
     for (let i = 0; i < 2; i++) {
       const relay = spawn([RELAY, String(next)], "relay");
       procs.push(relay.proc);
+      relays.unshift(relay.proc);
       const out = (await relay.stdout.pipeThrough(new TextDecoderStream()).getReader().read())
         .value!;
       next = (JSON.parse(out) as { port: number }).port;
     }
-    return next;
+    return { port: next, relays };
   };
-  const floorSink = await relayChain(ports.sink);
-  const floorEcho = await relayChain(ports.echo);
+  const floorSink = (await relayChain(ports.sink)).port;
+  const { port: floorEcho, relays: echoRelays } = await relayChain(ports.echo);
 
   const [serverPort, pubSink, pubEcho, fwdSink, fwdEcho] = (await freePorts(5)) as [
     number,
@@ -324,40 +339,54 @@ try {
     "direct TCP": {
       bulk: (n: number) => tcpThroughput(ports.sink, n),
       connects: () => tcpConnects(ports.echo),
+      hops: {},
     },
     "raw wss": {
       bulk: (n: number) => wssThroughput(ports.wss, certs.caCert, n),
       connects: () => wssConnects(ports.wss, certs.caCert),
+      hops: {},
     },
     "2 TCP relays": {
       bulk: (n: number) => tcpThroughput(floorSink, n),
       connects: () => tcpConnects(floorEcho),
+      hops: { "relay 1": echoRelays[0]!, "relay 2": echoRelays[1]! },
     },
     "published port": {
       bulk: (n: number) => tcpThroughput(pubSink, n),
       connects: () => tcpConnects(pubEcho),
+      hops: { server, agent },
     },
     "burrow forward": {
       bulk: (n: number) => tcpThroughput(fwdSink, n),
       connects: () => tcpConnects(fwdEcho),
+      hops: { operator: forward, server, agent },
     },
   };
   type Name = keyof typeof paths;
-  const results = new Map<Name, { one: number[]; eight: number[]; lat: number[] }>();
+  /** Per path: bulk MiB/s, connect latencies, and CPU ms each process on the path used per connect. */
+  const results = new Map<
+    Name,
+    { one: number[]; eight: number[]; lat: number[]; cpu: Record<string, number> }
+  >();
   for (const name of Object.keys(paths) as Name[]) {
-    results.set(name, { one: [], eight: [], lat: [] });
+    results.set(name, { one: [], eight: [], lat: [], cpu: {} });
   }
   // Interleaved rounds: a busy moment of the machine hits every path alike.
   for (let round = 0; round <= ROUNDS; round++) {
     for (const [name, path] of Object.entries(paths) as [Name, typeof paths[Name]][]) {
-      const one = await path.bulk(1);
-      const eight = await path.bulk(8);
+      const one = ONLY_CONNECT ? 0 : await path.bulk(1);
+      const eight = ONLY_CONNECT ? 0 : await path.bulk(8);
+      const hops = Object.entries(path.hops as Record<string, Proc>);
+      const cpuBefore = hops.map(([, p]) => cpuMs(p.pid));
       const lat = await path.connects();
       if (round === 0) continue; // warm-up
       const r = results.get(name)!;
       r.one.push(one);
       r.eight.push(eight);
       r.lat.push(...lat);
+      hops.forEach(([hop, p], i) => {
+        r.cpu[hop] = (r.cpu[hop] ?? 0) + (cpuMs(p.pid) - cpuBefore[i]!) / (ROUNDS * CONNECTS);
+      });
     }
   }
   const wss1 = median(results.get("raw wss")!.one);
@@ -379,6 +408,14 @@ try {
       }  ${percentile(r.lat, 0.99).toFixed(2).padStart(6)}`,
     );
   }
+  console.log("\nCPU per connect (user + system, ms) of each process on the path:");
+  for (const [name, r] of results) {
+    const hops = Object.entries(r.cpu);
+    if (hops.length === 0) continue;
+    console.log(
+      `  ${name.padEnd(16)} ${hops.map(([hop, ms]) => `${hop} ${ms.toFixed(2)}`).join(", ")}`,
+    );
+  }
   const pub = median(results.get("published port")!.one) / wss1;
   const fwd = median(results.get("burrow forward")!.one) / wss1;
   console.log(
@@ -393,19 +430,21 @@ try {
     );
   }
 
-  const pubIdle = await idleCost(pubEcho, { server, agent });
-  const fwdIdle = await idleCost(fwdEcho, { operator: forward, server, agent });
-  console.log(
-    `\nidle connection cost (RSS growth / ${IDLE} connections held, KiB each; target <= 64):`,
-  );
-  console.log(
-    `  published port: server ${pubIdle.server!.toFixed(1)}, agent ${pubIdle.agent!.toFixed(1)}`,
-  );
-  console.log(
-    `  burrow forward: operator ${fwdIdle.operator!.toFixed(1)}, server ${
-      fwdIdle.server!.toFixed(1)
-    }, agent ${fwdIdle.agent!.toFixed(1)}`,
-  );
+  if (!ONLY_CONNECT) {
+    const pubIdle = await idleCost(pubEcho, { server, agent });
+    const fwdIdle = await idleCost(fwdEcho, { operator: forward, server, agent });
+    console.log(
+      `\nidle connection cost (RSS growth / ${IDLE} connections held, KiB each; target <= 64):`,
+    );
+    console.log(
+      `  published port: server ${pubIdle.server!.toFixed(1)}, agent ${pubIdle.agent!.toFixed(1)}`,
+    );
+    console.log(
+      `  burrow forward: operator ${fwdIdle.operator!.toFixed(1)}, server ${
+        fwdIdle.server!.toFixed(1)
+      }, agent ${fwdIdle.agent!.toFixed(1)}`,
+    );
+  }
 } finally {
   for (const p of procs.reverse()) await p.stop();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
