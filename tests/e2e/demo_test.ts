@@ -106,6 +106,17 @@ Deno.test({
       // The support-team lines, run exactly as printed.
       const forward = printed(out, "Forward");
       const local = Number(/ (\d+):127\.0\.0\.1:\d+$/.exec(forward)![1]);
+      // Their local ports are none of the demo's own: those are bound first.
+      const own =
+        /server on 127\.0\.0\.1:(\d+),.* app on 127\.0\.0\.1:(\d+),\s+a TCP echo on 127\.0\.0\.1:(\d+) and a UDP echo on 127\.0\.0\.1:(\d+)/
+          .exec(out)?.slice(1).map(Number);
+      assert.ok(own, `no ports line in:\n${out}`);
+      const port = (label: string) =>
+        Number(/ (\d+)(?::127\.0\.0\.1:\d+)?$/.exec(printed(out, label))![1]);
+      for (const tcp of [local, port("SOCKS")]) {
+        assert.ok(!own.slice(0, 3).includes(tcp), `printed TCP port ${tcp} is the demo's`);
+      }
+      assert.notEqual(port("UDP"), own[3], "the printed UDP port is the UDP echo's");
       await withPrinted(forward, async () => {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port: local });
         try {
