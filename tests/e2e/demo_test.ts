@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { fileURLToPath } from "node:url";
+import { childEnv } from "../helpers/burrow.ts";
 import { within } from "../helpers/streams.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -20,8 +21,14 @@ function printed(out: string, label: string): string {
 /** Runs a printed command line until it says it listens, runs `use`, then stops it with SIGINT (exit 0). */
 async function withPrinted(line: string, use: () => Promise<void>): Promise<void> {
   const [cmd, ...args] = line.split(" ");
-  const child = new Deno.Command(cmd!, { args, stdin: "null", stdout: "null", stderr: "piped" })
-    .spawn();
+  const child = new Deno.Command(cmd!, {
+    args,
+    env: childEnv(),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let err = "";
   try {
@@ -60,7 +67,8 @@ Deno.test({
   async fn() {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, "demo", "--port", "0"],
-      env: { NO_COLOR: "1" },
+      env: childEnv({ NO_COLOR: "1" }),
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -169,6 +177,8 @@ Deno.test({
         const [cmd, ...args] = printed(out, label).split(" ");
         const run = await new Deno.Command(cmd!, {
           args,
+          env: childEnv(),
+          clearEnv: true,
           stdin: "null",
           stdout: "piped",
           stderr: "piped",

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { childEnv } from "../helpers/burrow.ts";
 import { within } from "../helpers/streams.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -73,7 +74,8 @@ Deno.test({
         dir,
       ],
       cwd: ROOT,
-      env: { NO_COLOR: "1" },
+      env: childEnv({ NO_COLOR: "1" }),
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -119,8 +121,12 @@ Deno.test({
         "the old CA still works",
       );
       const agents = printedLines(second).find((l) => l.startsWith("Agents "))!.slice(7).split(" ");
-      const run = await new Deno.Command(agents[0]!, { args: agents.slice(1), stdin: "null" })
-        .output();
+      const run = await new Deno.Command(agents[0]!, {
+        args: agents.slice(1),
+        env: childEnv(),
+        clearEnv: true,
+        stdin: "null",
+      }).output();
       assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
       assert.match(
         new TextDecoder().decode(run.stdout),
@@ -144,6 +150,8 @@ Deno.test("burrow demo --ports-from refuses a taken port (exit 1, naming the opt
     const run = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "main.ts", "demo", "--port", "0", "--ports-from", `${base}`],
       cwd: ROOT,
+      env: childEnv(),
+      clearEnv: true,
       stdin: "null",
     }).output();
     assert.equal(run.code, 1);
@@ -154,6 +162,8 @@ Deno.test("burrow demo --ports-from refuses a taken port (exit 1, naming the opt
   const bad = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", "demo", "--ports-from", "65531"],
     cwd: ROOT,
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
   }).output();
   assert.equal(bad.code, 2);

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { until, World } from "./world.ts";
+import { childEnv } from "../helpers/burrow.ts";
 
 const SECRET = "db1-identity-secret";
 
@@ -150,6 +151,8 @@ Deno.test("burrow agent runs with only an identity in its main file (no domain f
     );
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", main, "agent", "--config", file],
+      env: childEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "piped",
