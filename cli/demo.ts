@@ -209,7 +209,7 @@ a TCP echo on 127.0.0.1:${tcpEcho.port} and a UDP echo on 127.0.0.1:${udpEcho.po
 
 Expose a web app (HTTPS tunnel):
   Open      ${url}   (certificate made for this run: the browser will warn)
-  Or run    curl --cacert ${join(dir, "ca.pem")} ${url}
+  Or run    ${shellLine(["curl", "--cacert", join(dir, "ca.pem"), url])}
   Also      ${url}events (Server-Sent Events), wss://localhost:${bound}/ws (WebSocket echo)
 
 Reach the agent's network (operator token in ${

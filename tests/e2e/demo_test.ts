@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { childEnv } from "../helpers/burrow.ts";
 import { within } from "../helpers/streams.ts";
+import { splitShellLine } from "../../packaging/smoke.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
@@ -20,7 +22,7 @@ function printed(out: string, label: string): string {
 
 /** Runs a printed command line until it says it listens, runs `use`, then stops it with SIGINT (exit 0). */
 async function withPrinted(line: string, use: () => Promise<void>): Promise<void> {
-  const [cmd, ...args] = line.split(" ");
+  const [cmd, ...args] = splitShellLine(line);
   const child = new Deno.Command(cmd!, {
     args,
     env: childEnv(),
@@ -86,7 +88,7 @@ Deno.test({
         out += value;
       }
       const url = /Open\s+(https:\/\/localhost:\d+\/)/.exec(out)?.[1];
-      const ca = /curl --cacert (\S+) /.exec(out)?.[1];
+      const ca = splitShellLine(printed(out, "Or run"))[2];
       assert.ok(url && ca, `no URL or curl line in:\n${out}`);
       const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(ca)] });
       try {
@@ -174,7 +176,7 @@ Deno.test({
       // The admin lines, run as printed: the agent "demo" connected, its session open.
       const admin = [["Agents", /^demo +connected /m], ["Audit", /^ *\d+ +demo +\S+ \S+ +open /m]];
       for (const [label, expected] of admin as [string, RegExp][]) {
-        const [cmd, ...args] = printed(out, label).split(" ");
+        const [cmd, ...args] = splitShellLine(printed(out, label));
         const run = await new Deno.Command(cmd!, {
           args,
           env: childEnv(),
@@ -194,7 +196,7 @@ Deno.test({
       await errDrain;
       assert.equal(status.code, 0);
     }
-    const dir = /--cacert (\S+)\/ca\.pem/.exec(out)![1]!;
+    const dir = dirname(splitShellLine(printed(out, "Or run"))[2]!);
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, "the demo removed its folder");
   },
 });

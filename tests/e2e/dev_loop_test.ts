@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { childEnv } from "../helpers/burrow.ts";
 import { within } from "../helpers/streams.ts";
+import { splitShellLine } from "../../packaging/smoke.ts";
+import { shellLine } from "../../cli/self_command.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BANNER_END = "Press Ctrl-C to stop.";
@@ -100,7 +102,7 @@ Deno.test({
         lines.includes(`Open ${url}   (certificate made for this run: the browser will warn)`),
       );
       assert.ok(
-        lines.includes(`Or run curl --cacert ${join(dir, "ca.pem")} ${url}`),
+        lines.includes(`Or run ${shellLine(["curl", "--cacert", join(dir, "ca.pem"), url])}`),
         lines.join("\n"),
       );
       assert.match(
@@ -120,7 +122,9 @@ Deno.test({
         /came through a Burrow tunnel/,
         "the old CA still works",
       );
-      const agents = printedLines(second).find((l) => l.startsWith("Agents "))!.slice(7).split(" ");
+      const agents = splitShellLine(
+        printedLines(second).find((l) => l.startsWith("Agents "))!.slice(7),
+      );
       const run = await new Deno.Command(agents[0]!, {
         args: agents.slice(1),
         env: childEnv(),
