@@ -195,7 +195,17 @@ async function runDemo(port: number, options: DemoOptions): Promise<number> {
     );
     const url = `https://localhost:${bound}/`;
     const burrow = [...selfCommand()];
-    const operator = ["--config", join(dir, "operator.jsonc")];
+    // Flags, not --config operator.jsonc: flags outrank BURROW_SERVER, BURROW_TOKEN and
+    // BURROW_CA_FILE, which outrank a config file, so the lines work in a shell where
+    // the user's own server is exported.
+    const operator = [
+      "--server",
+      `https://localhost:${bound}`,
+      "--token-file",
+      join(dir, "operator.token"),
+      "--ca-file",
+      join(dir, "ca.pem"),
+    ];
     // The printed lines' local ports, picked once the demo's own listeners are bound:
     // picked before, a released port could come back as the server's or the app's
     // port 0, and the printed forward then failed with "Address already in use".

@@ -179,7 +179,13 @@ Deno.test({
         const [cmd, ...args] = splitShellLine(printed(out, label));
         const run = await new Deno.Command(cmd!, {
           args,
-          env: childEnv(),
+          // In a shell where the user's own server is exported, the printed lines still
+          // reach the demo: their flags outrank the environment.
+          env: childEnv({
+            BURROW_SERVER: "wss://burrow-env.invalid:1",
+            BURROW_TOKEN: "not-the-demo-token",
+            BURROW_CA_FILE: "/nonexistent/ca.pem",
+          }),
           clearEnv: true,
           stdin: "null",
           stdout: "piped",
