@@ -6,6 +6,7 @@
  * @module
  */
 
+import { createSocket } from "node:dgram";
 import { join } from "node:path";
 import { parseFlags, runWithUsage } from "./usage.ts";
 import { waitForShutdown } from "./signals.ts";
@@ -107,10 +108,10 @@ interface DemoOptions {
 /** How many ports the demo uses besides the server's: app, two echoes, three printed local ports. */
 export const DEMO_PORT_COUNT = 6;
 
-/** The demo's ports from `portsFrom` on, or free ones picked now. */
-async function demoPorts(portsFrom: number | undefined) {
+/** The demo's ports from `portsFrom` on, or 0 for each (the printed ones are picked later). */
+function demoPorts(portsFrom: number | undefined) {
   const [app, tcpEcho, udpEcho, tcp, udp, socks] = portsFrom === undefined
-    ? [0, 0, 0, ...await freePorts(3)]
+    ? [0, 0, 0, 0, 0, 0]
     : Array.from({ length: DEMO_PORT_COUNT }, (_, i) => portsFrom + i);
   return { app: app!, tcpEcho: tcpEcho!, udpEcho: udpEcho!, tcp: tcp!, udp: udp!, socks: socks! };
 }
@@ -126,7 +127,7 @@ async function runDemo(port: number, options: DemoOptions): Promise<number> {
     access: [{ type: "console" }],
     unavailable: true,
   }, { role: "demo" });
-  const ports = await demoPorts(options.portsFrom);
+  const ports = demoPorts(options.portsFrom);
   const stops: (() => Promise<void>)[] = [];
   try {
     const app = startDemoApp(ports.app);
@@ -194,8 +195,23 @@ async function runDemo(port: number, options: DemoOptions): Promise<number> {
     );
     const url = `https://localhost:${bound}/`;
     const burrow = [...selfCommand()];
-    const operator = ["--config", join(dir, "operator.jsonc")];
-    const { tcp: tcpPort, udp: udpPort, socks: socksPort } = ports;
+    // Flags, not --config operator.jsonc: flags outrank BURROW_SERVER, BURROW_TOKEN and
+    // BURROW_CA_FILE, which outrank a config file, so the lines work in a shell where
+    // the user's own server is exported.
+    const operator = [
+      "--server",
+      `https://localhost:${bound}`,
+      "--token-file",
+      join(dir, "operator.token"),
+      "--ca-file",
+      join(dir, "ca.pem"),
+    ];
+    // The printed lines' local ports, picked once the demo's own listeners are bound:
+    // picked before, a released port could come back as the server's or the app's
+    // port 0, and the printed forward then failed with "Address already in use".
+    const [tcpPort, socksPort, udpPort] = options.portsFrom === undefined
+      ? [...await freePorts(2), await freeUdpPort()]
+      : [ports.tcp, ports.socks, ports.udp];
     const line = (...words: string[]) => shellLine([...burrow, ...words]);
     console.log(`
 Burrow demo is running: server on 127.0.0.1:${bound}, agent "demo", a demo app on 127.0.0.1:${app.addr.port},
@@ -203,7 +219,7 @@ a TCP echo on 127.0.0.1:${tcpEcho.port} and a UDP echo on 127.0.0.1:${udpEcho.po
 
 Expose a web app (HTTPS tunnel):
   Open      ${url}   (certificate made for this run: the browser will warn)
-  Or run    curl --cacert ${join(dir, "ca.pem")} ${url}
+  Or run    ${shellLine(["curl", "--cacert", join(dir, "ca.pem"), url])}
   Also      ${url}events (Server-Sent Events), wss://localhost:${bound}/ws (WebSocket echo)
 
 Reach the agent's network (operator token in ${
@@ -240,6 +256,18 @@ async function freePorts(n: number): Promise<number[]> {
   for (const l of listeners) l.close();
   await Promise.resolve();
   return ports;
+}
+
+/** A UDP port free on 127.0.0.1 now (bound and released). */
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }
 
 async function waitUntilRegistered(done: () => boolean): Promise<void> {

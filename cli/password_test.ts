@@ -133,11 +133,13 @@ function hasScript(): boolean {
  * the terminal showed.
  */
 async function onTerminal(entries: string[]): Promise<{ code: number; screen: string }> {
-  const command = `'${Deno.execPath()}' run -A --quiet '${MAIN}' password`;
+  const command = `exec '${Deno.execPath()}' run -A --quiet '${MAIN}' password`;
   const child = new Deno.Command("script", {
     args: ["-q", "-e", "-c", command, "/dev/null"],
     cwd: ROOT,
-    env: { NO_COLOR: "1", TERM: "dumb" },
+    // `script -c` runs the command with $SHELL -c: name a shell that takes `-c`,
+    // whatever the user's (unset in CI, /usr/sbin/nologin for a system account).
+    env: { NO_COLOR: "1", TERM: "dumb", SHELL: "/bin/sh" },
     stdin: "piped",
     stdout: "piped",
     stderr: "null",

@@ -14,6 +14,13 @@ const SUMS = join(ROOT, "packaging", "sha256sums.sh");
 /** The scripts need GNU tar, zip and sha256sum: the release workflow runs them on Linux. */
 const ignore = Deno.build.os !== "linux";
 
+/** This process's environment without `BURROW_*` variables (a shell's would outrank the samples). */
+function ownEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) => !name.startsWith("BURROW_")),
+  );
+}
+
 async function sh(
   args: string[],
   env: Record<string, string> = {},
@@ -22,7 +29,8 @@ async function sh(
   const run = await new Deno.Command(args[0]!, {
     args: args.slice(1),
     cwd,
-    env: { SOURCE_DATE_EPOCH: "1700000000", ...env },
+    env: { ...ownEnv(), SOURCE_DATE_EPOCH: "1700000000", ...env },
+    clearEnv: true,
     stdin: "null",
   }).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -171,8 +171,9 @@ async function smokeTunnel(burrow: string[]): Promise<void> {
   const demo = new Child([...burrow, "demo", "--port", "0"]);
   try {
     await demo.waitFor("out", "Press Ctrl-C", "the demo's banner");
-    const curl = /curl --cacert (\S+) (https:\/\/\S+)/.exec(demo.out);
-    check(curl !== null, `no curl line in:\n${demo.out}`);
+    // "curl --cacert CA URL", the CA path shell-quoted when it needs to be.
+    const curl = splitShellLine(printedLine(demo.out, "Or run")).slice(1);
+    check(curl[0] === "--cacert" && curl.length === 3, `no curl line in:\n${demo.out}`);
     const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(curl[1]!)] });
     try {
       const page = await within(STEP_MS, "the proxied page", fetch(curl[2]!, { client }));

@@ -10,6 +10,13 @@ import { buildVersion } from "../shared/version.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** This process's environment without `BURROW_*` variables (a shell's would outrank the samples). */
+function ownEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) => !name.startsWith("BURROW_")),
+  );
+}
+
 async function smoke(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const run = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -24,6 +31,8 @@ async function smoke(...args: string[]): Promise<{ code: number; out: string; er
       "main.ts",
     ],
     cwd: ROOT,
+    env: ownEnv(),
+    clearEnv: true,
     stdin: "null",
   }).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);

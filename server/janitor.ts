@@ -65,6 +65,22 @@ const MAX_SHARE = 0.005;
  */
 const READ_COST = { base: 1.5, perSocket: 0.002 };
 
+/**
+ * How long after the start of a sweep whose table listed `sockets` the next
+ * may start (ms): the read's estimated cost over {@link MAX_SHARE}. Under the
+ * 1 s minimum interval up to about 1,750 sockets; 3 s with 6,800 (the table
+ * lists every socket of the host, other processes' and TIME_WAIT ones too).
+ *
+ * @example
+ * ```ts
+ * import { sweepSpacing } from "./janitor.ts";
+ * sweepSpacing(6800); // 3020
+ * ```
+ */
+export function sweepSpacing(sockets: number): number {
+  return (READ_COST.base + READ_COST.perSocket * sockets) / MAX_SHARE;
+}
+
 /** What the janitor knows of one connection, keyed by its peer `host:port`. */
 interface Conn {
   /** Requests started and not yet completed. */
@@ -193,8 +209,7 @@ export class Janitor {
       if (started < this.#nextSweep || this.#sweeping !== null) return;
       this.#sweeping = this.#sweep(local).then((sockets) => {
         this.#sweeping = null;
-        const cost = READ_COST.base + READ_COST.perSocket * sockets;
-        this.#nextSweep = started + cost / MAX_SHARE;
+        this.#nextSweep = started + sweepSpacing(sockets);
       });
     }, interval);
     Deno.unrefTimer(timer);

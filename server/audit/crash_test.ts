@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DatabaseSync } from "node:sqlite";
 import { AUDIT_FILE, AuditStore } from "./store.ts";
 import { storeOptions, withTempDir } from "../../tests/helpers/audit_store.ts";
 import { BATCH } from "../../tests/helpers/audit_writer_child.ts";
 
-const CHILD = new URL("../../tests/helpers/audit_writer_child.ts", import.meta.url).pathname;
+// A path, not a URL's pathname: that one is %-encoded (a space is %20).
+const CHILD = fileURLToPath(new URL("../../tests/helpers/audit_writer_child.ts", import.meta.url));
 
 /** Batches the child must report before it is killed. */
 const BEFORE_KILL = 20;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { shouldTrim } from "./memory_trim.ts";
+import { fileURLToPath } from "node:url";
 
 const MIB = 1024 * 1024;
 const LIMITS = { minFreeBytes: 4 * MIB, maxCpuShare: 0.05, minBusySeconds: 1 };
@@ -35,9 +36,9 @@ Deno.test("shouldTrim trims again after work, though the free count did not grow
 
 /** Runs one residency experiment in a process of its own (`tests/helpers/memory_trim_child.ts`). */
 async function experiment(which: "trim" | "start"): Promise<string | null> {
-  const child = new URL("../../tests/helpers/memory_trim_child.ts", import.meta.url);
+  const child = fileURLToPath(new URL("../../tests/helpers/memory_trim_child.ts", import.meta.url));
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", child.pathname, which],
+    args: ["run", "-A", "--quiet", child, which],
     stdout: "piped",
     stderr: "piped",
   }).output();

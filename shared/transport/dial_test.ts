@@ -344,7 +344,11 @@ Deno.test("aborting during the TLS handshake stops the dial at once", async () =
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   for (const insecure of [false, true]) {
     const controller = new AbortController();
-    const dialing = dialWebSocket(`wss://localhost:${listener.addr.port}/`, {
+    // By address, not `localhost`: where /etc/hosts also maps localhost to ::1 (CI's
+    // machines do), node:tls (the insecure dial) tries ::1 first and Deno's node:net
+    // leaves that attempt's 250 ms fallback timer running after the refusal, a leak
+    // when the test ends sooner.
+    const dialing = dialWebSocket(`wss://127.0.0.1:${listener.addr.port}/`, {
       protocols: [PROTOCOL],
       insecure,
       signal: controller.signal,

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { World } from "../e2e/world.ts";
-import { burrow } from "../helpers/burrow.ts";
+import { burrow, isolateEnv } from "../helpers/burrow.ts";
 import { ADMIN_PATH } from "../../shared/protocol.ts";
 import { generateToken } from "../../shared/auth/token.ts";
 import type { ListingIo } from "../../cli/admin_listing.ts";
@@ -18,6 +18,9 @@ import { agentsCommand } from "../../cli/agents.ts";
 import { sessionsCommand } from "../../cli/sessions.ts";
 import { channelsCommand } from "../../cli/channels.ts";
 import { auditCommand } from "../../cli/audit.ts";
+
+// The commands run in this process too: a shell's BURROW_* must not reach them.
+isolateEnv();
 
 /** Output of one command run. */
 interface Run {

@@ -5,8 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { childEnv } from "../helpers/burrow.ts";
 import { within } from "../helpers/streams.ts";
+import { splitShellLine } from "../../packaging/smoke.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
@@ -19,9 +22,15 @@ function printed(out: string, label: string): string {
 
 /** Runs a printed command line until it says it listens, runs `use`, then stops it with SIGINT (exit 0). */
 async function withPrinted(line: string, use: () => Promise<void>): Promise<void> {
-  const [cmd, ...args] = line.split(" ");
-  const child = new Deno.Command(cmd!, { args, stdin: "null", stdout: "null", stderr: "piped" })
-    .spawn();
+  const [cmd, ...args] = splitShellLine(line);
+  const child = new Deno.Command(cmd!, {
+    args,
+    env: childEnv(),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let err = "";
   try {
@@ -60,7 +69,8 @@ Deno.test({
   async fn() {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, "demo", "--port", "0"],
-      env: { NO_COLOR: "1" },
+      env: childEnv({ NO_COLOR: "1" }),
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -78,7 +88,7 @@ Deno.test({
         out += value;
       }
       const url = /Open\s+(https:\/\/localhost:\d+\/)/.exec(out)?.[1];
-      const ca = /curl --cacert (\S+) /.exec(out)?.[1];
+      const ca = splitShellLine(printed(out, "Or run"))[2];
       assert.ok(url && ca, `no URL or curl line in:\n${out}`);
       const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(ca)] });
       try {
@@ -106,6 +116,17 @@ Deno.test({
       // The support-team lines, run exactly as printed.
       const forward = printed(out, "Forward");
       const local = Number(/ (\d+):127\.0\.0\.1:\d+$/.exec(forward)![1]);
+      // Their local ports are none of the demo's own: those are bound first.
+      const own =
+        /server on 127\.0\.0\.1:(\d+),.* app on 127\.0\.0\.1:(\d+),\s+a TCP echo on 127\.0\.0\.1:(\d+) and a UDP echo on 127\.0\.0\.1:(\d+)/
+          .exec(out)?.slice(1).map(Number);
+      assert.ok(own, `no ports line in:\n${out}`);
+      const port = (label: string) =>
+        Number(/ (\d+)(?::127\.0\.0\.1:\d+)?$/.exec(printed(out, label))![1]);
+      for (const tcp of [local, port("SOCKS")]) {
+        assert.ok(!own.slice(0, 3).includes(tcp), `printed TCP port ${tcp} is the demo's`);
+      }
+      assert.notEqual(port("UDP"), own[3], "the printed UDP port is the UDP echo's");
       await withPrinted(forward, async () => {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port: local });
         try {
@@ -155,9 +176,17 @@ Deno.test({
       // The admin lines, run as printed: the agent "demo" connected, its session open.
       const admin = [["Agents", /^demo +connected /m], ["Audit", /^ *\d+ +demo +\S+ \S+ +open /m]];
       for (const [label, expected] of admin as [string, RegExp][]) {
-        const [cmd, ...args] = printed(out, label).split(" ");
+        const [cmd, ...args] = splitShellLine(printed(out, label));
         const run = await new Deno.Command(cmd!, {
           args,
+          // In a shell where the user's own server is exported, the printed lines still
+          // reach the demo: their flags outrank the environment.
+          env: childEnv({
+            BURROW_SERVER: "wss://burrow-env.invalid:1",
+            BURROW_TOKEN: "not-the-demo-token",
+            BURROW_CA_FILE: "/nonexistent/ca.pem",
+          }),
+          clearEnv: true,
           stdin: "null",
           stdout: "piped",
           stderr: "piped",
@@ -173,7 +202,7 @@ Deno.test({
       await errDrain;
       assert.equal(status.code, 0);
     }
-    const dir = /--cacert (\S+)\/ca\.pem/.exec(out)![1]!;
+    const dir = dirname(splitShellLine(printed(out, "Or run"))[2]!);
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, "the demo removed its folder");
   },
 });

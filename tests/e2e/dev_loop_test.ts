@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { childEnv } from "../helpers/burrow.ts";
 import { within } from "../helpers/streams.ts";
+import { splitShellLine } from "../../packaging/smoke.ts";
+import { shellLine } from "../../cli/self_command.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BANNER_END = "Press Ctrl-C to stop.";
@@ -73,7 +76,8 @@ Deno.test({
         dir,
       ],
       cwd: ROOT,
-      env: { NO_COLOR: "1" },
+      env: childEnv({ NO_COLOR: "1" }),
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -98,7 +102,7 @@ Deno.test({
         lines.includes(`Open ${url}   (certificate made for this run: the browser will warn)`),
       );
       assert.ok(
-        lines.includes(`Or run curl --cacert ${join(dir, "ca.pem")} ${url}`),
+        lines.includes(`Or run ${shellLine(["curl", "--cacert", join(dir, "ca.pem"), url])}`),
         lines.join("\n"),
       );
       assert.match(
@@ -118,9 +122,15 @@ Deno.test({
         /came through a Burrow tunnel/,
         "the old CA still works",
       );
-      const agents = printedLines(second).find((l) => l.startsWith("Agents "))!.slice(7).split(" ");
-      const run = await new Deno.Command(agents[0]!, { args: agents.slice(1), stdin: "null" })
-        .output();
+      const agents = splitShellLine(
+        printedLines(second).find((l) => l.startsWith("Agents "))!.slice(7),
+      );
+      const run = await new Deno.Command(agents[0]!, {
+        args: agents.slice(1),
+        env: childEnv(),
+        clearEnv: true,
+        stdin: "null",
+      }).output();
       assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
       assert.match(
         new TextDecoder().decode(run.stdout),
@@ -144,6 +154,8 @@ Deno.test("burrow demo --ports-from refuses a taken port (exit 1, naming the opt
     const run = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "main.ts", "demo", "--port", "0", "--ports-from", `${base}`],
       cwd: ROOT,
+      env: childEnv(),
+      clearEnv: true,
       stdin: "null",
     }).output();
     assert.equal(run.code, 1);
@@ -154,6 +166,8 @@ Deno.test("burrow demo --ports-from refuses a taken port (exit 1, naming the opt
   const bad = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", "demo", "--ports-from", "65531"],
     cwd: ROOT,
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
   }).output();
   assert.equal(bad.code, 2);

@@ -7,7 +7,9 @@
  */
 
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { until, World } from "./world.ts";
+import { childEnv } from "../helpers/burrow.ts";
 
 const SECRET = "db1-identity-secret";
 
@@ -134,7 +136,7 @@ Deno.test("the audit file keeps its history across a server restart", async () =
 
 Deno.test("burrow agent runs with only an identity in its main file (no domain folder)", async () => {
   const world = await World.create();
-  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const main = fileURLToPath(new URL("../../main.ts", import.meta.url));
   try {
     await world.agentFile("db1", { secret: SECRET });
     const file = `${world.dir}/identity-agent.jsonc`;
@@ -150,6 +152,8 @@ Deno.test("burrow agent runs with only an identity in its main file (no domain f
     );
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", main, "agent", "--config", file],
+      env: childEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

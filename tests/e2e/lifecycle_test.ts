@@ -15,7 +15,7 @@ import { type AgentHandle, startAgent } from "../../agent/agent.ts";
 import { parseAgentConfig, parseAgentDomain } from "../../agent/config.ts";
 import { CutProxy } from "../../agent/testing/cut_proxy.ts";
 import { messages, records, testLogger } from "../../agent/testing/helpers.ts";
-import { MAIN } from "../helpers/burrow.ts";
+import { childEnv, MAIN } from "../helpers/burrow.ts";
 
 const SECRET = "lifecycle-secret-0123456789";
 
@@ -383,6 +383,8 @@ Deno.test("a server process stopped with SIGTERM sends GoAway: its agent redials
   );
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "server", "--config", join(dir, "server.jsonc")],
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { filesUnder, PACKAGING, run, snapshot, standIn } from "./packaging_helpers.ts";
 
 const INSTALL = join(PACKAGING, "install.sh");
@@ -145,7 +146,8 @@ async function mirror(dir: string, target: string): Promise<{ url: string; archi
     join(release, "SHA256SUMS"),
     `${"0".repeat(64)}  other.zip\n${sums.stdout}`,
   );
-  return { url: `file://${join(dir, "mirror")}`, archive };
+  // A URL (a space is %20), as curl wants it.
+  return { url: pathToFileURL(join(dir, "mirror")).href, archive };
 }
 
 // curl is installed by .ci/run where it is missing.

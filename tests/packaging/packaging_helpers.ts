@@ -23,7 +23,8 @@ export interface Ran {
 }
 
 /**
- * Runs `command` with `args` (no standard input) and collects its output.
+ * Runs `command` with `args` (no standard input, no `BURROW_*` variables) and
+ * collects its output.
  *
  * @example
  * ```ts
@@ -36,12 +37,16 @@ export async function run(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<Ran> {
+  // Without the shell's BURROW_* (install.sh reads BURROW_BASE_URL, for one).
+  const own = Object.entries(Deno.env.toObject()).filter(([name]) => !name.startsWith("BURROW_"));
   const output = await new Deno.Command(command, {
     args,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    ...options,
+    cwd: options.cwd,
+    env: { ...Object.fromEntries(own), ...options.env },
+    clearEnv: true,
   }).output();
   const text = new TextDecoder();
   return {

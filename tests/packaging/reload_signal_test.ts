@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MAIN } from "../helpers/burrow.ts";
+import { childEnv, MAIN } from "../helpers/burrow.ts";
 import { makeCertificates } from "../../shared/tls/self_signed.ts";
 
 const SECRET = "reload-secret-0123456789";
@@ -27,7 +27,8 @@ class Child implements AsyncDisposable {
   constructor(args: string[]) {
     const process = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, ...args],
-      env: { NO_COLOR: "1" },
+      env: childEnv({ NO_COLOR: "1" }),
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

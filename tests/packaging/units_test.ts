@@ -35,7 +35,11 @@ Deno.test({
       for (const unit of UNITS) {
         const text = await Deno.readTextFile(join(PACKAGING, "linux", `${unit}.service`));
         const path = join(dir, `${unit}.service`);
-        await Deno.writeTextFile(path, text.replaceAll("/usr/bin/burrow ", `${binary} `));
+        // Quoted: a temporary folder's path may hold spaces.
+        await Deno.writeTextFile(path, text.replaceAll("/usr/bin/burrow ", `"${binary}" `));
+        // 0644 as the package installs it, whatever the umask: under umask 000 the copy
+        // was world-writable and verify warned about it.
+        await Deno.chmod(path, 0o644);
         const verify = await run("systemd-analyze", ["verify", path]);
         assert.equal(verify.code, 0, `${unit}: ${verify.stderr}`);
         assert.equal(verify.stderr, "", `${unit}: ${verify.stderr}`);

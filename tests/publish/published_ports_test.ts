@@ -5,6 +5,7 @@ import { parseHostPort } from "../../shared/net/address.ts";
 import { CidrSet } from "../../shared/net/cidr.ts";
 import { formatAddress, PublishedPorts, type PublishEntry } from "../../server/publish/mod.ts";
 import { connectTo, readToEnd, str, text, withPublishFixture, writeFull } from "./helpers.ts";
+import { needsIpv6Loopback } from "../helpers/ipv6.ts";
 
 const MiB = 1024 * 1024;
 
@@ -332,22 +333,26 @@ Deno.test({
   },
 });
 
-Deno.test("an IPv6 published port carries its clients and names them in brackets", async () => {
-  await using target = tcpTarget(echo);
-  await withPublishFixture(async (f) => {
-    const ports = new PublishedPorts({ openChannel: f.openChannel, log: f.log });
-    try {
-      await ports.start([entry("[::1]:0", target.port, { clients: ["::1/128"] })]);
-      const addr = addrOf(ports, "[::1]:0");
-      assert.equal(addr.hostname, "::1");
-      const conn = await connectTo(addr);
-      await writeFull(conn, text("v6"));
-      await conn.closeWrite();
-      assert.equal(str(await within(10_000, "echo", readToEnd(conn))), "v6");
-      conn.close();
-      assert.match(f.requests[0]?.source ?? "", /^\[::1\]:\d+$/);
-    } finally {
-      await ports.close();
-    }
-  });
-});
+Deno.test(
+  "an IPv6 published port carries its clients and names them in brackets",
+  needsIpv6Loopback,
+  async () => {
+    await using target = tcpTarget(echo);
+    await withPublishFixture(async (f) => {
+      const ports = new PublishedPorts({ openChannel: f.openChannel, log: f.log });
+      try {
+        await ports.start([entry("[::1]:0", target.port, { clients: ["::1/128"] })]);
+        const addr = addrOf(ports, "[::1]:0");
+        assert.equal(addr.hostname, "::1");
+        const conn = await connectTo(addr);
+        await writeFull(conn, text("v6"));
+        await conn.closeWrite();
+        assert.equal(str(await within(10_000, "echo", readToEnd(conn))), "v6");
+        conn.close();
+        assert.match(f.requests[0]?.source ?? "", /^\[::1\]:\d+$/);
+      } finally {
+        await ports.close();
+      }
+    });
+  },
+);
