@@ -235,5 +235,6 @@ Deno.test("mTLS: connections stuck in their TLS handshake are bounded by agents.
   } finally {
     for (const c of stuck) c.close();
     await world.close();
+    await Deno.remove(ca.dir, { recursive: true });
   }
 });
