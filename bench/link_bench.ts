@@ -20,6 +20,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { dialWebSocket } from "../shared/transport/dial.ts";
@@ -27,7 +28,7 @@ import { Session } from "../shared/mux/mod.ts";
 
 const DOMAIN = "bench.test";
 const SECRET = "link-bench-secret-0123456789";
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 /** A free loopback port (free a moment ago). */
 function freePort(): number {

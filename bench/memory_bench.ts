@@ -20,6 +20,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { has, wrk } from "./http/tools.ts";
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
   }
   const dir = await Deno.makeTempDir({ prefix: "burrow-mem-" });
   try {
-    await using backend = new Child(["run", "-A", BACKEND.pathname], ROOT);
+    await using backend = new Child(["run", "-A", fileURLToPath(BACKEND)], ROOT);
     const backendPort = (await backend.readyLine()).port as number;
     const port = freePort();
     await writeFiles(dir, port, backendPort);
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
     await floor.readyLine();
     const role = (name: string) =>
       new Child(
-        ["run", "-A", MAIN.pathname, name, "--config", join(dir, `${name}.jsonc`)],
+        ["run", "-A", fileURLToPath(MAIN), name, "--config", join(dir, `${name}.jsonc`)],
         ROOT,
       );
     await using server = role("server");

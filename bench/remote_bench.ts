@@ -20,6 +20,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { makeCertificates } from "../shared/tls/self_signed.ts";
 import { dialWebSocket } from "../shared/transport/dial.ts";
@@ -33,9 +34,9 @@ const CONNECTS = Number(Deno.env.get("BENCH_CONNECTS") ?? 300);
 /** BENCH_ONLY=connect: connect latency only (no bulk runs, no idle cost), for iterating. */
 const ONLY_CONNECT = Deno.env.get("BENCH_ONLY") === "connect";
 const CHUNK = 64 * 1024;
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const TARGET = new URL("./remote/target.ts", import.meta.url).pathname;
-const RELAY = new URL("./remote/relay.ts", import.meta.url).pathname;
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const TARGET = fileURLToPath(new URL("./remote/target.ts", import.meta.url));
+const RELAY = fileURLToPath(new URL("./remote/relay.ts", import.meta.url));
 
 /** A child process of the bench. */
 interface Proc {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
+
 /** How a helper process ended. */
 export interface Exit {
   /** Everything it wrote to stderr. */
@@ -56,7 +58,7 @@ async function collect(readable: ReadableStream<Uint8Array>): Promise<string> {
  */
 export async function startChild(name: string, opts: ChildOptions): Promise<Child> {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...(opts.flags ?? []), opts.script.pathname, ...(opts.args ?? [])],
+    args: ["run", "-A", ...(opts.flags ?? []), fileURLToPath(opts.script), ...(opts.args ?? [])],
     env: opts.env,
     stdin: "null",
     stdout: "piped",

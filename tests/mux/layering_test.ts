@@ -3,6 +3,7 @@
  * transport, transports know no multiplexer, and its modules import no cycle.
  * Read from the module graph `deno info --json` reports.
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -10,7 +11,7 @@ const ROOT = new URL("../../", import.meta.url);
 /** Local module → the local modules it imports (code and type imports), as paths from the root. */
 async function graph(entry: string): Promise<Map<string, string[]>> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", new URL(entry, ROOT).pathname],
+    args: ["info", "--json", fileURLToPath(new URL(entry, ROOT))],
     stdout: "piped",
     stderr: "inherit",
   }).output();
