@@ -232,7 +232,7 @@ Reach the agent's network (operator token in ${
   SOCKS     ${line("socks", ...operator, "demo", `${socksPort}`)}
             then: curl --socks5-hostname 127.0.0.1:${socksPort} http://127.0.0.1:${app.addr.port}/
   Agents    ${line("agents", ...operator)}
-  Audit     ${line("sessions", ...operator)}
+  Sessions  ${line("sessions", ...operator)}
 
 Press Ctrl-C to stop.
 `);

@@ -174,7 +174,10 @@ Deno.test({
         }
       });
       // The admin lines, run as printed: the agent "demo" connected, its session open.
-      const admin = [["Agents", /^demo +connected /m], ["Audit", /^ *\d+ +demo +\S+ \S+ +open /m]];
+      const admin = [["Agents", /^demo +connected /m], [
+        "Sessions",
+        /^ *\d+ +demo +\S+ \S+ +open /m,
+      ]];
       for (const [label, expected] of admin as [string, RegExp][]) {
         const [cmd, ...args] = splitShellLine(printed(out, label));
         const run = await new Deno.Command(cmd!, {

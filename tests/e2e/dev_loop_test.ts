@@ -35,9 +35,9 @@ function freeBlock(n: number): number {
   throw new Error(`No ${n} consecutive free ports found`);
 }
 
-/** The banner's command lines (labels Open, Or run, Forward, UDP, SOCKS, Agents, Audit). */
+/** The banner's command lines (labels Open, Or run, Forward, UDP, SOCKS, Agents, Sessions). */
 function printedLines(banner: string): string[] {
-  return [...banner.matchAll(/^ {2}(Open|Or run|Forward|UDP|SOCKS|Agents|Audit) +(.+)$/gm)]
+  return [...banner.matchAll(/^ {2}(Open|Or run|Forward|UDP|SOCKS|Agents|Sessions) +(.+)$/gm)]
     .map((m) => `${m[1]} ${m[2]!.trim()}`);
 }
 
