@@ -46,8 +46,9 @@ domain file otherwise (domain files checked with the built-in defaults, not
 those of a main config).
 Prints "ok: <file>" for each valid file (a file without "mode" adds what it
 was read as: "ok: db1.jsonc (agent identity file)") and
-"<file>:<line>:<column>: <key>: <problem>" for each invalid one. Exits 0 when
-every file is valid, 1 otherwise.
+"<file>:<line>:<column>: <key>: <problem>" for each invalid one. A file given
+on its own whose name starts with "_" or "." (disabled: never read) prints
+"skipped: <file> (...)". Exits 0 when every file is valid, 1 otherwise.
 
 With --agent, shows the settings 'burrow agent' would start with, given the
 same flags (--server, --name, --secret-file, --domain, --target,
@@ -218,6 +219,15 @@ async function checkFolder(doc: JsoncDocument, checked: CheckedFolder): Promise<
 /** Checks one main file and the files of its folders, or one file; resolves to whether all were valid. */
 async function checkTree(file: string, strict: boolean): Promise<boolean> {
   const kind = await fileKind(file);
+  const base = basename(file);
+  if (kind !== null && /^[._]/.test(base)) {
+    // The folder readers skip it; checking it under another name would name the wrong file.
+    console.log(
+      `skipped: ${file} (disabled: files whose name starts with "_" or "." are not read; ` +
+        `rename it to ${base.replace(/^[._]+/, "")} to use it)`,
+    );
+    return true;
+  }
   if (kind !== null) return await checkFile(file, kind, strict);
   const main = await checkMain(file, strict);
   if (main === null) return false;

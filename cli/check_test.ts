@@ -261,3 +261,19 @@ Deno.test("burrow check --strict parses the agentCertificates files and matches 
     assert.match(good.stdout, /^ok: server\.jsonc$/m);
   });
 });
+
+Deno.test("burrow check says a disabled file given on its own is skipped, and why", async () => {
+  await withFiles({
+    "server.d/_old.example.com.jsonc": "{}",
+    "agents.d/.db9.jsonc": '{ "secret": "s" }',
+  }, async (dir) => {
+    const run = await check(["server.d/_old.example.com.jsonc", "agents.d/.db9.jsonc"], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split("\n"), [
+      'skipped: server.d/_old.example.com.jsonc (disabled: files whose name starts with "_" or ' +
+      '"." are not read; rename it to old.example.com.jsonc to use it)',
+      'skipped: agents.d/.db9.jsonc (disabled: files whose name starts with "_" or "." are not ' +
+      "read; rename it to db9.jsonc to use it)",
+    ]);
+  });
+});
