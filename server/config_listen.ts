@@ -119,9 +119,9 @@ export function parseSniRules(field: Field, baseDir: string, options: LoadOption
 
 /**
  * Reads the `listen` entries and refuses two that want one socket: the same
- * port (not 0) on the same host, or on a wildcard (`0.0.0.0`, `[::]`, which
- * take the port on every address, IPv4 and IPv6 alike on Linux). The server
- * could not start with them, so `burrow check` must fail too.
+ * port (not 0) on the same host, or on a wildcard that covers the other
+ * (`[::]` every address, IPv4 too on Linux; `0.0.0.0` the IPv4 ones). The
+ * server could not start with them, so `burrow check` must fail too.
  *
  * @throws {ConfigError} at the second entry's `address`.
  * @example

@@ -308,6 +308,27 @@ Deno.test("parseServerConfig() rejects mistakes with file:line:col and key", () 
   }
 });
 
+Deno.test("parseServerConfig() takes listeners on one port that are different sockets", () => {
+  // Each pair binds on Linux (checked with Deno.listen): an IPv4 wildcard leaves
+  // the IPv6 addresses free, and two specific addresses are two sockets.
+  for (
+    const pair of [
+      ["0.0.0.0:443", "[::1]:443"],
+      ["[2001:db8::5]:443", "0.0.0.0:443"],
+      ["127.0.0.1:443", "[::1]:443"],
+      ["127.0.0.1:443", "127.0.0.2:443"],
+    ]
+  ) {
+    const listen = parseServerConfig(
+      MAIN,
+      `{ "mode": "server", "listen": [{ "address": "${pair[0]}", "plain": true }, { "address": "${
+        pair[1]
+      }", "plain": true }] }`,
+    ).listen;
+    assert.equal(listen.length, 2, pair.join(" beside "));
+  }
+});
+
 Deno.test("parseServerConfig() with checkFiles requires certificate files to exist", async () => {
   const dir = await Deno.makeTempDir();
   try {

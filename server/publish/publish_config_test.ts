@@ -150,6 +150,12 @@ Deno.test("listenOverlaps() is a same port on the same host or a wildcard; port 
   assert.equal(listenOverlaps(at("127.0.0.1", 22), at("127.0.0.2", 22)), false);
   assert.equal(listenOverlaps(at("0.0.0.0", 22), at("0.0.0.0", 23)), false);
   assert.equal(listenOverlaps(at("0.0.0.0", 0), at("0.0.0.0", 0)), false);
+  // An IPv4 wildcard takes the port on IPv4 addresses (and [::], dual-stack), not on ::1.
+  assert.equal(listenOverlaps(at("0.0.0.0", 22), at("::1", 22)), false);
+  assert.equal(listenOverlaps(at("2001:db8::5", 22), at("0.0.0.0", 22)), false);
+  assert.equal(listenOverlaps(at("0.0.0.0", 22), at("::", 22)), true);
+  assert.equal(listenOverlaps(at("0.0.0.0", 22), at("::ffff:10.0.0.1", 22)), true);
+  assert.equal(listenOverlaps(at("::", 22), at("::1", 22)), true);
 });
 
 Deno.test("samePublishEntry() sees a change of agent, target, clients or limit", () => {
