@@ -165,11 +165,16 @@ async function relay(
  * Writes to `to` what `from` holds already (never waits for more, never reads
  * its end), and resolves with the bytes passed; stops quietly when `to` fails
  * (the agent refused or went away: the bytes were the operator's to lose).
+ * Only what was held when it started: reading grants the operator window for
+ * more, and passing that too kept the relay here (not reading the agent's
+ * side) for as long as the operator kept sending, for good with a target that
+ * stops reading while its answer is not read (an echo).
  */
 async function passBuffered(from: MuxStream, to: MuxStream): Promise<number> {
+  const held = from.buffered;
   let passed = 0;
   try {
-    while (from.buffered > 0) {
+    while (passed < held && from.buffered > 0) {
       const chunk = await from.read();
       if (chunk === null) break;
       await to.write(chunk);

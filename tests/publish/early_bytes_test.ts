@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { parseHostPort } from "../../shared/net/address.ts";
 import { memoryPair } from "../../shared/transport/memory.ts";
+import type { Conn } from "../../shared/transport/conn.ts";
 import { Session } from "../../shared/mux/mod.ts";
 import { serveStream, type StreamHandler, StreamKind } from "../../shared/open/mod.ts";
 import { ForwardError, openTcpForward } from "../../shared/forward/mod.ts";
@@ -55,8 +56,9 @@ function answerAfterFirstBytes(seen: Seen, refuse = false): StreamHandler {
 async function withAgent(
   handler: StreamHandler,
   body: (opener: Session) => Promise<void>,
+  pair: () => [Conn, Conn] = memoryPair,
 ): Promise<void> {
-  const [a, b] = memoryPair();
+  const [a, b] = pair();
   const agent = new Session(a, { client: true });
   const opener = new Session(b, { client: false });
   const handlers = new Map([[StreamKind.TcpForward, handler]]);
@@ -241,4 +243,84 @@ async function readAll(stream: { read(): Promise<Uint8Array | null> }): Promise<
   const chunks: Uint8Array[] = [];
   for (let c = await stream.read(); c !== null; c = await stream.read()) chunks.push(c.slice());
   return concat(chunks);
+}
+
+Deno.test("the server's relay answers an operator that keeps sending before the answer (echo target, no deadlock)", async () => {
+  // An echo target stops reading while its echo cannot be written. The relay
+  // passes on only what the operator had sent when the agent's stream opened:
+  // it used to go on while more kept coming, never reading the agent's echo
+  // back, and the three of them waited on each other for good.
+  const echo: StreamHandler = async (incoming) => {
+    await incoming.accept({ address: "127.0.0.1", port: 9 });
+    const stream = incoming.stream;
+    for (let c = await stream.read(); c !== null; c = await stream.read()) await stream.write(c);
+    await stream.closeWrite();
+  };
+  const total = 8 * 1024 * 1024;
+  await withAgent(echo, async (agentOpener) => {
+    await withPublishFixture(async (f) => {
+      const ends: string[] = [];
+      const handlers = operatorHandlers({
+        access: {
+          operator: (name) => ({
+            name,
+            file: `/${name}.jsonc`,
+            token: "",
+            agents: [parseAgentSelector("*")],
+            kinds: ["forward"],
+            networks: null,
+          }),
+          agent: () => undefined,
+        },
+        openChannel: openChannelThrough(agentOpener, ends),
+        audit: null,
+        log: f.log,
+      }, { operator: "alice", address: "127.0.0.1", source: "127.0.0.1:1", maxStreams: 8 });
+      await withAgent(
+        (incoming) => (handlers.get(StreamKind.TcpForward) as StreamHandler)(incoming),
+        (operator) =>
+          (async () => {
+            let sending: Promise<void> = Promise.resolve();
+            const forward = await openTcpForward(operator, "127.0.0.1", 9, {
+              params: { agent: "db1" },
+              timeout: 5_000,
+              onOpen: (stream) => {
+                sending = (async () => {
+                  const chunk = new Uint8Array(64 * 1024).fill(7);
+                  for (let sent = 0; sent < total; sent += chunk.length) await stream.write(chunk);
+                  await stream.closeWrite();
+                })();
+                sending.catch(() => {}); // a failed open resets the stream: the open's error tells
+              },
+            });
+            const back = await readAll(forward.stream);
+            await sending;
+            assert.equal(back.length, total);
+          })().catch(async (e) => {
+            // A stuck relay waits on the agent's stream: end it, or the cleanup waits too.
+            await agentOpener.close();
+            throw e;
+          }),
+      );
+    });
+  }, busyAgentLink);
+});
+
+/**
+ * A memory pair whose opener → agent direction takes a timer turn per write,
+ * as a busy agent link does: the opener's writes wait for its session's queue.
+ */
+function busyAgentLink(): [Conn, Conn] {
+  const [agent, opener] = memoryPair();
+  const slow = new TransformStream<Uint8Array, Uint8Array>({
+    transform: (chunk, out) =>
+      new Promise<void>((resolve) =>
+        setTimeout(() => {
+          out.enqueue(chunk);
+          resolve();
+        }, 1)
+      ),
+  });
+  slow.readable.pipeTo(opener.writable).catch(() => {});
+  return [agent, { readable: opener.readable, writable: slow.writable }];
 }
