@@ -8,6 +8,7 @@
 
 import { SUBPROTOCOL } from "../shared/protocol.ts";
 import type { WindowLog } from "./agent_gate.ts";
+import { releaseUpgrade } from "./janitor.ts";
 
 /**
  * The 426 answer to a request on the agent path (or, with `role`
@@ -67,4 +68,31 @@ export async function socketClosed(ws: WebSocket, ms: number): Promise<void> {
   });
   clearTimeout(timer);
   ws.removeEventListener("close", onClose!);
+}
+
+/**
+ * How long a WebSocket whose session ended may take to finish its close
+ * handshake before its connection is left to the janitor (ms).
+ */
+export const CLOSE_HANDSHAKE_GRACE_MS = 5000;
+
+/**
+ * After the session on `ws` ended: waits up to `ms` for the close handshake,
+ * then, if the peer never finished it, hands the connection `req` upgraded
+ * to the janitor ({@link releaseUpgrade}), which shuts it down. Without this
+ * a client that upgrades and then ignores the close frame (say, one that
+ * never registers) would hold its connection for as long as it likes.
+ *
+ * @example
+ * ```ts ignore
+ * run.finally(() => endUpgrade(req, socket));
+ * ```
+ */
+export async function endUpgrade(
+  req: Request,
+  ws: WebSocket,
+  ms = CLOSE_HANDSHAKE_GRACE_MS,
+): Promise<void> {
+  await socketClosed(ws, ms);
+  if (ws.readyState !== WebSocket.CLOSED) releaseUpgrade(req);
 }

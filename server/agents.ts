@@ -29,7 +29,7 @@ import {
   RegistrationTable,
   revocationReason,
 } from "./agent_registrations.ts";
-import { socketClosed, upgradeRefusal } from "./agent_upgrade.ts";
+import { endUpgrade, socketClosed, upgradeRefusal } from "./agent_upgrade.ts";
 import { serveRegistration } from "./agent_register.ts";
 import type { AccessFolders } from "./access/access_folders.ts";
 import type { Audit } from "./audit/mod.ts";
@@ -199,6 +199,11 @@ export class AgentRegistry {
       },
     );
     this.#track(run);
+    // A peer that ignores the close frame does not keep its connection.
+    // (Not while the server stops: its janitor stops too, and Deno closes what is left.)
+    this.#track(
+      run.catch(() => {}).then(() => this.#closing ? undefined : endUpgrade(req, upgraded.socket)),
+    );
     return upgraded.response;
   }
 

@@ -94,6 +94,26 @@ interface Conn {
 }
 
 const log = getLogger(["burrow", "server", "janitor"]);
+/** How to release each upgraded connection, by the request that upgraded it ({@link releaseUpgrade}). */
+const upgradeReleases = new WeakMap<Request, () => void>();
+
+/**
+ * The WebSocket `req` upgraded its connection to is over, but the connection
+ * may still be open: Deno has no way to end a server WebSocket whose peer
+ * never answers the close frame (seen on Deno 2.9.6: still open after 48 s,
+ * the client never read EOF). The connection is no longer exempt, and the
+ * janitor of its port shuts it down at its next sweep if it is still there.
+ * Nothing happens for a request no janitor saw upgrade.
+ *
+ * @example
+ * ```ts ignore
+ * await socketClosed(socket, 1000);
+ * if (socket.readyState !== WebSocket.CLOSED) releaseUpgrade(req);
+ * ```
+ */
+export function releaseUpgrade(req: Request): void {
+  upgradeReleases.get(req)?.();
+}
 /** Whether the janitor being unavailable was logged (once per process). */
 let unavailableLogged = false;
 
@@ -165,8 +185,8 @@ export class Janitor {
       const ended = () => this.requestEnded(remote);
       completed.then(ended, ended);
       const res = handler(req, { remoteAddr, completed });
-      if (res instanceof Response) return this.#checkUpgrade(remote, res);
-      return res.then((r) => this.#checkUpgrade(remote, r));
+      if (res instanceof Response) return this.#checkUpgrade(req, remote, res);
+      return res.then((r) => this.#checkUpgrade(req, remote, r));
     };
   }
 
@@ -194,6 +214,19 @@ export class Janitor {
   upgraded(remote: string): void {
     const conn = this.#conns.get(remote);
     if (conn !== undefined) conn.exempt = true;
+  }
+
+  /**
+   * The WebSocket on the connection from `remote` is over: the connection is
+   * no longer exempt and goes at the next sweep (see {@link releaseUpgrade}).
+   */
+  released(remote: string): void {
+    const conn = this.#conns.get(remote);
+    if (conn === undefined || !conn.exempt) return;
+    conn.exempt = false;
+    conn.requested = true;
+    conn.inflight = 0;
+    conn.since = -Infinity;
   }
 
   /** Sweeps the connections of `local` until {@link stop}: see {@link SWEEP_INTERVAL}. */
@@ -225,8 +258,11 @@ export class Janitor {
     this.#libc.close();
   }
 
-  #checkUpgrade(remote: string, res: Response): Response {
-    if (res.status === 101) this.upgraded(remote);
+  #checkUpgrade(req: Request, remote: string, res: Response): Response {
+    if (res.status === 101) {
+      this.upgraded(remote);
+      upgradeReleases.set(req, () => this.released(remote));
+    }
     return res;
   }
 

@@ -18,7 +18,7 @@ import { SUBPROTOCOL } from "../../shared/protocol.ts";
 import type { AccessChange } from "../access/access_folders.ts";
 import type { OperatorFile } from "../access/types.ts";
 import { WindowLog } from "../agent_gate.ts";
-import { socketClosed, upgradeRefusal } from "../agent_upgrade.ts";
+import { endUpgrade, socketClosed, upgradeRefusal } from "../agent_upgrade.ts";
 import type { OperatorLimits } from "./config.ts";
 import { authenticateOperator, type OperatorAuthDeps } from "./token_auth.ts";
 import { type OperatorChannelDeps, operatorHandlers } from "./channel_handlers.ts";
@@ -132,8 +132,15 @@ export class OperatorEndpoint {
     }
     this.#admitted++;
     const run = this.#run(upgraded.socket, operator, remote).finally(() => this.#admitted--);
-    this.#tasks.add(run);
-    run.finally(() => this.#tasks.delete(run));
+    // A peer that ignores the close frame does not keep its connection.
+    // (Not while the server stops: its janitor stops too, and Deno closes what is left.)
+    const ended = run.catch(() => {}).then(() =>
+      this.#closing ? undefined : endUpgrade(req, upgraded.socket)
+    );
+    for (const task of [run, ended]) {
+      this.#tasks.add(task);
+      task.finally(() => this.#tasks.delete(task));
+    }
     return upgraded.response;
   }
 

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { World } from "./world.ts";
 import { within } from "../helpers/streams.ts";
 import { janitorSlack } from "../helpers/janitor_slack.ts";
+import { AGENT_PATH, SUBPROTOCOL } from "../../shared/protocol.ts";
+import { CLOSE_HANDSHAKE_GRACE_MS } from "../../server/agent_upgrade.ts";
 
 const SECRET = "e2e-secret-0123456789";
 const READ_TIMEOUT = 1000;
@@ -118,6 +120,49 @@ Deno.test({
       const res = await world.fetch("app.test", "/");
       assert.equal(await res.text(), "ok");
     });
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test({
+  name: "a client that upgrades on the agent path and ignores the close frame is cut after a grace",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const world = await World.create({
+    limits: { readTimeout: "1s", idleTimeout: "2s" },
+    agents: { registerTimeout: "300ms" },
+  });
+  try {
+    const started = performance.now();
+    using conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: world.port,
+      caCerts: [world.caCert],
+    });
+    const head = [
+      `GET ${AGENT_PATH} HTTP/1.1`,
+      `Host: 127.0.0.1:${world.port}`,
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 13",
+      `Sec-WebSocket-Protocol: ${SUBPROTOCOL}`,
+      "",
+      "",
+    ].join("\r\n");
+    await conn.write(new TextEncoder().encode(head));
+    // Upgraded, then silent: it never registers and never answers the server's close frame.
+    // The session ends at registerTimeout; the connection goes once the close handshake's
+    // grace is over, at the janitor's next sweep.
+    const bound = 300 + CLOSE_HANDSHAKE_GRACE_MS + slack() + 2000;
+    const { ms, text } = await within(
+      bound,
+      "server to cut the connection",
+      untilClosed(conn, started),
+    );
+    assert.match(text, /^HTTP\/1\.1 101 /);
+    assert.ok(ms >= CLOSE_HANDSHAKE_GRACE_MS, `cut after ${ms} ms, before the grace`);
   } finally {
     await world.close();
   }
