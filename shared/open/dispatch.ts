@@ -20,6 +20,22 @@ import { readOpen, type ReadOptions, readReply } from "./read.ts";
 /** How long a refused stream waits for the opener to end it before resetting it. */
 const REFUSED_LINGER_MS = 10_000;
 
+/**
+ * Most UTF-16 units of an ERROR reply's reason (and 1/10 of that for its
+ * code): a reason may quote the peer's parameters, and even at 6 JSON bytes
+ * a unit the reply stays well within the 16 KiB body limit.
+ */
+const MAX_REASON_UNITS = 1000;
+
+/** `text` cut to `max` UTF-16 units (not inside a surrogate pair), with "…" when cut. */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
+
 /** A stream whose open was accepted. */
 export interface OpenedStream {
   /** The underlying mux stream (for `reset()`). */
@@ -177,7 +193,12 @@ class Incoming implements IncomingStream {
     this.answered = true;
     const stream = this.stream;
     try {
-      await stream.write(encodeReply({ ok: false, code, message }));
+      // Cut to fit: a reason that quotes an oversized parameter must not turn ERROR into a reset.
+      await stream.write(encodeReply({
+        ok: false,
+        code: cut(code, MAX_REASON_UNITS / 10),
+        message: cut(message, MAX_REASON_UNITS),
+      }));
       stream.closeWrite();
     } catch {
       // The stream is gone already; nothing to tell.

@@ -240,3 +240,25 @@ Deno.test("text kinds carry their body as text, in opens and OK replies; ERROR s
   const badReply = new Uint8Array([OPEN_VERSION, 0, 0, 0, 0, 1, 0xff]);
   await assert.rejects(readTextReply(sourceOf(badReply)), isOpenError("bad-text"));
 });
+
+Deno.test("a refusal whose reason echoes a whole oversized parameter still reaches the opener as ERROR", async () => {
+  // A handler that quotes the peer's parameter in its reason (as the forward handlers
+  // do with a bad host): the reason can be longer than a reply body may be.
+  const handlers = new Map<number, StreamHandler>([[StreamKind.TcpForward, (s) =>
+    s.refuse(
+      "bad-params",
+      `Forward host ${JSON.stringify(s.params.host)} is neither an IP address nor a host name`,
+    )]]);
+  await withSessions(handlers, async (client) => {
+    const host = "\u0001".repeat(2700); // 16,200 bytes of JSON escapes in the open message
+    await assert.rejects(
+      openStream(client, { kind: StreamKind.TcpForward, params: { host, port: 1 } }),
+      (e: unknown) => {
+        isOpenError("refused")(e);
+        assert.equal((e as OpenError).remoteCode, "bad-params");
+        assert.match((e as Error).message, /^TcpForward stream refused: Forward host "\\u0001/);
+        return true;
+      },
+    );
+  });
+});
