@@ -360,6 +360,10 @@ export class MuxStream {
       this.#maybeGrant();
       return;
     }
+    // A payload is a view of the transport's chunk; queued, it keeps the whole chunk alive.
+    // A small piece of a big chunk is copied, so what the peer makes us hold stays within
+    // 4x the window it was granted (a full frame of a batch is kept as is).
+    if (payload.buffer.byteLength > 4 * payload.length) payload = payload.slice();
     this.#queue.push(payload);
     this.#buffered += payload.length;
   }

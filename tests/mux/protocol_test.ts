@@ -262,3 +262,39 @@ Deno.test("frames for a finished stream are ignored", async () => {
     await peer.close();
   }
 });
+
+Deno.test("unread bytes do not hold the peer's big transport chunks alive", async () => {
+  // Each transport chunk: 1 byte for stream 1 (unread, so queued) and 1 MiB for a stream
+  // never opened (dropped). Queuing a view of the chunk would keep the whole MiB per byte
+  // of window: a peer could make the session hold far more than the window it granted.
+  const peer = rawPeer();
+  try {
+    const pad = new Uint8Array(1 << 20);
+    for (let i = 0; i < 4; i++) {
+      await peer.send([
+        {
+          type: FrameType.Data,
+          flags: i === 0 ? Flag.SYN : 0,
+          streamId: 1,
+          payload: Uint8Array.of(i),
+        },
+        { type: FrameType.Data, streamId: 41, payload: pad },
+      ]);
+    }
+    await peer.send([{ type: FrameType.Ping, flags: Flag.SYN, length: 7 }]);
+    await peer.next((f) => f.type === FrameType.Ping && f.length === 7);
+    const s = (await peer.session.accept())!;
+    assert.equal(s.buffered, 4);
+    const held = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 4; i++) {
+      const chunk = (await s.read())!;
+      assert.deepEqual(chunk, Uint8Array.of(i));
+      held.add(chunk.buffer);
+    }
+    const bytes = [...held].reduce((n, b) => n + b.byteLength, 0);
+    assert.ok(bytes <= 1024, `4 queued bytes kept ${bytes} bytes of transport chunks alive`);
+    s.reset();
+  } finally {
+    await peer.close();
+  }
+});
