@@ -36,6 +36,11 @@ export interface StreamHost {
   streamDone(stream: MuxStream, budget: number): void;
 }
 
+/** Payloads shorter than this are copied into a shared buffer when queued (see `#queueData`). */
+const COALESCE_BELOW = 1024;
+/** Size of that buffer. */
+const COALESCE_SIZE = 4096;
+
 /** Fewest ms a window epoch may last and still count as "window-limited" for auto-tuning. */
 const MIN_TUNE_EPOCH_MS = 10;
 
@@ -76,6 +81,8 @@ export class MuxStream {
   #queue: Uint8Array[] = [];
   #queueHead = 0;
   #buffered = 0;
+  /** The buffer small payloads are copied into; the queue's last chunk is a view of its start when in use. */
+  #pad: Uint8Array | null = null;
   /** Bytes handed back by `unread()`: returned first, outside window accounting. */
   #front: Uint8Array | null = null;
   #recvWindow = INITIAL_WINDOW;
@@ -360,12 +367,30 @@ export class MuxStream {
       this.#maybeGrant();
       return;
     }
-    // A payload is a view of the transport's chunk; queued, it keeps the whole chunk alive.
-    // A small piece of a big chunk is copied, so what the peer makes us hold stays within
-    // 4x the window it was granted (a full frame of a batch is kept as is).
+    this.#buffered += payload.length;
+    // A payload is a view of the transport's chunk; queued, it keeps the whole chunk alive,
+    // and each queued chunk costs ~130 bytes of objects. Small payloads are copied into one
+    // buffer at the queue's tail, others that are a small piece of their chunk are copied:
+    // what the peer makes us hold stays within a few times the window it was granted.
+    if (payload.length < COALESCE_BELOW) {
+      const last = this.#queue.length > this.#queueHead
+        ? this.#queue[this.#queue.length - 1]!
+        : null;
+      const pad = this.#pad;
+      if (last !== null && pad !== null && last.buffer === pad.buffer) {
+        if (last.length + payload.length <= pad.length) {
+          pad.set(payload, last.length);
+          this.#queue[this.#queue.length - 1] = pad.subarray(0, last.length + payload.length);
+          return;
+        }
+      }
+      this.#pad = new Uint8Array(COALESCE_SIZE);
+      this.#pad.set(payload);
+      this.#queue.push(this.#pad.subarray(0, payload.length));
+      return;
+    }
     if (payload.buffer.byteLength > 4 * payload.length) payload = payload.slice();
     this.#queue.push(payload);
-    this.#buffered += payload.length;
   }
 
   /** Takes the oldest queued chunk and credits the peer for it. */
@@ -375,6 +400,7 @@ export class MuxStream {
     if (this.#queueHead === this.#queue.length) {
       this.#queue.length = 0;
       this.#queueHead = 0;
+      this.#pad = null;
     }
     this.#buffered -= chunk.length;
     this.#consumed += chunk.length;
@@ -388,6 +414,7 @@ export class MuxStream {
     this.#front = null;
     this.#queue.length = 0;
     this.#queueHead = 0;
+    this.#pad = null;
     this.#buffered = 0;
     const w = this.#waiter;
     this.#waiter = null;
