@@ -54,6 +54,8 @@ interface Flow {
   sending: boolean;
   lastActive: number;
   ended: boolean;
+  /** When the flow was ended with a FIN (the agent's FIN is awaited), or -1. */
+  finAt: number;
 }
 
 /**
@@ -184,6 +186,7 @@ export class UdpForwarder {
       sending: false,
       lastActive: performance.now(),
       ended: false,
+      finAt: -1,
     };
     this.#flows.set(source, flow);
     this.#live.add(flow);
@@ -254,6 +257,10 @@ export class UdpForwarder {
     for (const flow of this.#flows.values()) {
       if (now - flow.lastActive >= this.#idle) this.#end(flow, false);
     }
+    // An agent that never answers our FIN with its own would keep the stream for good.
+    for (const flow of this.#live) {
+      if (flow.finAt >= 0 && now - flow.finAt >= this.#idle) this.#end(flow, true);
+    }
     if (this.#flows.size < (this.#options.maxFlows ?? DEFAULT_UDP_FLOWS)) this.#full = false;
   }
 
@@ -261,7 +268,10 @@ export class UdpForwarder {
   #end(flow: Flow, reset: boolean): void {
     if (this.#flows.get(flow.source) === flow) this.#flows.delete(flow.source);
     if (flow.ended) {
-      if (reset) flow.udp?.reset();
+      if (reset) {
+        flow.finAt = -1;
+        flow.udp?.reset();
+      }
       return;
     }
     flow.ended = true;
@@ -270,7 +280,10 @@ export class UdpForwarder {
     flow.queued = 0;
     try {
       if (reset) flow.udp?.reset();
-      else flow.udp?.close();
+      else {
+        flow.udp?.close();
+        flow.finAt = performance.now();
+      }
     } catch {
       // The stream is gone already.
     }

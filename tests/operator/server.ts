@@ -36,6 +36,8 @@ export interface TestServerOptions {
   forbid?: string;
   /** Answer every upgrade with this status instead (503, 426, ...). */
   status?: number;
+  /** Serves UdpForward streams instead of the agent's handler (a misbehaving agent). */
+  udpHandler?: StreamHandler;
 }
 
 let certificates: Promise<Certificates> | undefined;
@@ -103,7 +105,10 @@ export class TestOperatorServer {
       [StreamKind.TcpForward, record(createTcpForwardHandler(common))],
       [
         StreamKind.UdpForward,
-        record(createUdpForwardHandler({ ...common, idleTimeout: options.udpIdle ?? 60_000 })),
+        record(
+          options.udpHandler ??
+            createUdpForwardHandler({ ...common, idleTimeout: options.udpIdle ?? 60_000 }),
+        ),
       ],
     ]);
     return self;

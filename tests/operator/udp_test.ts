@@ -190,3 +190,43 @@ Deno.test("UdpForwarder carries DNS: a resolver pointed at the local port gets t
     await Promise.all([forwarder.close(), link.close()]);
   }
 });
+
+Deno.test("UdpForwarder resets a closed flow whose agent never answers its FIN", async () => {
+  // A misbehaving agent: accepts, reads to our FIN, and never ends its side.
+  const held: Promise<void>[] = [];
+  await using server = await TestOperatorServer.start({
+    udpHandler: async (incoming) => {
+      await incoming.accept({ address: "127.0.0.1", port: 9 });
+      const done = (async () => {
+        try {
+          while ((await incoming.stream.read()) !== null) {
+            // dropped
+          }
+          await incoming.stream.closed;
+        } catch {
+          // Reset by the operator: what the test waits for.
+        }
+      })();
+      held.push(done);
+      await done;
+    },
+  });
+  const link = await OperatorLink.connect(server.settings());
+  const forwarder = await UdpForwarder.listen({
+    link,
+    agent: "db1",
+    spec: parseForwardSpec("0:127.0.0.1:9"),
+    report: () => {},
+    idleTimeout: 200,
+  });
+  try {
+    await using a = await client();
+    await send(a.socket, forwarder.addr.port, "x");
+    await until("the flow opened", () => forwarder.stats.total === 1);
+    await until("the flow expired", () => forwarder.flows === 0);
+    await until("the unanswered flow is gone", () => forwarder.stats.open === 0);
+    await within(5000, "the agent's side sees the reset", Promise.all(held));
+  } finally {
+    await Promise.all([forwarder.close(), link.close()]);
+  }
+});
