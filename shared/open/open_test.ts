@@ -262,3 +262,34 @@ Deno.test("a refusal whose reason echoes a whole oversized parameter still reach
     );
   });
 });
+
+Deno.test("a message sent a byte at a time is copied a bounded number of times", async () => {
+  // A peer may send its open message one byte per Data frame: joining the bytes read so
+  // far at every chunk copies the message ~n/2 times (130 MB for 16 KiB).
+  const message = encodeOpen({
+    kind: StreamKind.TcpForward,
+    params: { host: "h", port: 1, pad: "x".repeat(MAX_BODY_SIZE - 100) },
+  });
+  const bytes = Array.from(message, (b) => Uint8Array.of(b));
+  const set = Uint8Array.prototype.set;
+  let copied = 0;
+  Uint8Array.prototype.set = function (
+    this: Uint8Array,
+    array: ArrayLike<number>,
+    offset?: number,
+  ) {
+    copied += array.length;
+    return set.call(this, array, offset);
+  };
+  let opened;
+  try {
+    opened = await readOpen(sourceOf(...bytes));
+  } finally {
+    Uint8Array.prototype.set = set;
+  }
+  assert.equal(opened.params.host, "h");
+  assert.ok(
+    copied <= 4 * message.length,
+    `${copied} bytes copied for a ${message.length}-byte message`,
+  );
+});

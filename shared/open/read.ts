@@ -138,10 +138,18 @@ async function readMessage<T>(
   // stream's first frames (the usual case) is read without a timer entry.
   let deadline: Watched | null = null;
   let buf: Uint8Array = EMPTY;
+  // Chunks after `buf`, joined once enough arrived: joining at every chunk would copy
+  // the message over and over for a peer that sends it a byte per frame.
+  const more: Uint8Array[] = [];
+  let have = 0;
   let need = OPEN_HEADER_SIZE;
   try {
     while (true) {
-      if (buf.length >= need) {
+      if (have >= need) {
+        if (more.length > 0) {
+          buf = concat([buf, ...more]);
+          more.length = 0;
+        }
         if (need === OPEN_HEADER_SIZE) {
           need += bodyLength(buf, maxBody);
           continue;
@@ -155,11 +163,13 @@ async function readMessage<T>(
       if (deadline?.timedOut) throw late(timeout);
       if (value === null) {
         throw new OpenError(
-          `Stream ended after ${buf.length} of ${need} bytes of a stream-open message`,
+          `Stream ended after ${have} of ${need} bytes of a stream-open message`,
           "truncated",
         );
       }
-      buf = buf.length === 0 ? value : concat([buf, value]);
+      if (have === 0) buf = value;
+      else more.push(value);
+      have += value.length;
     }
   } catch (e) {
     if ((deadline as Watched | null)?.timedOut && !(e instanceof OpenError)) throw late(timeout);
