@@ -8,8 +8,7 @@
  */
 
 import { openTcpForward } from "../shared/forward/open.ts";
-import { connChannel, gatedChannel, muxChannel, splice } from "../shared/forward/splice.ts";
-import type { MuxStream } from "../shared/mux/mod.ts";
+import { connChannel, EarlySplice } from "../shared/forward/splice.ts";
 import type { SessionSource } from "./link.ts";
 import { describeForward, type ForwardSpec } from "./spec.ts";
 import { countWrites, ForwardStats } from "./stats.ts";
@@ -84,18 +83,11 @@ export class TcpForwarder {
     const stats = this.stats;
     stats.open++;
     stats.total++;
-    // The splice starts with the open request, before the answer: the first local
-    // bytes follow the request at once (a round trip less per connection); the
-    // stream is read only once the answer was.
-    const answered = Promise.withResolvers<boolean>();
-    let carrying: Promise<unknown> | null = null;
-    const onOpen = (stream: MuxStream) => {
-      carrying = splice(
-        countWrites(gatedChannel(muxChannel(stream), answered.promise), (n) => stats.up += n),
-        countWrites(connChannel(conn), (n) => stats.down += n),
-        signal,
-      );
-    };
+    // The splice starts with the open request, before the answer (EarlySplice).
+    const early = new EarlySplice((remote) => [
+      countWrites(remote, (n) => stats.up += n),
+      countWrites(connChannel(conn), (n) => stats.down += n),
+    ], signal);
     try {
       try {
         await openTcpForward(
@@ -104,19 +96,17 @@ export class TcpForwarder {
           options.spec.targetPort,
           {
             params: { agent: options.agent },
-            onOpen,
+            onOpen: early.onOpen,
             ...(options.openTimeout === undefined ? {} : { timeout: options.openTimeout }),
           },
         );
       } catch (e) {
-        answered.resolve(false);
-        await carrying;
+        await early.settle(false);
         stats.failed++;
         if (!signal.aborted) options.report(`forward ${this.description}: ${(e as Error).message}`);
         return;
       }
-      answered.resolve(true);
-      await carrying;
+      await early.settle(true);
     } finally {
       stats.open--;
     }

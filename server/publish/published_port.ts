@@ -6,14 +6,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import {
-  connChannel,
-  gatedChannel,
-  muxChannel,
-  splice,
-  type SpliceResult,
-} from "../../shared/forward/splice.ts";
-import type { MuxStream } from "../../shared/mux/mod.ts";
+import { connChannel, EarlySplice, muxChannel, splice } from "../../shared/forward/splice.ts";
 import type { OpenChannel } from "../agent_directory.ts";
 import { WindowLog } from "../agent_gate.ts";
 import { acceptLoop, closeQuietly } from "../../shared/net/accept_loop.ts";
@@ -204,28 +197,15 @@ export class PublishedPort {
       operator: "",
       source,
     };
-    // The splice starts with the open request, before the agent's answer: the
-    // client's first bytes follow the request at once (one wss round trip less
-    // per connection); the agent's side is read only once the answer was.
-    const answered = Promise.withResolvers<boolean>();
-    let carrying: Promise<SpliceResult> | null = null;
-    let decided = false;
-    const onOpen = (stream: MuxStream) => {
-      if (decided) stream.reset(); // A late stream of an open given up.
-      else {carrying = splice(
-          connChannel(conn),
-          gatedChannel(muxChannel(stream), answered.promise),
-          signal,
-        );}
-    };
+    // The splice starts with the open request, before the agent's answer (EarlySplice).
+    const early = new EarlySplice((remote) => [connChannel(conn), remote], signal);
     let opened: Awaited<ReturnType<OpenChannel>>;
     try {
-      opened = await this.#options.openChannel(request, signal, onOpen);
+      opened = await this.#options.openChannel(request, signal, early.onOpen);
     } catch (e) {
       opened = { ok: false, code: "open-failed", message: (e as Error).message };
     }
-    decided = true;
-    answered.resolve(opened.ok);
+    const carrying = early.settle(opened.ok);
     if (!opened.ok) {
       await carrying;
       if (signal.aborted) return;
@@ -236,8 +216,8 @@ export class PublishedPort {
       return;
     }
     this.#stats.carried++;
-    const result = await (carrying as Promise<SpliceResult> | null ??
-      splice(connChannel(conn), muxChannel(opened.stream), signal));
+    const result = await carrying ??
+      await splice(connChannel(conn), muxChannel(opened.stream), signal);
     const bytes = { up: result.aToB, down: result.bToA };
     if (result.aborted) opened.end("failed", bytes, signal.aborted ? "server closing" : "aborted");
     else opened.end("ok", bytes);

@@ -167,3 +167,55 @@ export async function splice(
   b.close();
   return result;
 }
+
+/**
+ * A splice that starts as soon as a forward's open request is queued, before
+ * the agent's answer, so the local side's first bytes follow the request at
+ * once (one round trip less per connection); the stream's side is read only
+ * once the answer was ({@link gatedChannel}). Give {@link onOpen} to the
+ * opener (`OpenForwardOptions.onOpen`), then {@link settle} with the answer.
+ *
+ * @example
+ * ```ts ignore
+ * const early = new EarlySplice((remote) => [connChannel(conn), remote], signal);
+ * const ok = await open({ onOpen: early.onOpen }).then(() => true, () => false);
+ * const result = await early.settle(ok); // null: the open never reached onOpen
+ * ```
+ */
+export class EarlySplice {
+  readonly #answered = Promise.withResolvers<boolean>();
+  readonly #build: (remote: ByteChannel) => [ByteChannel, ByteChannel];
+  readonly #signal: AbortSignal | undefined;
+  #carrying: Promise<SpliceResult> | null = null;
+  #decided = false;
+
+  /**
+   * `build` gets the stream's side (gated) and returns the splice's two
+   * sides, `a` and `b`, in the order {@link splice} takes them.
+   */
+  constructor(build: (remote: ByteChannel) => [ByteChannel, ByteChannel], signal?: AbortSignal) {
+    this.#build = build;
+    this.#signal = signal;
+  }
+
+  /** Starts the splice on `stream`; a stream that comes after {@link settle} (an open given up) is reset. */
+  readonly onOpen = (stream: MuxStream): void => {
+    if (this.#decided) {
+      stream.reset();
+      return;
+    }
+    const [a, b] = this.#build(gatedChannel(muxChannel(stream), this.#answered.promise));
+    this.#carrying = splice(a, b, this.#signal);
+  };
+
+  /**
+   * The agent's answer. Resolves with the splice's result once it ended (at
+   * once, aborted, after a refusal), or null when the open never reached
+   * {@link onOpen}.
+   */
+  settle(ok: boolean): Promise<SpliceResult | null> {
+    this.#decided = true;
+    this.#answered.resolve(ok);
+    return this.#carrying ?? Promise.resolve(null);
+  }
+}
