@@ -17,8 +17,9 @@ import {
   type IdentifyEvent,
   IdentifyService,
   IDENTITY_REFUSED,
+  readIdentify,
 } from "./access/identify_service.ts";
-import { type AgentInfo, parseIdentify } from "../shared/identify.ts";
+import type { AgentInfo } from "../shared/identify.ts";
 import type { Audit, SessionLease } from "./audit/mod.ts";
 import type { AuthGuard } from "./auth_guard.ts";
 import type { AgentDirectory, ConnectedAgent } from "./agent_directory.ts";
@@ -114,13 +115,8 @@ export class AgentIdentities implements AgentDirectory {
    */
   infoHandler(session: Session, name: string): StreamHandler {
     return async (incoming) => {
-      let request;
-      try {
-        request = parseIdentify(incoming.params);
-      } catch (e) {
-        await incoming.refuse("bad-request", (e as Error).message);
-        return;
-      }
+      const request = await readIdentify(incoming);
+      if (request === null) return;
       const held = this.#held.get(name);
       if (request.name !== name || held === undefined || held.session !== session) {
         await incoming.refuse(IDENTITY_REFUSED.code, IDENTITY_REFUSED.message);

@@ -30,6 +30,25 @@ import type { AgentFile } from "./types.ts";
 /** The stealth refusal every failed Identify gets. */
 export const IDENTITY_REFUSED = { code: "refused", message: "Identity not accepted" } as const;
 
+/**
+ * The Identify request on `incoming`, or null once the stream was refused
+ * with `bad-request` and the parse error (malformed params).
+ *
+ * @example
+ * ```ts ignore
+ * const request = await readIdentify(incoming);
+ * if (request === null) return;
+ * ```
+ */
+export async function readIdentify(incoming: IncomingStream): Promise<IdentifyRequest | null> {
+  try {
+    return parseIdentify(incoming.params);
+  } catch (e) {
+    await incoming.refuse("bad-request", (e as Error).message);
+    return null;
+  }
+}
+
 /** An identity held by a connection. */
 export interface IdentityHold<S> {
   /** The agent's name. */
@@ -206,13 +225,8 @@ export class IdentifyService<S> {
   }
 
   async #identify(session: S & object, address: string, incoming: IncomingStream): Promise<void> {
-    let request;
-    try {
-      request = parseIdentify(incoming.params);
-    } catch (e) {
-      await incoming.refuse("bad-request", (e as Error).message);
-      return;
-    }
+    const request = await readIdentify(incoming);
+    if (request === null) return;
     const { name } = request;
     if (this.#current.has(session)) {
       return await this.#refuse(incoming, name, address, "duplicate", "a second Identify stream");
