@@ -18,7 +18,8 @@
 import type { Field, LoadOptions } from "../shared/config/fields.ts";
 import { ObjectReader } from "../shared/config/fields.ts";
 import type { AgentCertificatesConfig, CertificatePair, ListenConfig } from "./config_types.ts";
-import { formatAddress, listenOverlaps } from "./publish/publish_config.ts";
+import { formatAddress } from "../shared/net/address.ts";
+import { listenOverlaps } from "../shared/net/listen_overlap.ts";
 
 export type { AgentCertificatesConfig } from "./config_types.ts";
 

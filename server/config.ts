@@ -32,7 +32,9 @@ import { parseTimeRange } from "./time_range.ts";
 import { AGENT_PATH, OPERATOR_PATH } from "../shared/protocol.ts";
 import { parseOperatorLimits } from "./operator/config.ts";
 import { DEFAULT_DATA_DIR, parseAuditConfig } from "./audit/config.ts";
-import { formatAddress, listenOverlaps, parsePublish } from "./publish/publish_config.ts";
+import { parsePublish } from "./publish/publish_config.ts";
+import { formatAddress } from "../shared/net/address.ts";
+import { listenOverlaps } from "../shared/net/listen_overlap.ts";
 import { parseAgentCertificates } from "./agent_cert_config.ts";
 
 const KiB = 1024;

@@ -8,9 +8,9 @@
  */
 
 import { type Field, type LoadOptions, ObjectReader } from "../shared/config/fields.ts";
-import { isHostname } from "../shared/net/address.ts";
 import type { ListenConfig, SniRule } from "./config_types.ts";
-import { formatAddress, listenOverlaps } from "./publish/publish_config.ts";
+import { formatAddress, isHostname } from "../shared/net/address.ts";
+import { listenOverlaps } from "../shared/net/listen_overlap.ts";
 
 /**
  * One `listen` entry: `address` and exactly one of `cert`+`key`, `sni`,

@@ -6,8 +6,11 @@
  * @module
  */
 
-import { isHostname } from "../net/address.ts";
+import { formatHostPort, isHostname } from "../net/address.ts";
 import { isIpAddress } from "../net/cidr.ts";
+
+/** Moved to `shared/net/address.ts`; re-exported for the forward layer's users. */
+export { formatHostPort };
 
 /**
  * What a forward stream reaches: `{ "host": "db.internal", "port": 5432 }`.
@@ -123,16 +126,4 @@ export function parseForwardTarget(params: Record<string, unknown>): ForwardTarg
     );
   }
   return { host: bare, port };
-}
-
-/**
- * `host:port` for messages, IPv6 in brackets.
- *
- * @example
- * ```ts
- * formatHostPort("::1", 22); // "[::1]:22"
- * ```
- */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

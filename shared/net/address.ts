@@ -66,3 +66,20 @@ export function parseHostPort(text: string, options: { allowZero?: boolean } = {
   }
   return { hostname, port };
 }
+
+/**
+ * `host:port` for messages, IPv6 in brackets.
+ *
+ * @example
+ * ```ts
+ * formatHostPort("::1", 22); // "[::1]:22"
+ * ```
+ */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** `host:port` of a parsed address, IPv6 in brackets. */
+export function formatAddress(at: HostPort): string {
+  return formatHostPort(at.hostname, at.port);
+}
